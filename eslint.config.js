@@ -1,0 +1,63 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/**
+ * Dependencies point one way (STYLE.md):
+ * bin → cli | controllers | gateway → reconcile | incus | firewall | sanitizer | config → schemas → shared.
+ * Each folder may not import the folders listed against it here.
+ */
+const forbidden = {
+  shared: ['schemas', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  schemas: ['config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  config: ['incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  incus: ['reconcile', 'firewall', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  reconcile: ['incus', 'firewall', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  firewall: ['incus', 'reconcile', 'sanitizer', 'controllers', 'gateway', 'cli', 'bin'],
+  sanitizer: ['incus', 'reconcile', 'firewall', 'controllers', 'gateway', 'cli', 'bin'],
+  controllers: ['gateway', 'cli', 'bin'],
+  gateway: ['incus', 'reconcile', 'firewall', 'controllers', 'cli', 'bin'],
+  cli: ['bin'],
+};
+
+const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: banned.map((b) => ({
+          group: [`**/${b}/*`, `**/${b}`],
+          message: `src/${folder} must not import src/${b} (see STYLE.md: dependencies point one way).`,
+        })),
+      },
+    ],
+  },
+}));
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'dist-check/**', 'node_modules/**', 'coverage/**', '.cache/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...layerRules,
+  {
+    // process.env is read in config/ and bin/ only (STYLE.md convention 5).
+    files: ['src/**/*.ts'],
+    ignores: ['src/config/**', 'src/bin/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in src/config or src/bin only.' }],
+    },
+  },
+  { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+);

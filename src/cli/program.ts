@@ -1,0 +1,67 @@
+import { Command, CommanderError, Option } from 'commander';
+import { resolveInfraPath } from '../config/load.js';
+import { SCHEMA_KINDS } from '../schemas/json-schema.js';
+import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
+import { EXIT, paint, type CliIo } from './io.js';
+import { runSchema } from './schema.js';
+import { runValidate } from './validate.js';
+
+const configOption = (): Option =>
+  new Option('-f, --config <path>', 'infra.yml to read (env ANKLUME_CONFIG, default /etc/anklume/infra.yml)');
+
+/**
+ * Build anklumectl. Each command's action stores its exit status; errors are
+ * mapped once, here: usage → 2, anything else → 1, with one clear line.
+ */
+export function buildProgram(io: CliIo, setStatus: (status: number) => void): Command {
+  const program = new Command('anklumectl')
+    .description('Drive anklume: validate infra.yml, plan and apply it, watch status, switch AI access.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .exitOverride();
+
+  program
+    .command('validate')
+    .description('Check infra.yml: syntax, schema and every rule. Prints all errors with file:line:col; changes nothing.')
+    .addOption(configOption())
+    .option('--json', 'print the result (errors, or the resolved model) as JSON')
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      setStatus(await runValidate({ file: resolveInfraPath({ flag: opts.config, env: io.env }), json: opts.json === true }, io));
+    });
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of infra.yml (or of one kind) generated from the zod schemas.')
+    .argument('[kind]', `one of ${Object.keys(SCHEMA_KINDS).join(', ')}`, 'infra')
+    .action((kind: string) => {
+      setStatus(runSchema(kind, io));
+    });
+
+  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  return program;
+}
+
+/** Run anklumectl with `argv` (without node and script); resolves to the exit status. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let status: number = EXIT.ok;
+  const program = buildProgram(io, (s) => {
+    status = s;
+  });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return status;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here with exit code 0.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof UsageError) {
+      io.stderr(`${paint(io, 'red', 'error:')} ${err.message}\n`);
+      return EXIT.usage;
+    }
+    const prefix = err instanceof AnklumeError ? '' : 'unexpected error: ';
+    io.stderr(`${paint(io, 'red', 'error:')} ${prefix}${describeError(err)}\n`);
+    return EXIT.failure;
+  }
+}

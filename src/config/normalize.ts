@@ -1,0 +1,130 @@
+import type { Domain, Infra } from '../schemas/infra.js';
+import type { DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import { formatIpv4 } from '../shared/ipv4.js';
+import { HOSTS, type AddressPlan } from './addressing.js';
+
+/** Incus config values are strings. */
+function stringify(record: Readonly<Record<string, string | number | boolean>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, String(v)]));
+}
+
+function stringifyDevices(devices: Readonly<Record<string, Readonly<Record<string, string | number | boolean>>>>): Record<string, Record<string, string>> {
+  return Object.fromEntries(Object.entries(devices).map(([name, spec]) => [name, stringify(spec)]));
+}
+
+/**
+ * Build the desired model from a file that passed every rule. Pure: the address
+ * plan comes from the rules, which computed it while checking.
+ */
+export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
+  const { global } = infra;
+  const machineDomain = new Map<string, string>();
+  for (const [domainName, domain] of Object.entries(infra.domains)) {
+    for (const machineName of Object.keys(domain.machines)) machineDomain.set(machineName, domainName);
+  }
+  const machineIp = (name: string): string => formatIpv4(mustGet(addresses.machines, name).ip);
+
+  const domains = Object.entries(infra.domains).map(([name, domain]): DesiredDomain => {
+    const { subnetId, network } = mustGet(addresses.domains, name);
+    const host = (n: number): string => formatIpv4(network + n);
+    const machines = Object.entries(domain.machines).map(([machineName, m]): DesiredMachine => ({
+      name: machineName,
+      domain: name,
+      description: m.description ?? '',
+      type: m.type,
+      instanceType: m.type === 'vm' ? 'virtual-machine' : 'container',
+      ip: machineIp(machineName),
+      ipSource: mustGet(addresses.machines, machineName).source,
+      gpu: m.gpu,
+      roles: m.roles,
+      profiles: m.profiles,
+      config: stringify(m.config),
+      devices: stringifyDevices(m.devices),
+      ephemeral: m.ephemeral ?? domain.ephemeral,
+      osImage: m.os_image ?? global.default_os_image,
+    }));
+    return {
+      name,
+      description: domain.description ?? '',
+      trustLevel: domain.trust_level,
+      enabled: domain.enabled,
+      ephemeral: domain.ephemeral,
+      aiProvider: domain.ai_provider,
+      aiSanitize: resolveSanitize(domain),
+      project: name,
+      bridge: `net-${name}`,
+      network: {
+        subnetId,
+        subnet: `${formatIpv4(network)}/24`,
+        gateway: host(HOSTS.gateway),
+        prefixLength: 24,
+        staticRange: { first: host(HOSTS.staticFirst), last: host(HOSTS.staticLast) },
+        dhcpRange: { first: host(HOSTS.dhcpFirst), last: host(HOSTS.dhcpLast) },
+      },
+      profiles: Object.entries(domain.profiles).map(([profileName, p]) => ({
+        name: profileName,
+        description: p.description ?? '',
+        config: stringify(p.config),
+        devices: stringifyDevices(p.devices),
+      })),
+      machines,
+      openclaw: domain.openclaw?.enabled === true
+        ? {
+            machine: machines.find((m) => m.roles.includes('openclaw_server'))?.name ?? '',
+            version: global.openclaw.version,
+            port: global.openclaw.port,
+            heartbeatEvery: domain.openclaw.heartbeat_every ?? global.openclaw.heartbeat_every,
+            localModel: domain.openclaw.local_model ?? global.openclaw.local_model,
+            cloudModel: domain.openclaw.cloud_model ?? (domain.ai_provider === 'local' ? null : (global.openclaw.cloud_model ?? null)),
+          }
+        : null,
+    };
+  });
+
+  const endpoint = (name: string): PolicyEndpoint => {
+    if (name === 'host') return { kind: 'host' };
+    if (name in infra.domains) return { kind: 'domain', domain: name };
+    return { kind: 'machine', domain: mustGet(machineDomain, name), machine: name, ip: machineIp(name) };
+  };
+  const policies = infra.network_policies.map((p, index): DesiredPolicy => ({
+    index,
+    description: p.description ?? '',
+    from: endpoint(p.from),
+    to: endpoint(p.to),
+    ports: p.ports,
+    protocol: p.protocol,
+    bidirectional: p.bidirectional,
+  }));
+
+  return {
+    projectName: infra.project_name,
+    addressing: addresses.mode === 'legacy' ? { mode: 'legacy', baseSubnet: global.base_subnet ?? '' } : { mode: 'zones', zoneBase: global.addressing?.zone_base ?? 100 },
+    defaultOsImage: global.default_os_image,
+    ai: {
+      accessPolicy: global.ai_access_policy,
+      accessDefault: global.ai_access_policy === 'exclusive' ? (global.ai_access_default ?? null) : null,
+      vramFlush: global.ai_vram_flush,
+      gpuPolicy: global.gpu_policy,
+    },
+    sanitizer: {
+      listenPort: global.sanitizer.listen_port,
+      mode: global.sanitizer.mode,
+      audit: global.sanitizer.audit,
+      auditRedactedOnly: global.sanitizer.audit_redacted_only,
+      patterns: global.sanitizer.patterns,
+    },
+    domains,
+    policies,
+  };
+}
+
+/** The seed's default: sanitize when prompts may leave (cloud, local-first), not when they stay local. */
+export function resolveSanitize(domain: Pick<Domain, 'ai_provider' | 'ai_sanitize'>): boolean | 'always' {
+  return domain.ai_sanitize ?? domain.ai_provider !== 'local';
+}
+
+function mustGet<K, V>(map: ReadonlyMap<K, V>, key: K): V {
+  const value = map.get(key);
+  if (value === undefined) throw new Error(`internal: no address computed for ${String(key)}`);
+  return value;
+}

@@ -1,0 +1,258 @@
+import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
+import { cidrsOverlap, formatIpv4, parseCidr, type Cidr } from '../shared/ipv4.js';
+import { planAddresses, type AddressPlan } from './addressing.js';
+import { didYouMean, type ValidationIssue } from './issues.js';
+
+/**
+ * The cross-field rules of infra.yml (pure). They run on whatever part of the
+ * file passed the schema, so one run reports every mistake.
+ */
+
+/** Names as DNS labels: RFC 1123, lower case, as the seed requires. */
+const DNS_SAFE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+/** Linux interface names are at most 15 characters (IFNAMSIZ - 1). */
+const IFNAME_MAX = 15;
+const BRIDGE_PREFIX = 'net-';
+const NAME_MAX = 63;
+export const AI_TOOLS_DOMAIN = 'ai-tools';
+/** Config keys anklume or Incus own; a user value would be overwritten or break ownership. */
+const RESERVED_CONFIG = [/^volatile\./, /^user\.anklume\./, /^image\./];
+
+export interface HostNetwork {
+  readonly interface: string;
+  readonly cidr: string;
+}
+
+export interface RuleInput {
+  readonly global: Global;
+  readonly domains: readonly (readonly [string, Domain])[];
+  /** Policies that passed the schema, with their position in the file. */
+  readonly policies: readonly { readonly index: number; readonly policy: NetworkPolicy }[];
+  /** Every domain and machine name written in the file, even in parts the schema rejected (so references to them are not reported twice). */
+  readonly writtenNames: { readonly domains: readonly string[]; readonly machines: ReadonlyMap<string, string> };
+  /** The host's own networks; domain subnets must not overlap them. Bridges named net-* are anklume's own and skipped. */
+  readonly hostNetworks?: readonly HostNetwork[];
+}
+
+export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addresses: AddressPlan } {
+  const issues: ValidationIssue[] = [];
+  issues.push(...checkNames(input));
+  const { plan, issues: addressIssues } = planAddresses(input.global, input.domains);
+  issues.push(...addressIssues);
+  issues.push(...checkSubnetOverlap(input, plan));
+  issues.push(...checkMachines(input));
+  issues.push(...checkPolicies(input));
+  issues.push(...checkAiAccess(input));
+  issues.push(...checkGpu(input));
+  issues.push(...checkOpenClaw(input));
+  return { issues, addresses: plan };
+}
+
+function checkNames(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const seen = new Map<string, string>(); // machine → domain
+  for (const [name, domain] of input.domains) {
+    if (!DNS_SAFE.test(name)) {
+      issues.push({ rule: 'name-dns-safe', path: ['domains', name], atKey: true, message: `domain name "${name}" is not DNS-safe`, expected: 'lower-case letters, digits and inner hyphens', found: JSON.stringify(name) });
+    } else if (BRIDGE_PREFIX.length + name.length > IFNAME_MAX) {
+      issues.push({ rule: 'bridge-name-length', path: ['domains', name], atKey: true, message: `bridge "${BRIDGE_PREFIX}${name}" would exceed the ${IFNAME_MAX}-character interface name limit`, expected: `a domain name of at most ${IFNAME_MAX - BRIDGE_PREFIX.length} characters`, found: `${name.length} characters` });
+    }
+    if (name === 'host') {
+      issues.push({ rule: 'name-reserved', path: ['domains', name], atKey: true, message: '"host" is reserved: network policies use it for the host itself' });
+    }
+    for (const profileName of Object.keys(domain.profiles)) {
+      if (!DNS_SAFE.test(profileName) || profileName.length > NAME_MAX) {
+        issues.push({ rule: 'name-dns-safe', path: ['domains', name, 'profiles', profileName], atKey: true, message: `profile name "${profileName}" is not DNS-safe`, expected: 'lower-case letters, digits and inner hyphens', found: JSON.stringify(profileName) });
+      }
+      if (profileName === 'default') {
+        issues.push({ rule: 'profile-reserved', path: ['domains', name, 'profiles', profileName], atKey: true, message: 'the "default" profile is managed by anklume (root disk and eth0 on the domain bridge)', hint: 'give your profile another name and list it in the machines\' profiles' });
+      }
+    }
+    for (const machineName of Object.keys(domain.machines)) {
+      const path = ['domains', name, 'machines', machineName];
+      if (!DNS_SAFE.test(machineName) || machineName.length > NAME_MAX) {
+        issues.push({ rule: 'name-dns-safe', path, atKey: true, message: `machine name "${machineName}" is not DNS-safe`, expected: `lower-case letters, digits and inner hyphens, at most ${NAME_MAX} characters`, found: JSON.stringify(machineName) });
+      }
+      if (machineName === 'host') {
+        issues.push({ rule: 'name-reserved', path, atKey: true, message: '"host" is reserved: network policies use it for the host itself' });
+      }
+      const other = seen.get(machineName);
+      if (other !== undefined) {
+        issues.push({ rule: 'machine-name-unique', path, atKey: true, message: `machine "${machineName}" is already declared in domain "${other}"`, expected: 'machine names unique across all domains' });
+      } else {
+        seen.set(machineName, name);
+      }
+      if (input.writtenNames.domains.includes(machineName)) {
+        issues.push({ rule: 'name-ambiguous', path, atKey: true, message: `machine "${machineName}" has the name of a domain; network policies could not tell them apart`, hint: `prefix machines with their domain, e.g. "${name}-${machineName}"` });
+      }
+    }
+  }
+  return issues;
+}
+
+function checkSubnetOverlap(input: RuleInput, plan: AddressPlan): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const subnets = [...plan.domains].map(([name, a]) => ({ name, cidr: { network: a.network, prefix: 24 } as Cidr }));
+  for (const [i, a] of subnets.entries()) {
+    for (const b of subnets.slice(0, i)) {
+      if (cidrsOverlap(a.cidr, b.cidr)) {
+        issues.push({ rule: 'subnet-overlap', path: ['domains', a.name], atKey: true, message: `subnet ${formatIpv4(a.cidr.network)}/24 of domain "${a.name}" overlaps domain "${b.name}"`, expected: 'a subnet of its own' });
+      }
+    }
+    for (const host of input.hostNetworks ?? []) {
+      if (host.interface === `${BRIDGE_PREFIX}${a.name}`) continue; // our own bridge, once created
+      const cidr = parseCidr(host.cidr);
+      if (cidr !== null && cidrsOverlap(a.cidr, cidr)) {
+        issues.push({ rule: 'subnet-host-overlap', path: ['domains', a.name], atKey: true, message: `subnet ${formatIpv4(a.cidr.network)}/24 of domain "${a.name}" overlaps the host network ${host.cidr} on ${host.interface}`, hint: 'set another subnet_id, or another addressing base' });
+      }
+    }
+  }
+  return issues;
+}
+
+function checkMachines(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const [domainName, domain] of input.domains) {
+    const declared = Object.keys(domain.profiles);
+    const checkKeys = (config: Record<string, unknown>, path: (string | number)[]): void => {
+      for (const key of Object.keys(config)) {
+        if (RESERVED_CONFIG.some((re) => re.test(key))) {
+          issues.push({ rule: 'config-reserved-key', path: [...path, key], atKey: true, message: `config key "${key}" is reserved (Incus's volatile/image keys, or anklume's ownership marks)` });
+        }
+      }
+    };
+    const checkDevices = (devices: Record<string, Record<string, unknown>>, path: (string | number)[]): void => {
+      for (const [device, spec] of Object.entries(devices)) {
+        if (spec.type === undefined) {
+          issues.push({ rule: 'device-type-required', path: [...path, device], atKey: true, message: `device "${device}" has no type`, expected: 'type: disk, nic, gpu, proxy, unix-char, ...' });
+        }
+      }
+    };
+    for (const [profileName, profile] of Object.entries(domain.profiles)) {
+      checkKeys(profile.config, ['domains', domainName, 'profiles', profileName, 'config']);
+      checkDevices(profile.devices, ['domains', domainName, 'profiles', profileName, 'devices']);
+    }
+    for (const [machineName, machine] of Object.entries(domain.machines)) {
+      const base = ['domains', domainName, 'machines', machineName];
+      for (const [i, profile] of machine.profiles.entries()) {
+        if (profile !== 'default' && !declared.includes(profile)) {
+          const hint = didYouMean(profile, ['default', ...declared]);
+          issues.push({ rule: 'profile-known', path: [...base, 'profiles', i], message: `profile "${profile}" is not declared in domain "${domainName}"`, expected: `default${declared.length > 0 ? ` or one of ${declared.join(', ')}` : ''}`, found: JSON.stringify(profile), ...(hint === undefined ? {} : { hint }) });
+        }
+      }
+      checkKeys(machine.config, [...base, 'config']);
+      checkDevices(machine.devices, [...base, 'devices']);
+    }
+  }
+  return issues;
+}
+
+type Endpoint = { kind: 'host' } | { kind: 'domain'; domain: string } | { kind: 'machine'; domain: string };
+
+function resolveEndpoint(name: string, input: RuleInput): Endpoint | undefined {
+  if (name === 'host') return { kind: 'host' };
+  if (input.writtenNames.domains.includes(name)) return { kind: 'domain', domain: name };
+  const domain = input.writtenNames.machines.get(name);
+  return domain === undefined ? undefined : { kind: 'machine', domain };
+}
+
+function checkPolicies(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const candidates = ['host', ...input.writtenNames.domains, ...input.writtenNames.machines.keys()];
+  for (const { index, policy } of input.policies) {
+    const ends: Partial<Record<'from' | 'to', Endpoint>> = {};
+    for (const side of ['from', 'to'] as const) {
+      const name = policy[side];
+      const endpoint = resolveEndpoint(name, input);
+      if (endpoint === undefined) {
+        const hint = didYouMean(name, candidates);
+        issues.push({ rule: 'policy-endpoint-known', path: ['network_policies', index, side], message: `"${name}" is neither a domain, a machine nor host`, expected: 'a declared domain or machine, or host', found: JSON.stringify(name), ...(hint === undefined ? {} : { hint }) });
+      } else {
+        ends[side] = endpoint;
+      }
+    }
+    if (policy.from === policy.to) {
+      issues.push({ rule: 'policy-self', path: ['network_policies', index, 'to'], message: 'a policy from a place to itself means nothing: traffic inside a domain is always allowed', found: JSON.stringify(policy.to) });
+    } else if (ends.from?.kind === 'host' && ends.to?.kind === 'host') {
+      issues.push({ rule: 'policy-self', path: ['network_policies', index, 'to'], message: 'a policy from host to host means nothing' });
+    }
+  }
+  return issues;
+}
+
+function checkAiAccess(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const { global } = input;
+  const domainNames = input.writtenNames.domains;
+
+  for (const [name, domain] of input.domains) {
+    if (domain.trust_level === 'disposable' && domain.ai_provider !== 'local') {
+      issues.push({ rule: 'disposable-no-cloud', path: ['domains', name, 'ai_provider'], message: 'a disposable domain never sends prompts to a cloud LLM', expected: 'local', found: JSON.stringify(domain.ai_provider) });
+    }
+  }
+
+  if (global.ai_access_policy !== 'exclusive') {
+    if (global.ai_access_default !== undefined) {
+      issues.push({ rule: 'ai-access-default-needs-exclusive', path: ['global', 'ai_access_default'], message: 'ai_access_default only applies with ai_access_policy: exclusive; here it would silently do nothing', hint: 'set ai_access_policy: exclusive, or remove ai_access_default' });
+    }
+    return issues;
+  }
+
+  if (!domainNames.includes(AI_TOOLS_DOMAIN)) {
+    issues.push({ rule: 'ai-tools-required', path: ['global', 'ai_access_policy'], message: `ai_access_policy: exclusive needs a domain named "${AI_TOOLS_DOMAIN}" to guard`, hint: `declare the ${AI_TOOLS_DOMAIN} domain, or use ai_access_policy: open` });
+  }
+  const accessDefault = global.ai_access_default;
+  if (accessDefault === undefined) {
+    issues.push({ rule: 'ai-access-default-required', path: ['global', 'ai_access_policy'], message: 'ai_access_policy: exclusive needs ai_access_default: the domain that holds AI access at first', expected: 'global.ai_access_default: <domain>' });
+  } else if (accessDefault === AI_TOOLS_DOMAIN) {
+    issues.push({ rule: 'ai-access-default-not-ai-tools', path: ['global', 'ai_access_default'], message: `ai_access_default names the domain that is accessed, not one that accesses it`, expected: `a domain other than ${AI_TOOLS_DOMAIN}`, found: JSON.stringify(accessDefault) });
+  } else if (!domainNames.includes(accessDefault)) {
+    const hint = didYouMean(accessDefault, domainNames);
+    issues.push({ rule: 'ai-access-default-known', path: ['global', 'ai_access_default'], message: `"${accessDefault}" is not a declared domain`, expected: 'a declared domain', found: JSON.stringify(accessDefault), ...(hint === undefined ? {} : { hint }) });
+  }
+
+  const toAiTools = input.policies.filter(({ policy }) => {
+    const to = resolveEndpoint(policy.to, input);
+    return to !== undefined && to.kind !== 'host' && to.domain === AI_TOOLS_DOMAIN;
+  });
+  for (const extra of toAiTools.slice(1)) {
+    issues.push({ rule: 'ai-tools-single-policy', path: ['network_policies', extra.index, 'to'], message: `with exclusive AI access, only one network policy may target ${AI_TOOLS_DOMAIN} (network_policies[${toAiTools[0]?.index}] already does); switch-ai moves it between domains`, hint: 'merge the ports into that one policy' });
+  }
+  return issues;
+}
+
+function checkGpu(input: RuleInput): ValidationIssue[] {
+  if (input.global.gpu_policy !== 'exclusive') return [];
+  const gpuMachines = input.domains.flatMap(([domainName, domain]) =>
+    Object.entries(domain.machines)
+      .filter(([, m]) => m.gpu && domain.enabled)
+      .map(([machineName]) => ({ domainName, machineName })),
+  );
+  return gpuMachines.slice(1).map(({ domainName, machineName }) => ({
+    rule: 'gpu-exclusive',
+    path: ['domains', domainName, 'machines', machineName, 'gpu'],
+    message: `gpu_policy: exclusive allows one GPU instance, and "${gpuMachines[0]?.machineName}" already has it`,
+    hint: 'set global.gpu_policy: shared to let several instances share the GPU',
+  }));
+}
+
+function checkOpenClaw(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const [name, domain] of input.domains) {
+    const servers = Object.entries(domain.machines).filter(([, m]) => m.roles.includes('openclaw_server'));
+    const enabled = domain.openclaw?.enabled === true;
+    if (enabled && servers.length !== 1) {
+      issues.push({ rule: 'openclaw-server', path: ['domains', name, 'openclaw', 'enabled'], message: `OpenClaw needs exactly one machine with role openclaw_server in domain "${name}"`, expected: '1 machine', found: `${servers.length}` });
+    }
+    if (!enabled) {
+      for (const [machineName] of servers) {
+        issues.push({ rule: 'openclaw-server', path: ['domains', name, 'machines', machineName, 'roles'], message: `role openclaw_server (${KNOWN_ROLES.openclaw_server}) needs openclaw.enabled: true in domain "${name}"; otherwise nothing would run there` });
+      }
+    }
+    const cloudModel = domain.openclaw?.cloud_model;
+    if (cloudModel !== undefined && domain.ai_provider === 'local') {
+      issues.push({ rule: 'openclaw-cloud-needs-provider', path: ['domains', name, 'openclaw', 'cloud_model'], message: 'a cloud model is never used when ai_provider is local', hint: 'set ai_provider: local-first or cloud, or remove cloud_model' });
+    }
+  }
+  return issues;
+}

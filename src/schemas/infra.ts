@@ -1,0 +1,192 @@
+import * as z from 'zod';
+
+/**
+ * The zod schemas of infra.yml: the single source of truth for its shape.
+ * Types come from z.infer, the JSON Schema in crd-like-schemas/ from z.toJSONSchema
+ * (npm run gen:schemas). Cross-field rules (addresses, references, AI access) live in
+ * src/config/rules.ts, because they need the whole file at once.
+ */
+
+export const TRUST_LEVELS = ['admin', 'trusted', 'semi-trusted', 'untrusted', 'disposable'] as const;
+export const AI_PROVIDERS = ['local', 'cloud', 'local-first'] as const;
+export const MACHINE_TYPES = ['lxc', 'vm'] as const;
+export const PROTOCOLS = ['tcp', 'udp'] as const;
+
+/** Roles whose meaning anklume's own controllers know; any other role is a label for a provisioner. */
+export const KNOWN_ROLES = {
+  ollama_server: 'GPU inference services that switch-ai stops and flushes',
+  openclaw_server: "the domain's OpenClaw assistant",
+  llm_sanitizer: 'the sanitizing LLM gateway (anklume-sanitizer)',
+} as const;
+
+const description = z.string().meta({ description: 'What this is for, in a sentence.' });
+
+/** Incus config values are strings; YAML numbers and booleans are accepted and stringified. */
+const configValue = z.union([z.string(), z.number(), z.boolean()]);
+const incusConfig = z
+  .record(z.string().min(1), configValue)
+  .meta({ description: 'Incus config keys (e.g. limits.cpu: "2"). volatile.* and user.anklume.* are reserved.' });
+const incusDevices = z
+  .record(z.string().min(1), z.record(z.string().min(1), configValue))
+  .meta({ description: 'Incus devices by name; each needs a `type` (disk, nic, gpu, proxy, ...).' });
+
+export const MachineSchema = z
+  .strictObject({
+    description: description.optional(),
+    type: z.enum(MACHINE_TYPES).default('lxc').meta({ description: 'lxc (container) or vm (virtual machine).' }),
+    ip: z
+      .string()
+      .optional()
+      .meta({ description: "Static IPv4 address in the domain's subnet (.1-.99). Auto-assigned in declaration order when absent." }),
+    gpu: z.boolean().default(false).meta({ description: 'Attach the host GPU to this instance.' }),
+    roles: z
+      .array(z.string().min(1))
+      .default([])
+      .meta({ description: 'What runs inside. ollama_server, openclaw_server and llm_sanitizer drive anklume; others are provisioner labels.' }),
+    profiles: z
+      .array(z.string().min(1))
+      .default(['default'])
+      .meta({ description: 'Incus profiles, in order; names other than `default` must be declared in the domain.' }),
+    config: incusConfig.default({}),
+    devices: incusDevices.default({}),
+    ephemeral: z.boolean().optional().meta({ description: "Deletable without --force (no delete protection). Inherits the domain's value." }),
+    os_image: z.string().min(1).optional().meta({ description: 'Image (remote:alias or a local alias). Defaults to global.default_os_image.' }),
+  })
+  .meta({ title: 'Machine', description: 'An Incus instance. Its key is its full, globally unique name (e.g. pro-dev).' });
+
+export const ProfileSchema = z
+  .strictObject({
+    description: description.optional(),
+    config: incusConfig.default({}),
+    devices: incusDevices.default({}),
+  })
+  .meta({ title: 'Profile', description: "An Incus profile created in the domain's project." });
+
+const duration = z
+  .string()
+  .regex(/^(\d+[smhd])+$/, 'a duration such as 30m, 1h or 1h30m')
+  .meta({ description: 'A duration: digits and a unit s, m, h or d (30m, 1h30m).' });
+
+export const DomainOpenClawSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).meta({ description: 'Run an OpenClaw assistant in this domain (on its openclaw_server machine).' }),
+    heartbeat_every: z.union([duration, z.literal('off')]).optional().meta({ description: 'Heartbeat period, or off. Defaults to global.openclaw.heartbeat_every.' }),
+    local_model: z.string().min(1).optional().meta({ description: 'Ollama model for local work. Defaults to global.openclaw.local_model.' }),
+    cloud_model: z.string().min(1).optional().meta({ description: 'Cloud model for escalation; needs ai_provider cloud or local-first.' }),
+  })
+  .meta({ title: 'DomainOpenClaw' });
+
+export const DomainSchema = z
+  .strictObject({
+    description: description.optional(),
+    trust_level: z.enum(TRUST_LEVELS).default('semi-trusted').meta({ description: 'Security posture; picks the address zone.' }),
+    subnet_id: z
+      .number()
+      .int()
+      .min(0)
+      .max(255)
+      .optional()
+      .meta({ description: 'Third octet of the subnet. Required with global.base_subnet; optional with zones (auto-assigned in name order).' }),
+    enabled: z.boolean().default(true).meta({ description: 'false keeps the domain in the file but creates nothing for it.' }),
+    ephemeral: z.boolean().default(false).meta({ description: 'Default for its machines: deletable without --force.' }),
+    ai_provider: z.enum(AI_PROVIDERS).default('local').meta({ description: 'Where LLM traffic goes: local (nothing leaves), cloud, local-first.' }),
+    ai_sanitize: z
+      .union([z.boolean(), z.literal('always')])
+      .optional()
+      .meta({ description: 'Anonymise prompts: false, true (cloud-bound only), always. Default: false for local, true otherwise.' }),
+    profiles: z.record(z.string(), ProfileSchema).default({}),
+    openclaw: DomainOpenClawSchema.optional(),
+    machines: z.record(z.string(), MachineSchema).default({}),
+  })
+  .meta({ title: 'Domain', description: 'An isolated domain: one Incus project, one bridge net-<domain>, its machines.' });
+
+export const NetworkPolicySchema = z
+  .strictObject({
+    description: description.optional(),
+    from: z.string().min(1).meta({ description: 'A domain, a machine, or host.' }),
+    to: z.string().min(1).meta({ description: 'A domain, a machine, or host.' }),
+    ports: z
+      .union([z.literal('all'), z.array(z.number().int().min(1).max(65535)).min(1)])
+      .meta({ description: 'Destination ports (1-65535), or all.' }),
+    protocol: z.enum(PROTOCOLS).default('tcp'),
+    bidirectional: z.boolean().default(false).meta({ description: 'true lets either side open connections.' }),
+  })
+  .meta({ title: 'NetworkPolicy', description: 'An allowed flow between domains; everything else between domains is dropped.' });
+
+export const AddressingSchema = z
+  .strictObject({
+    zone_base: z
+      .number()
+      .int()
+      .min(0)
+      .max(205)
+      .default(100)
+      .meta({ description: 'Second octet of the admin zone; zones are 10.<zone_base + offset>.<seq>.0/24.' }),
+  })
+  .meta({ title: 'Addressing', description: 'Trust-zone addressing (the default).' });
+
+export const SanitizerSettingsSchema = z
+  .strictObject({
+    listen_port: z.number().int().min(1).max(65535).default(8089),
+    mode: z.enum(['mask', 'pseudonymize']).default('mask'),
+    audit: z.boolean().default(true).meta({ description: 'Keep a local audit trail of what was sent and redacted.' }),
+    audit_redacted_only: z.boolean().default(true).meta({ description: 'Audit only requests where something was redacted.' }),
+    patterns: z
+      .strictObject({
+        ip: z.boolean().default(true),
+        incus: z.boolean().default(true),
+        fqdn: z.boolean().default(true),
+        service: z.boolean().default(true),
+        ansible: z.boolean().default(true),
+        credentials: z.boolean().default(true),
+      })
+      .prefault({})
+      .meta({ description: 'Detection categories, each switchable.' }),
+  })
+  .meta({ title: 'SanitizerSettings' });
+
+export const OpenClawDefaultsSchema = z
+  .strictObject({
+    version: z.string().min(1).default('2026.9.6').meta({ description: 'Pinned OpenClaw version.' }),
+    port: z.number().int().min(1).max(65535).default(18789),
+    heartbeat_every: z.union([duration, z.literal('off')]).default('30m'),
+    local_model: z.string().min(1).default('qwen2.5-coder:32b'),
+    cloud_model: z.string().min(1).optional(),
+  })
+  .meta({ title: 'OpenClawDefaults' });
+
+export const GlobalSchema = z
+  .strictObject({
+    base_subnet: z
+      .string()
+      .optional()
+      .meta({ description: 'Legacy addressing: "10.100" gives <base_subnet>.<subnet_id>.0/24. Excludes `addressing`.' }),
+    addressing: AddressingSchema.optional(),
+    default_os_image: z.string().min(1).default('images:debian/13'),
+    ai_access_policy: z.enum(['open', 'exclusive']).default('open').meta({ description: 'exclusive: one domain at a time reaches ai-tools.' }),
+    ai_access_default: z.string().optional().meta({ description: 'With exclusive: the domain that holds AI access at first.' }),
+    ai_vram_flush: z.boolean().default(true).meta({ description: 'Flush GPU memory when AI access switches domain.' }),
+    gpu_policy: z.enum(['exclusive', 'shared']).default('exclusive').meta({ description: 'exclusive: at most one instance with gpu: true.' }),
+    sanitizer: SanitizerSettingsSchema.prefault({}),
+    openclaw: OpenClawDefaultsSchema.prefault({}),
+  })
+  .meta({ title: 'Global' });
+
+export const InfraSchema = z
+  .strictObject({
+    $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors; ignored by anklume.' }),
+    project_name: z.string().default('anklume'),
+    global: GlobalSchema.prefault({}),
+    domains: z.record(z.string(), DomainSchema),
+    network_policies: z.array(NetworkPolicySchema).default([]),
+  })
+  .meta({ title: 'Infra', description: 'anklume infra.yml: the desired state of the host.' });
+
+export type InfraInput = z.input<typeof InfraSchema>;
+export type Infra = z.output<typeof InfraSchema>;
+export type Domain = z.output<typeof DomainSchema>;
+export type Machine = z.output<typeof MachineSchema>;
+export type NetworkPolicy = z.output<typeof NetworkPolicySchema>;
+export type Global = z.output<typeof GlobalSchema>;
+export type TrustLevel = (typeof TRUST_LEVELS)[number];
+export type AiProvider = (typeof AI_PROVIDERS)[number];

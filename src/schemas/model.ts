@@ -1,0 +1,111 @@
+import type { AiProvider, TrustLevel } from './infra.js';
+
+/**
+ * The desired model: infra.yml validated, defaults resolved, addresses computed.
+ * This is what controllers consume; nothing in it needs the file any more.
+ */
+export interface DesiredInfra {
+  readonly projectName: string;
+  readonly addressing: { readonly mode: 'zones'; readonly zoneBase: number } | { readonly mode: 'legacy'; readonly baseSubnet: string };
+  readonly defaultOsImage: string;
+  readonly ai: {
+    readonly accessPolicy: 'open' | 'exclusive';
+    /** With exclusive access: the domain that holds access until a switch. */
+    readonly accessDefault: string | null;
+    readonly vramFlush: boolean;
+    readonly gpuPolicy: 'exclusive' | 'shared';
+  };
+  readonly sanitizer: {
+    readonly listenPort: number;
+    readonly mode: 'mask' | 'pseudonymize';
+    readonly audit: boolean;
+    readonly auditRedactedOnly: boolean;
+    readonly patterns: Readonly<Record<'ip' | 'incus' | 'fqdn' | 'service' | 'ansible' | 'credentials', boolean>>;
+  };
+  /** Every domain of the file, disabled ones included (they keep their addresses). */
+  readonly domains: readonly DesiredDomain[];
+  readonly policies: readonly DesiredPolicy[];
+}
+
+export interface DesiredDomain {
+  readonly name: string;
+  readonly description: string;
+  readonly trustLevel: TrustLevel;
+  readonly enabled: boolean;
+  readonly ephemeral: boolean;
+  readonly aiProvider: AiProvider;
+  readonly aiSanitize: boolean | 'always';
+  /** Incus project of the domain (same name). */
+  readonly project: string;
+  /** Bridge `net-<domain>`, in the default project. */
+  readonly bridge: string;
+  readonly network: DomainNetwork;
+  readonly profiles: readonly DesiredProfile[];
+  readonly machines: readonly DesiredMachine[];
+  readonly openclaw: DesiredOpenClaw | null;
+}
+
+export interface DomainNetwork {
+  /** Third octet: the domain's sequence in its zone, or its legacy subnet_id. */
+  readonly subnetId: number;
+  /** `10.110.0.0/24`. */
+  readonly subnet: string;
+  /** `10.110.0.254`. */
+  readonly gateway: string;
+  readonly prefixLength: 24;
+  /** Static hosts: `.1`–`.99`. */
+  readonly staticRange: { readonly first: string; readonly last: string };
+  /** Incus DHCP: `.100`–`.249`. */
+  readonly dhcpRange: { readonly first: string; readonly last: string };
+}
+
+export interface DesiredProfile {
+  readonly name: string;
+  readonly description: string;
+  readonly config: Readonly<Record<string, string>>;
+  readonly devices: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+export interface DesiredMachine {
+  readonly name: string;
+  readonly domain: string;
+  readonly description: string;
+  readonly type: 'lxc' | 'vm';
+  /** The Incus instance type for `type`. */
+  readonly instanceType: 'container' | 'virtual-machine';
+  readonly ip: string;
+  readonly ipSource: 'explicit' | 'auto';
+  readonly gpu: boolean;
+  readonly roles: readonly string[];
+  readonly profiles: readonly string[];
+  readonly config: Readonly<Record<string, string>>;
+  readonly devices: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly ephemeral: boolean;
+  readonly osImage: string;
+}
+
+export interface DesiredOpenClaw {
+  /** The machine with role openclaw_server. */
+  readonly machine: string;
+  readonly version: string;
+  readonly port: number;
+  readonly heartbeatEvery: string;
+  readonly localModel: string;
+  readonly cloudModel: string | null;
+}
+
+export type PolicyEndpoint =
+  | { readonly kind: 'host' }
+  | { readonly kind: 'domain'; readonly domain: string }
+  | { readonly kind: 'machine'; readonly domain: string; readonly machine: string; readonly ip: string };
+
+export interface DesiredPolicy {
+  /** Position in network_policies, for messages. */
+  readonly index: number;
+  readonly description: string;
+  readonly from: PolicyEndpoint;
+  readonly to: PolicyEndpoint;
+  readonly ports: readonly number[] | 'all';
+  readonly protocol: 'tcp' | 'udp';
+  readonly bidirectional: boolean;
+}
