@@ -175,7 +175,11 @@ export const GlobalSchema = z
 export const InfraSchema = z
   .strictObject({
     $schema: z.string().optional().meta({ description: 'JSON Schema reference for editors; ignored by anklume.' }),
-    project_name: z.string().default('anklume'),
+    project_name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'lower-case letters, digits and inner hyphens')
+      .default('anklume')
+      .meta({ description: 'Name of this infrastructure; stamped on every object anklume owns.' }),
     global: GlobalSchema.prefault({}),
     domains: z.record(z.string(), DomainSchema),
     network_policies: z.array(NetworkPolicySchema).default([]),

@@ -1,0 +1,107 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runBin } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'anklume-cli-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('anklumectl validate', () => {
+  it('accepts the example and exits 0', async () => {
+    const run = await runBin('anklumectl', ['validate', '-f', 'infra.example.yml']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^valid infra\.example\.yml: 6 domains/);
+    expect(run.stdout).toContain('net-ai-tools');
+  });
+
+  it('reads ANKLUME_CONFIG when -f is absent', async () => {
+    const run = await runBin('anklumectl', ['validate'], { env: { ANKLUME_CONFIG: join(ROOT, 'infra.example.yml') } });
+    expect(run.code).toBe(0);
+  });
+
+  it('prints every error with file:line:col, exits 1 and leaves the file untouched', async () => {
+    const text = 'domains:\n  pro:\n    ai_provider: clowd\n    machines:\n      pro-dev: { ip: 10.1.2.3, tpye: vm }\n';
+    const path = file('bad.yml', text);
+    const before = statSync(path).mtimeMs;
+    const run = await runBin('anklumectl', ['validate', '-f', path]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toContain(`${path}:3:18: domains.pro.ai_provider`);
+    expect(lines[1]).toContain(`${path}:5:22: domains.pro.machines.pro-dev.ip`);
+    expect(lines[2]).toContain(`${path}:5:32: domains.pro.machines.pro-dev.tpye: unknown key "tpye"`);
+    expect(lines[3]).toBe(`3 errors in ${path}; nothing was changed`);
+    expect(readFileSync(path, 'utf8')).toBe(text);
+    expect(statSync(path).mtimeMs).toBe(before);
+  });
+
+  it('gives errors as JSON with --json', async () => {
+    const path = file('bad-json.yml', 'domains:\n  sandbox: { trust_level: disposable, ai_provider: cloud }\n');
+    const run = await runBin('anklumectl', ['validate', '-f', path, '--json']);
+    expect(run.code).toBe(1);
+    const body = JSON.parse(run.stdout) as { valid: boolean; errors: Record<string, unknown>[] };
+    expect(body.valid).toBe(false);
+    expect(body.errors).toEqual([
+      { file: path, line: 2, column: 52, path: 'domains.sandbox.ai_provider', rule: 'disposable-no-cloud', message: 'a disposable domain never sends prompts to a cloud LLM', expected: 'local', found: '"cloud"' },
+    ]);
+  });
+
+  it('gives the resolved model as JSON with --json', async () => {
+    const run = await runBin('anklumectl', ['validate', '-f', 'infra.example.yml', '--json']);
+    expect(run.code).toBe(0);
+    const body = JSON.parse(run.stdout) as { valid: boolean; summary: Record<string, number>; model: { domains: { name: string; network: { gateway: string } }[] } };
+    expect(body.valid).toBe(true);
+    expect(body.summary).toEqual({ domains: 6, enabledDomains: 6, machines: 8, policies: 4 });
+    expect(body.model.domains.find((d) => d.name === 'pro')?.network.gateway).toBe('10.110.0.254');
+  });
+
+  it('says clearly when the file does not exist, and exits 1', async () => {
+    const run = await runBin('anklumectl', ['validate', '-f', join(dir, 'missing.yml')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`error: cannot read ${join(dir, 'missing.yml')}: no such file\n`);
+  });
+});
+
+describe('anklumectl usage', () => {
+  it('exits 2 on an unknown command or option', async () => {
+    expect((await runBin('anklumectl', ['frobnicate'])).code).toBe(2);
+    const run = await runBin('anklumectl', ['validate', '--bogus']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown option '--bogus'");
+  });
+
+  it('has --help on every command', async () => {
+    const top = await runBin('anklumectl', ['--help']);
+    expect(top.code).toBe(0);
+    const commands = [...top.stdout.matchAll(/^  (\w[\w-]*)/gm)].map((m) => m[1] ?? '').filter((c) => c !== 'help');
+    expect(commands).toEqual(expect.arrayContaining(['validate', 'schema']));
+    for (const command of commands) {
+      const run = await runBin('anklumectl', [command, '--help']);
+      expect(run.code, command).toBe(0);
+      expect(run.stdout, command).toMatch(/^Usage: anklumectl /);
+    }
+  });
+});
+
+describe('anklumectl schema', () => {
+  it('prints the same document as crd-like-schemas/', async () => {
+    const run = await runBin('anklumectl', ['schema']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(readFileSync(join(ROOT, 'crd-like-schemas/infra.schema.json'), 'utf8'));
+    const machine = await runBin('anklumectl', ['schema', 'machine']);
+    expect(JSON.parse(machine.stdout)).toMatchObject({ title: 'Machine' });
+  });
+
+  it('exits 2 on an unknown kind', async () => {
+    const run = await runBin('anklumectl', ['schema', 'nope']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown schema kind "nope"');
+  });
+});
