@@ -1,5 +1,5 @@
 import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
-import { cidrsOverlap, formatIpv4, parseCidr, type Cidr } from '../shared/ipv4.js';
+import { cidrsOverlap, formatIpv4, parseCidr } from '../shared/ipv4.js';
 import { planAddresses, type AddressPlan } from './addressing.js';
 import { didYouMean, type ValidationIssue } from './issues.js';
 
@@ -92,7 +92,7 @@ function checkNames(input: RuleInput): ValidationIssue[] {
 
 function checkHostOverlap(input: RuleInput, plan: AddressPlan): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const subnets = [...plan.domains].map(([name, a]) => ({ name, cidr: { network: a.network, prefix: 24 } as Cidr }));
+  const subnets = [...plan.domains].map(([name, a]) => ({ name, cidr: { network: a.network, prefix: 24 } }));
   // Domains cannot overlap each other: each has its own /24, and subnet-id-unique
   // rejects two domains on the same one. What remains is the host's own networks.
   for (const a of subnets) {

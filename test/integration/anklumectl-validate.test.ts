@@ -80,7 +80,7 @@ describe('anklumectl usage', () => {
   it('has --help on every command', async () => {
     const top = await runBin('anklumectl', ['--help']);
     expect(top.code).toBe(0);
-    const commands = [...top.stdout.matchAll(/^  (\w[\w-]*)/gm)].map((m) => m[1] ?? '').filter((c) => c !== 'help');
+    const commands = [...top.stdout.matchAll(/^ {2}(\w[\w-]*)/gm)].map((m) => m[1] ?? '').filter((c) => c !== 'help');
     expect(commands).toEqual(expect.arrayContaining(['validate', 'schema']));
     for (const command of commands) {
       const run = await runBin('anklumectl', [command, '--help']);

@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# Prepare a Debian 12 host for anklume's e2e tests: Incus 6.0 LTS from
+# bookworm-backports, a running incusd (started by hand: CI machines have no
+# systemd), a btrfs storage pool and a local Debian 13 container image under
+# the alias anklume-test/debian-13 (no image server is reachable from CI).
+#
+# Idempotent: every step checks first and does nothing when its result is
+# already there, so a second run takes seconds. Must run as root.
+#
+# Environment:
+#   ANKLUME_IMAGE_CACHE   where the built image files are kept
+#                         (default /var/cache/anklume-test-image)
+#   ANKLUME_DEBIAN_MIRROR Debian mirror (default http://deb.debian.org/debian)
+set -euo pipefail
+
+readonly IMAGE_ALIAS='anklume-test/debian-13'
+readonly IMAGE_EXTRA_ALIAS='debian/13'
+readonly IMAGE_SUITE='trixie'
+# Bump when the image recipe below changes: it names the cache entry, so an
+# old cached image is never reused for a new recipe.
+readonly IMAGE_RECIPE='v1'
+readonly CACHE_DIR="${ANKLUME_IMAGE_CACHE:-/var/cache/anklume-test-image}"
+readonly MIRROR="${ANKLUME_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+readonly INCUSD='/usr/libexec/incus/incusd'
+readonly INCUS_SOCKET='/var/lib/incus/unix.socket'
+readonly INCUSD_LOG='/var/log/incus/incusd.log'
+readonly POOL='default'
+readonly POOL_SIZE='8GiB'
+
+step() { printf '==> [%4ss] %s\n' "$SECONDS" "$*"; }
+note() { printf '    %s\n' "$*"; }
+die() { printf 'incus-setup: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+[[ -r /etc/os-release ]] || die "/etc/os-release missing: not a Debian host?"
+# shellcheck source=/dev/null
+. /etc/os-release
+[[ ${ID:-} == debian ]] || die "this script targets Debian (found ID=${ID:-unknown})"
+readonly CODENAME="${VERSION_CODENAME:?VERSION_CODENAME missing in /etc/os-release}"
+readonly BACKPORTS="${CODENAME}-backports"
+
+export DEBIAN_FRONTEND=noninteractive
+export PATH="/usr/libexec/incus:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Two concurrent runs (a developer and CI on the same machine) would race on
+# apt, on starting incusd and on the image import.
+exec 9>/run/anklume-incus-setup.lock
+flock 9
+
+# ---------------------------------------------------------------- packages --
+
+is_installed() {
+  dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
+}
+
+ensure_backports_source() {
+  # Any enabled line or deb822 stanza naming the suite is enough.
+  if grep -Eqs "^[^#]*[[:space:]]${BACKPORTS}([[:space:]]|$)" \
+      /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
+    return
+  fi
+  step "adding ${BACKPORTS} to apt sources"
+  cat >"/etc/apt/sources.list.d/${BACKPORTS}.sources" <<EOF
+Types: deb
+URIs: ${MIRROR}
+Suites: ${BACKPORTS}
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+}
+
+ensure_packages() {
+  # dnsmasq-base is only a Recommends of incus-base but bridges need it for
+  # DHCP/DNS; we install without Recommends because qemu's pull in a desktop.
+  local wanted=(nftables btrfs-progs debootstrap squashfs-tools xz-utils lxcfs
+    dnsmasq-base uidmap iproute2 ca-certificates debian-archive-keyring)
+  local missing=() p
+  for p in "${wanted[@]}"; do is_installed "$p" || missing+=("$p"); done
+  local need_incus=false
+  [[ -x $INCUSD ]] || need_incus=true
+
+  if [[ $need_incus == false && ${#missing[@]} -eq 0 ]]; then
+    step "packages already installed ($(dpkg-query -W -f='${Version}' incus-base 2>/dev/null || echo '?'))"
+    return
+  fi
+  ensure_backports_source
+  step "apt-get update"
+  apt-get update -qq
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    step "installing ${missing[*]}"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if [[ $need_incus == true ]]; then
+    step "installing incus from ${BACKPORTS}"
+    apt-get install -y -qq --no-install-recommends -t "$BACKPORTS" incus >/dev/null
+  fi
+  [[ -x $INCUSD ]] || die "$INCUSD still missing after installing incus"
+  note "incus $(dpkg-query -W -f='${Version}' incus-base)"
+}
+
+# ------------------------------------------------------------------ daemon --
+
+ensure_lxcfs() {
+  # incus.service Requires=lxcfs.service, and incusd only uses lxcfs (container
+  # /proc/meminfo, uptime, ...) when it is mounted before incusd starts.
+  command -v lxcfs >/dev/null || return 0
+  if mountpoint -q /var/lib/lxcfs; then return; fi
+  if [[ ! -c /dev/fuse ]]; then
+    note "no /dev/fuse: running without lxcfs"
+    return
+  fi
+  step "starting lxcfs"
+  mkdir -p /var/lib/lxcfs /var/log/incus
+  setsid -f lxcfs /var/lib/lxcfs </dev/null >>/var/log/incus/lxcfs.log 2>&1
+  local i
+  for i in $(seq 1 50); do
+    mountpoint -q /var/lib/lxcfs && return
+    sleep 0.1
+  done
+  note "lxcfs did not mount /var/lib/lxcfs; see /var/log/incus/lxcfs.log (continuing without)"
+}
+
+incusd_running() {
+  pgrep -x incusd >/dev/null && [[ -S $INCUS_SOCKET ]]
+}
+
+ensure_incusd() {
+  getent group incus-admin >/dev/null || groupadd --system incus-admin
+  if incusd_running; then
+    step "incusd already running"
+  else
+    ensure_lxcfs
+    step "starting incusd"
+    mkdir -p "$(dirname "$INCUSD_LOG")"
+    chown root:incus-admin "$(dirname "$INCUSD_LOG")"
+    # What incus.service does, minus systemd: environment from
+    # /etc/default/incus (it sets PATH so incusd finds its helpers) and
+    # /etc/environment, LimitNOFILE=1048576, then `incusd --group incus-admin`.
+    # The unit's AppArmor step is skipped: no AppArmor on these hosts.
+    (
+      set -a
+      # shellcheck source=/dev/null
+      [[ -r /etc/environment ]] && . /etc/environment
+      # shellcheck source=/dev/null
+      [[ -r /etc/default/incus ]] && . /etc/default/incus
+      set +a
+      ulimit -n 1048576 2>/dev/null || true
+      ulimit -u unlimited 2>/dev/null || true
+      cd /
+      exec setsid -f nohup "$INCUSD" --group incus-admin </dev/null >>"$INCUSD_LOG" 2>&1
+    )
+  fi
+  step "waiting for incusd"
+  if ! incus admin waitready --timeout=60; then
+    tail -n 30 "$INCUSD_LOG" >&2 || true
+    die "incusd did not become ready; log: $INCUSD_LOG"
+  fi
+}
+
+# ----------------------------------------------------------------- storage --
+
+pool_names() { incus storage list --format csv | cut -d, -f1; }
+
+ensure_storage() {
+  if [[ -z $(pool_names) ]]; then
+    step "creating btrfs storage pool '$POOL' ($POOL_SIZE loop file)"
+    incus storage create "$POOL" btrfs "size=$POOL_SIZE"
+  else
+    step "storage pool present: $(pool_names | paste -sd, -)"
+  fi
+  # Instances need a root disk; tests rely on the default profile of the
+  # default project for it. No NIC here: tests create their own bridges.
+  if ! incus profile device show default | grep -q '^root:'; then
+    local pool="$POOL"
+    incus storage show "$pool" >/dev/null 2>&1 ||
+      pool=$(pool_names | head -n1)
+    step "adding root disk on pool '$pool' to the default profile"
+    incus profile device add default root disk path=/ "pool=$pool"
+  fi
+}
+
+# ------------------------------------------------------------------- image --
+
+image_dir() { printf '%s/debian-13-%s-%s' "$CACHE_DIR" "$(dpkg --print-architecture)" "$IMAGE_RECIPE"; }
+
+# Write the rootfs configuration that makes a debootstrapped tree a usable
+# container: DHCP on eth0 via networkd, DNS via resolved, a machine-id made
+# on first boot, and no leftovers from the build host.
+configure_rootfs() {
+  local root=$1
+
+  # Trap: mktemp -d makes the tree's top folder 0700; inside an unprivileged
+  # container every service not running as root then fails to reach /.
+  chmod 0755 "$root"
+
+  mkdir -p "$root/etc/systemd/network"
+  cat >"$root/etc/systemd/network/eth0.network" <<'EOF'
+# Written by anklume's incus-setup.sh: Incus bridges hand out the pinned
+# address (nic ipv4.address) through DHCP.
+[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+IPv6AcceptRA=yes
+
+[DHCPv4]
+UseDomains=yes
+EOF
+  chroot "$root" systemctl enable systemd-networkd.service >/dev/null 2>&1
+  if [[ -e $root/usr/lib/systemd/systemd-resolved ]]; then
+    chroot "$root" systemctl enable systemd-resolved.service >/dev/null 2>&1
+    ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+  else
+    rm -f "$root/etc/resolv.conf"
+  fi
+
+  # An empty machine-id means "generate on first boot": every container gets
+  # its own, which DHCP client identifiers and journald depend on.
+  : >"$root/etc/machine-id"
+  rm -f "$root/var/lib/dbus/machine-id"
+  # The hostname is written per instance by the image templates below.
+  echo localhost >"$root/etc/hostname"
+
+  # Trap: systemd >= 256 refuses to boot on a cgroup v1 or hybrid host unless
+  # SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1 is on its command line (in a
+  # container systemd reads PID 1's argv as the kernel command line). Some CI
+  # hosts are hybrid; on a cgroup v2 host the flag is ignored. LXC execs
+  # /sbin/init, so init becomes a two-line wrapper; dpkg-divert keeps a
+  # systemd-sysv upgrade inside the container from silently undoing it.
+  chroot "$root" dpkg-divert --quiet --local --rename --divert /usr/sbin/init.systemd --add /usr/sbin/init
+  cat >"$root/usr/sbin/init" <<'EOF'
+#!/bin/sh
+# anklume test image: see incus-setup.sh (cgroup v1/hybrid hosts).
+exec /usr/lib/systemd/systemd SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1 "$@"
+EOF
+  chmod 0755 "$root/usr/sbin/init"
+
+  chroot "$root" apt-get clean
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+    "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
+}
+
+write_metadata() {
+  local dir=$1
+  mkdir -p "$dir/templates"
+  cat >"$dir/metadata.yaml" <<EOF
+architecture: $(uname -m)
+creation_date: $(date +%s)
+properties:
+  os: debian
+  release: ${IMAGE_SUITE}
+  variant: minbase
+  architecture: $(dpkg --print-architecture)
+  description: "Debian 13 (${IMAGE_SUITE}) minbase with systemd-networkd (anklume test image ${IMAGE_RECIPE})"
+templates:
+  /etc/hostname:
+    when: [create, copy, rename]
+    template: hostname.tpl
+  /etc/hosts:
+    when: [create, copy, rename]
+    template: hosts.tpl
+EOF
+  printf '{{ instance.name }}\n' >"$dir/templates/hostname.tpl"
+  cat >"$dir/templates/hosts.tpl" <<'EOF'
+127.0.0.1	localhost
+127.0.1.1	{{ instance.name }}
+::1	localhost ip6-localhost ip6-loopback
+ff02::1	ip6-allnodes
+ff02::2	ip6-allrouters
+EOF
+}
+
+build_image() {
+  local out work root
+  out=$(image_dir)
+  if [[ -s $out/metadata.tar.xz && -s $out/rootfs.squashfs ]]; then
+    step "image files cached in $out"
+    return
+  fi
+  mkdir -p "$CACHE_DIR/debs"
+  work=$(mktemp -d /var/tmp/anklume-image.XXXXXX)
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
+  root="$work/rootfs"
+  mkdir -p "$root"
+
+  step "debootstrap ${IMAGE_SUITE} (minbase + systemd) from $MIRROR"
+  # dbus and udev are not optional: systemd-networkd needs both to bring eth0
+  # up and take its DHCP lease.
+  local include=systemd,systemd-sysv,systemd-resolved,dbus,udev,iproute2,ca-certificates
+  # Tools the network e2e tests use inside instances.
+  include+=,iputils-ping,netcat-openbsd,procps
+  debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE_DIR/debs" \
+    "$IMAGE_SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
+    tail -n 40 "$work/debootstrap.log" >&2
+    die "debootstrap failed"
+  }
+  # Debian may move networkd into its own package; install it if so.
+  if [[ ! -x $root/usr/lib/systemd/systemd-networkd ]]; then
+    step "installing systemd-networkd package in the rootfs"
+    chroot "$root" apt-get update -qq
+    chroot "$root" apt-get install -y -qq --no-install-recommends systemd-networkd >/dev/null
+  fi
+
+  step "configuring rootfs"
+  configure_rootfs "$root"
+
+  step "packing image (metadata tarball + squashfs rootfs)"
+  write_metadata "$work/meta"
+  tar -C "$work/meta" -cJf "$work/metadata.tar.xz" metadata.yaml templates
+  mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet -no-progress >/dev/null
+  mkdir -p "$out"
+  # Move into place last: a run interrupted earlier leaves no half cache entry.
+  mv "$work/metadata.tar.xz" "$out/metadata.tar.xz.tmp"
+  mv "$work/rootfs.squashfs" "$out/rootfs.squashfs.tmp"
+  mv "$out/metadata.tar.xz.tmp" "$out/metadata.tar.xz"
+  mv "$out/rootfs.squashfs.tmp" "$out/rootfs.squashfs"
+  rm -rf "$work"
+  trap - EXIT
+  note "rootfs.squashfs $(du -h "$out/rootfs.squashfs" | cut -f1)"
+}
+
+alias_fingerprint() {
+  incus image alias list --format csv 2>/dev/null | awk -F, -v a="$1" '$1 == a { print $2 }'
+}
+
+ensure_image() {
+  local fp
+  fp=$(alias_fingerprint "$IMAGE_ALIAS")
+  if [[ -n $fp ]]; then
+    step "image $IMAGE_ALIAS already imported ($fp)"
+  else
+    build_image
+    local out
+    out=$(image_dir)
+    step "importing image as $IMAGE_ALIAS"
+    incus image import "$out/metadata.tar.xz" "$out/rootfs.squashfs" --alias "$IMAGE_ALIAS"
+    fp=$(alias_fingerprint "$IMAGE_ALIAS")
+  fi
+  if [[ -z $(alias_fingerprint "$IMAGE_EXTRA_ALIAS") ]]; then
+    incus image alias create "$IMAGE_EXTRA_ALIAS" "$fp"
+  fi
+}
+
+# -------------------------------------------------------------------- main --
+
+ensure_packages
+ensure_incusd
+ensure_storage
+ensure_image
+step "ready: Incus $(incus query /1.0 | sed -n 's/.*"server_version": *"\([^"]*\)".*/\1/p') on $INCUS_SOCKET"
+echo "$INCUS_SOCKET"
