@@ -1,0 +1,34 @@
+import type { IncusConfig, IncusDevices } from './observed.js';
+import { MARK, formatListMark, ownershipMarks } from './ownership.js';
+
+/** A project, network or profile as anklume wants it. */
+export interface DesiredObject {
+  readonly kind: 'project' | 'network' | 'profile';
+  /** The domain it belongs to. */
+  readonly group: string;
+  /** The Incus project it lives in; null for projects themselves. */
+  readonly project: string | null;
+  readonly name: string;
+  readonly description: string;
+  /** Managed config, ownership marks included. */
+  readonly config: IncusConfig;
+  /** Managed devices (profiles only). */
+  readonly devices?: IncusDevices;
+  /** Keys Incus only takes at creation (project features): drift there needs replacement. */
+  readonly createOnly?: IncusConfig;
+  /** For networks: the type, which cannot change in place. */
+  readonly type?: string;
+}
+
+/**
+ * Config with the ownership marks and the lists of managed keys and devices, so
+ * the next pass knows what to unset when infra.yml drops something.
+ */
+export function markedConfig(infra: string, domain: string, config: IncusConfig, devices?: IncusDevices): Record<string, string> {
+  return {
+    ...config,
+    ...ownershipMarks(infra, domain),
+    [MARK.keys]: formatListMark(Object.keys(config)),
+    ...(devices === undefined ? {} : { [MARK.devices]: formatListMark(Object.keys(devices)) }),
+  };
+}

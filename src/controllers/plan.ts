@@ -1,0 +1,141 @@
+import type { Action, Note, Plan } from '../reconcile/action.js';
+import type { DesiredInfra } from '../schemas/model.js';
+import { objectId, planConfigObject, type ActualConfigObject } from './config-object-plan.js';
+import { desiredInstance } from './instance/desired.js';
+import { planInstance } from './instance/plan.js';
+import { desiredBridge } from './network/desired.js';
+import type { Observed, ObservedInstance } from './observed.js';
+import { scoped } from './observed.js';
+import { MARK, ownership } from './ownership.js';
+import { desiredProfiles } from './profile/desired.js';
+import { desiredProject } from './project/desired.js';
+
+export interface PlanOptions {
+  /** Storage pool of the root disk in every domain's default profile. */
+  readonly storagePool: string;
+  /** Delete managed objects that left infra.yml. */
+  readonly prune: boolean;
+  /** Allow deleting protected instances, and passes that delete more than half of the managed instances. */
+  readonly force: boolean;
+}
+
+/** A project created by anklume starts with an empty default profile (features.profiles=true). */
+const FRESH_DEFAULT_PROFILE: ActualConfigObject = { description: 'Default Incus profile', config: {}, devices: {} };
+
+/**
+ * The whole plan (pure): per enabled domain, bridge → project → profiles →
+ * instances, each action after what it needs; then, with --prune, deletions of
+ * this infra's leftovers in the reverse order. Disabled domains are left alone.
+ */
+export function planInfra(model: DesiredInfra, observed: Observed, options: PlanOptions): Plan {
+  const infra = model.projectName;
+  const actions: Action[] = [];
+  const notes: Note[] = [];
+  const wanted = new Set<string>(); // ids of every object the file wants
+  const kept = new Set<string>(); // domains whose objects must be left alone (disabled)
+
+  for (const domain of model.domains) {
+    if (!domain.enabled) {
+      kept.add(domain.name);
+      continue;
+    }
+    const inPlan = (id: string): string[] => (actions.some((a) => a.id === id) ? [id] : []);
+
+    const bridge = desiredBridge(domain, model);
+    wanted.add(objectId('network', null, bridge.name));
+    push(actions, planConfigObject(bridge, observed.networks.get(bridge.name), { infra, after: [] }));
+    const bridgeId = inPlan(objectId('network', null, bridge.name));
+
+    const project = desiredProject(domain, model);
+    const projectId = objectId('project', null, project.name);
+    wanted.add(projectId);
+    const actualProject = observed.projects.get(project.name);
+    push(actions, planConfigObject(project, actualProject, { infra, after: bridgeId }));
+    const projectOwner = actualProject === undefined ? 'ours' : ownership(actualProject.config, infra);
+
+    const profileIds = new Map<string, string[]>();
+    for (const profile of desiredProfiles(domain, model, options.storagePool)) {
+      const id = objectId('profile', profile.project, profile.name);
+      wanted.add(id);
+      const actual = observed.profiles.get(scoped(domain.project, profile.name)) ?? (profile.name === 'default' && actualProject === undefined ? FRESH_DEFAULT_PROFILE : undefined);
+      // The default profile comes with the project: it is ours when the project is.
+      const owner = profile.name === 'default' ? projectOwner : undefined;
+      push(actions, planConfigObject(profile, actual, { infra, after: [...inPlan(projectId), ...bridgeId], ...(owner === undefined ? {} : { owner }) }));
+      profileIds.set(profile.name, inPlan(id));
+    }
+
+    for (const machine of domain.machines) {
+      const desired = desiredInstance(machine, domain, model);
+      wanted.add(objectId('instance', desired.project, desired.name));
+      const after = [...inPlan(projectId), ...bridgeId, ...(profileIds.get('default') ?? []), ...machine.profiles.flatMap((p) => profileIds.get(p) ?? [])];
+      actions.push(...planInstance(desired, observed.instances.get(scoped(desired.project, desired.name)), { infra, after: [...new Set(after)] }));
+    }
+  }
+
+  const leftovers = findLeftovers(observed, infra, wanted, kept);
+  if (options.prune) actions.push(...planDeletions(leftovers, observed, infra, options));
+  else for (const l of leftovers) notes.push({ group: l.group, kind: l.kind, name: l.name, message: 'no longer in infra.yml; kept (apply --prune deletes it)' });
+  return { actions, notes };
+}
+
+function push(actions: Action[], action: Action | null): void {
+  if (action !== null) actions.push(action);
+}
+
+interface Leftover {
+  readonly id: string;
+  readonly group: string;
+  readonly kind: 'instance' | 'profile' | 'project' | 'network';
+  readonly project: string | null;
+  readonly name: string;
+  readonly instance?: ObservedInstance;
+}
+
+/** This infra's objects that the file no longer wants (never anything unmarked or another infra's). */
+function findLeftovers(observed: Observed, infra: string, wanted: ReadonlySet<string>, kept: ReadonlySet<string>): Leftover[] {
+  const leftovers: Leftover[] = [];
+  const consider = (kind: Leftover['kind'], project: string | null, name: string, config: Readonly<Record<string, string>>, instance?: ObservedInstance): void => {
+    if (ownership(config, infra) !== 'ours') return;
+    const group = config[MARK.domain] ?? '';
+    if (kept.has(group)) return;
+    const id = objectId(kind, project, name);
+    if (wanted.has(id)) return;
+    leftovers.push({ id, group, kind, project, name, ...(instance === undefined ? {} : { instance }) });
+  };
+  for (const i of observed.instances.values()) consider('instance', i.project, i.name, i.config, i);
+  for (const p of observed.profiles.values()) if (p.name !== 'default') consider('profile', p.project, p.name, p.config);
+  for (const p of observed.projects.values()) consider('project', null, p.name, p.config);
+  for (const n of observed.networks.values()) consider('network', null, n.name, n.config);
+  return leftovers;
+}
+
+function planDeletions(leftovers: readonly Leftover[], observed: Observed, infra: string, options: PlanOptions): Action[] {
+  const managedInstances = [...observed.instances.values()].filter((i) => ownership(i.config, infra) === 'ours').length;
+  const doomed = leftovers.filter((l) => l.kind === 'instance').length;
+  // A guard against a truncated file or a wrong project_name wiping the host.
+  const guard = !options.force && doomed * 2 > managedInstances
+    ? `this pass would delete ${doomed} of ${managedInstances} managed instances (more than half); run with --force if that is really meant`
+    : undefined;
+
+  const idsOf = (pred: (l: Leftover) => boolean): string[] => leftovers.filter(pred).map((l) => l.id);
+  return leftovers.map((l): Action => {
+    const base = { id: `${l.id}#delete`, group: l.group, kind: l.kind, name: l.name, verb: 'delete' as const, reason: 'left infra.yml', changes: [] };
+    if (l.kind === 'instance' && l.instance !== undefined) {
+      const protectedInstance = l.instance.config['security.protection.delete'] === 'true';
+      const blocked = guard ?? (protectedInstance && !options.force ? `instance ${l.name} is protected (security.protection.delete); --force deletes it` : undefined);
+      return {
+        ...base,
+        after: [],
+        ...(blocked === undefined ? {} : { blocked }),
+        payload: { op: 'delete', project: l.instance.project, name: l.name, running: l.instance.status !== 'Stopped', unprotect: protectedInstance },
+      };
+    }
+    const after =
+      l.kind === 'profile'
+        ? idsOf((o) => o.kind === 'instance' && o.project === l.project)
+        : l.kind === 'project'
+          ? idsOf((o) => (o.kind === 'instance' || o.kind === 'profile') && o.project === l.name)
+          : idsOf((o) => o.kind === 'instance' || o.kind === 'project');
+    return { ...base, after: after.map((id) => `${id}#delete`), payload: { op: 'delete', kind: l.kind, project: l.project, name: l.name } };
+  });
+}

@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import { validateInfraText } from '../../src/config/validate.js';
+import type { Observed, ObservedInstance, ObservedNetwork, ObservedProfile, ObservedProject } from '../../src/controllers/observed.js';
+import { planInfra, type PlanOptions } from '../../src/controllers/plan.js';
+import { runnable, type Action } from '../../src/reconcile/action.js';
+import type { DesiredInfra } from '../../src/schemas/model.js';
+
+const INFRA = `
+project_name: plantest
+domains:
+  pro:
+    trust_level: trusted
+    profiles: { big: { config: { limits.cpu: 4 } } }
+    machines:
+      pro-dev: { ip: 10.110.0.10, profiles: [default, big], config: { limits.memory: 2GiB } }
+      pro-gpu: { gpu: true }
+  sandbox:
+    trust_level: disposable
+    ephemeral: true
+    machines: { sandbox-1: { os_image: "images:debian/13" } }
+`;
+
+function model(text = INFRA): DesiredInfra {
+  const r = validateInfraText(text, { file: 'infra.yml' });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.model;
+}
+
+const empty = (): Observed => ({ projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() });
+const options: PlanOptions = { storagePool: 'default', prune: false, force: false };
+
+/** What Incus would hold after applying the plan: the desired objects, as Incus reports them. */
+function converged(m: DesiredInfra): Observed {
+  const state = { projects: new Map<string, ObservedProject>(), networks: new Map<string, ObservedNetwork>(), profiles: new Map<string, ObservedProfile>(), instances: new Map<string, ObservedInstance>() };
+  for (const a of planInfra(m, empty(), options).actions) {
+    const p = a.payload as any;
+    if (p.op === 'create' && a.kind === 'project') state.projects.set(a.name, { name: a.name, description: p.desired.description, config: { ...p.desired.createOnly, ...p.desired.config } });
+    if (p.op === 'create' && a.kind === 'network') state.networks.set(a.name, { name: a.name, description: p.desired.description, type: 'bridge', managed: true, config: p.desired.config });
+    if (a.kind === 'profile') state.profiles.set(`${p.desired.project}/${a.name}`, { name: a.name, project: p.desired.project, description: p.desired.description, config: p.desired.config, devices: p.desired.devices });
+    if (p.op === 'create' && a.kind === 'instance') {
+      const d = p.desired;
+      // Incus adds volatile keys of its own: they must never count as drift.
+      state.instances.set(`${d.project}/${d.name}`, { name: d.name, project: d.project, type: d.type, status: 'Running', description: d.description, profiles: d.profiles, config: { ...d.config, 'volatile.uuid': 'x', 'image.os': 'debian' }, devices: d.devices });
+    }
+  }
+  return state;
+}
+
+function summary(actions: readonly Action[]): string[] {
+  return actions.map((a) => `${a.verb} ${a.id}${a.blocked === undefined ? '' : ' [blocked]'}`);
+}
+
+describe('planInfra', () => {
+  it('creates everything from nothing, bridge → project → profiles → instances', () => {
+    const plan = planInfra(model(), empty(), options);
+    expect(summary(plan.actions)).toEqual([
+      'create network/net-pro',
+      'create project/pro',
+      'update profile/pro/default',
+      'create profile/pro/big',
+      'create instance/pro/pro-dev',
+      'create instance/pro/pro-gpu',
+      'create network/net-sandbox',
+      'create project/sandbox',
+      'update profile/sandbox/default',
+      'create instance/sandbox/sandbox-1',
+    ]);
+    const dev = plan.actions.find((a) => a.id === 'instance/pro/pro-dev');
+    expect(dev?.after).toEqual(['project/pro', 'network/net-pro', 'profile/pro/default', 'profile/pro/big']);
+  });
+
+  it('plans nothing when Incus already matches, whatever volatile keys Incus added', () => {
+    const m = model();
+    const plan = planInfra(m, converged(m), options);
+    expect(plan.actions).toEqual([]);
+    expect(plan.notes).toEqual([]);
+  });
+
+  it('pins eth0, protects non-ephemeral instances, adds the GPU and the ownership marks', () => {
+    const m = model();
+    const plan = planInfra(m, empty(), options);
+    const gpu = (plan.actions.find((a) => a.id === 'instance/pro/pro-gpu')?.payload as any).desired;
+    expect(gpu.devices).toEqual({ gpu: { type: 'gpu', gputype: 'physical' }, eth0: { type: 'nic', network: 'net-pro', name: 'eth0', 'ipv4.address': '10.110.0.1' } });
+    expect(gpu.config).toMatchObject({ 'security.protection.delete': 'true', 'user.anklume.managed': 'true', 'user.anklume.infra': 'plantest', 'user.anklume.domain': 'pro' });
+    const sandbox = plan.actions.find((a) => a.id === 'instance/sandbox/sandbox-1')?.payload as any;
+    expect(sandbox.desired.config['security.protection.delete']).toBeUndefined();
+    expect(sandbox.source).toEqual({ type: 'image', alias: 'debian/13', server: 'https://images.linuxcontainers.org', protocol: 'simplestreams', mode: 'pull' });
+  });
+
+  it('confines each project to its bridge and allows the GPU only where a machine has one', () => {
+    const plan = planInfra(model(), empty(), options);
+    const pro = (plan.actions.find((a) => a.id === 'project/pro')?.payload as any).desired;
+    expect(pro.config).toMatchObject({ restricted: 'true', 'restricted.networks.access': 'net-pro', 'restricted.devices.gpu': 'allow' });
+    expect(pro.createOnly).toMatchObject({ 'features.networks': 'false', 'features.profiles': 'true', 'features.images': 'false' });
+    const sandbox = (plan.actions.find((a) => a.id === 'project/sandbox')?.payload as any).desired;
+    expect(sandbox.config['restricted.devices.gpu']).toBeUndefined();
+    const bridge = (plan.actions.find((a) => a.id === 'network/net-pro')?.payload as any).desired;
+    expect(bridge.config).toMatchObject({ 'ipv4.address': '10.110.0.254/24', 'ipv4.nat': 'true', 'ipv4.dhcp.ranges': '10.110.0.100-10.110.0.249', 'ipv6.address': 'none' });
+  });
+
+  it('repairs drift: a changed bridge key, a removed managed key, a stopped instance', () => {
+    const m = model();
+    const state = converged(m);
+    const net = state.networks.get('net-pro')!;
+    state.networks.set('net-pro', { ...net, config: { ...net.config, 'ipv4.nat': 'false', 'dns.domain': 'set-by-someone' } });
+    const dev = state.instances.get('pro/pro-dev')!;
+    const { 'limits.memory': _gone, ...devConfig } = dev.config;
+    state.instances.set('pro/pro-dev', { ...dev, config: { ...devConfig, 'user.other': 'kept' }, status: 'Stopped' });
+    const plan = planInfra(m, state, options);
+    expect(summary(plan.actions)).toEqual(['update network/net-pro', 'update instance/pro/pro-dev', 'start instance/pro/pro-dev#start']);
+    expect(plan.actions[0]?.changes).toEqual([{ key: 'ipv4.nat', from: 'false', to: 'true' }]);
+    expect(plan.actions[1]?.changes).toEqual([{ key: 'limits.memory', to: '2GiB' }]);
+    expect(plan.actions[2]?.after).toEqual(['instance/pro/pro-dev']);
+  });
+
+  it('unsets keys removed from infra.yml, but not keys others set', () => {
+    const before = model();
+    const state = converged(before);
+    const after = model(INFRA.replace(', config: { limits.memory: 2GiB }', ''));
+    const plan = planInfra(after, state, options);
+    const update = plan.actions.find((a) => a.id === 'instance/pro/pro-dev');
+    expect(update?.changes).toEqual([{ key: 'user.anklume.managed-keys', from: 'limits.memory,security.protection.delete', to: 'security.protection.delete' }, { key: 'limits.memory', from: '2GiB' }]);
+    expect((update?.payload as any).unset).toEqual(['limits.memory']);
+  });
+
+  it('reports an instance type or image change as needing replacement, never doing it', () => {
+    const m = model();
+    const state = converged(m);
+    const changed = model(INFRA.replace('pro-gpu: { gpu: true }', 'pro-gpu: { gpu: true, type: vm }').replace('"images:debian/13"', '"images:debian/12"'));
+    const plan = planInfra(changed, state, options);
+    const replaces = plan.actions.filter((a) => a.verb === 'replace');
+    expect(summary(replaces)).toEqual(['replace instance/pro/pro-gpu#replace [blocked]', 'replace instance/sandbox/sandbox-1#replace [blocked]']);
+    expect(replaces[0]?.blocked).toContain('needs replacement: type cannot change in place');
+    expect(runnable({ actions: replaces, notes: [] })).toEqual([]);
+  });
+
+  it('never touches objects it does not own, and says why', () => {
+    const m = model();
+    const state = converged(m);
+    const net = state.networks.get('net-pro')!;
+    state.networks.set('net-pro', { ...net, config: { 'ipv4.address': '10.9.9.1/24' } });
+    const plan = planInfra(m, state, options);
+    expect(summary(plan.actions)).toEqual(['update network/net-pro [blocked]']);
+    expect(plan.actions[0]?.blocked).toContain('was not created by anklume');
+  });
+
+  describe('leftovers', () => {
+    const withLeftover = (): { m: DesiredInfra; state: Observed } => {
+      const full = model();
+      const state = converged(full);
+      const m = model(INFRA.replace('      pro-gpu: { gpu: true }\n', ''));
+      return { m, state };
+    };
+
+    it('are kept and reported without --prune', () => {
+      const { m, state } = withLeftover();
+      const plan = planInfra(m, state, options);
+      expect(plan.notes).toEqual([{ group: 'pro', kind: 'instance', name: 'pro-gpu', message: 'no longer in infra.yml; kept (apply --prune deletes it)' }]);
+      expect(plan.actions.map((a) => a.id)).toEqual(['project/pro']); // the GPU allowance goes
+    });
+
+    it('are deleted with --prune, except protected instances without --force', () => {
+      const { m, state } = withLeftover();
+      const plan = planInfra(m, state, { ...options, prune: true });
+      const del = plan.actions.find((a) => a.verb === 'delete');
+      expect(del?.blocked).toContain('is protected');
+      const forced = planInfra(m, state, { ...options, prune: true, force: true });
+      const d = forced.actions.find((a) => a.verb === 'delete');
+      expect(d?.blocked).toBeUndefined();
+      expect(d?.payload).toEqual({ op: 'delete', project: 'pro', name: 'pro-gpu', running: true, unprotect: true });
+    });
+
+    it('refuse a pass that deletes more than half of the managed instances without --force', () => {
+      const full = model();
+      const state = converged(full);
+      const m = model('project_name: plantest\ndomains:\n  other: {}\n');
+      const plan = planInfra(m, state, { ...options, prune: true });
+      const deletes = plan.actions.filter((a) => a.verb === 'delete' && a.kind === 'instance');
+      expect(deletes).toHaveLength(3);
+      for (const d of deletes) expect(d.blocked).toContain('would delete 3 of 3 managed instances');
+      const project = plan.actions.find((a) => a.id === 'project/pro#delete');
+      expect(project?.after).toEqual(expect.arrayContaining(['instance/pro/pro-dev#delete', 'profile/pro/big#delete']));
+    });
+
+    it('belong to this infra only: another project_name or unmarked objects are never leftovers', () => {
+      const m = model();
+      const state = converged(m);
+      const other = model(INFRA.replace('project_name: plantest', 'project_name: someone-else'));
+      const plan = planInfra(model('project_name: plantest\ndomains: {}\n'), converged(other), { ...options, prune: true, force: true });
+      expect(plan.actions).toEqual([]);
+      expect(state.instances.size).toBe(3);
+    });
+
+    it('leave a disabled domain alone', () => {
+      const m = model();
+      const state = converged(m);
+      const disabled = model(INFRA.replace('    trust_level: disposable\n', '    trust_level: disposable\n    enabled: false\n'));
+      const plan = planInfra(disabled, state, { ...options, prune: true, force: true });
+      expect(plan.actions).toEqual([]);
+    });
+  });
+});
