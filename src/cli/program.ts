@@ -3,6 +3,9 @@ import { resolveInfraPath } from '../config/load.js';
 import { SCHEMA_KINDS } from '../schemas/json-schema.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
+import { runApply, type ApplyCommandOptions } from './apply.js';
+import { addIncusOptions } from './incus.js';
+import { runPlan, type PlanCommandOptions } from './plan.js';
 import { runSchema } from './schema.js';
 import { runValidate } from './validate.js';
 
@@ -29,6 +32,33 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     .action(async (opts: { config?: string; json?: boolean }) => {
       setStatus(await runValidate({ file: resolveInfraPath({ flag: opts.config, env: io.env }), json: opts.json === true }, io));
     });
+
+  addIncusOptions(
+    program
+      .command('plan')
+      .description('Show what apply would do, per domain, each action with its reason. Read-only.')
+      .addOption(configOption())
+      .option('--json', 'print the plan as JSON')
+      .option('--prune', 'include deleting managed objects that left infra.yml')
+      .option('--force', 'with --prune: include protected instances and passes deleting over half of them')
+      .option('--detailed-exitcode', 'exit 2 when changes are pending (0 when none)')
+      .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
+  ).action(async (opts: PlanCommandOptions) => {
+    setStatus(await runPlan(opts, io));
+  });
+
+  addIncusOptions(
+    program
+      .command('apply')
+      .description('Converge Incus to infra.yml once: a line per action, a summary; exit 1 if anything failed.')
+      .addOption(configOption())
+      .option('--prune', 'delete managed objects (only anklume\'s own) that left infra.yml')
+      .option('--force', 'with --prune: also delete protected instances, and allow deleting over half of them')
+      .option('--parallel <n>', 'actions in flight at once', '4')
+      .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
+  ).action(async (opts: ApplyCommandOptions) => {
+    setStatus(await runApply(opts, io));
+  });
 
   program
     .command('schema')

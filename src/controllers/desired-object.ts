@@ -25,10 +25,13 @@ export interface DesiredObject {
  * the next pass knows what to unset when infra.yml drops something.
  */
 export function markedConfig(infra: string, domain: string, config: IncusConfig, devices?: IncusDevices): Record<string, string> {
+  // Incus drops keys set to "" (that is how a key is unset), so an empty list is no key at all.
+  const keys = formatListMark(Object.keys(config));
+  const deviceNames = formatListMark(Object.keys(devices ?? {}));
   return {
     ...config,
     ...ownershipMarks(infra, domain),
-    [MARK.keys]: formatListMark(Object.keys(config)),
-    ...(devices === undefined ? {} : { [MARK.devices]: formatListMark(Object.keys(devices)) }),
+    ...(keys === '' ? {} : { [MARK.keys]: keys }),
+    ...(deviceNames === '' ? {} : { [MARK.devices]: deviceNames }),
   };
 }

@@ -1,0 +1,40 @@
+import { Option, type Command } from 'commander';
+import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
+import { detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { formatIssue } from '../config/issues.js';
+import { IncusClient } from '../incus/client.js';
+import type { DesiredInfra } from '../schemas/model.js';
+import { AnklumeError } from '../shared/errors.js';
+import type { CliIo } from './io.js';
+
+/** Flags every command that talks to Incus takes. */
+export function addIncusOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--incus-socket <path>', 'Incus unix socket (env INCUS_SOCKET, default /var/lib/incus/unix.socket)'))
+    .addOption(new Option('--incus-url <url>', 'remote Incus over HTTPS (env ANKLUME_INCUS_URL); needs the three files below'))
+    .addOption(new Option('--incus-cert <file>', 'client certificate for --incus-url'))
+    .addOption(new Option('--incus-key <file>', 'client key for --incus-url'))
+    .addOption(new Option('--incus-server-cert <file>', 'server certificate to pin for --incus-url'));
+}
+
+export async function connectIncus(flags: IncusEndpointFlags, io: CliIo): Promise<IncusClient> {
+  return new IncusClient(await resolveIncusEndpoint(flags, io.env));
+}
+
+/** infra.yml is invalid: every error was printed; nothing may change. */
+export class InvalidInfraError extends AnklumeError {
+  constructor(file: string, count: number) {
+    super('CONFIG_INVALID', `${count} error${count === 1 ? '' : 's'} in ${file}; nothing was changed`);
+  }
+}
+
+/** Load infra.yml for a command that acts on it; print every error and refuse when invalid. */
+export async function loadModelOrFail(flag: string | undefined, io: CliIo): Promise<{ file: string; model: DesiredInfra }> {
+  const file = resolveInfraPath({ flag, env: io.env });
+  const result = await loadInfraFile(file, { hostNetworks: detectHostNetworks() });
+  if (!result.ok) {
+    for (const issue of result.issues) io.stderr(`error ${formatIssue(issue)}\n`);
+    throw new InvalidInfraError(file, result.issues.length);
+  }
+  return { file, model: result.model };
+}

@@ -1,0 +1,105 @@
+import type { IncusClient } from '../incus/client.js';
+import type { IncusConfig, IncusDevices, Instance, InstancePut, ProfilePut, ProjectPut } from '../incus/types.js';
+import type { Action } from '../reconcile/action.js';
+import type { ConfigObjectPayload } from './config-object-plan.js';
+import type { InstancePayload } from './instance/plan.js';
+
+/** How long a stop may take before it is forced, and a start before it fails, in seconds. */
+const STATE_TIMEOUT_SECONDS = 30;
+
+type DeletePayload = { readonly op: 'delete'; readonly kind: 'profile' | 'project' | 'network'; readonly project: string | null; readonly name: string };
+type Payload = ConfigObjectPayload | InstancePayload | DeletePayload;
+
+function path(kind: string, name: string): string {
+  const collection = kind === 'project' ? 'projects' : kind === 'network' ? 'networks' : kind === 'profile' ? 'profiles' : 'instances';
+  return `/1.0/${collection}/${encodeURIComponent(name)}`;
+}
+
+/** Apply set/unset to a config freshly read from Incus: everything else in it is kept as is. */
+function merged(current: IncusConfig, set: IncusConfig, unset: readonly string[]): IncusConfig {
+  const next: Record<string, string> = { ...current, ...set };
+  for (const key of unset) Reflect.deleteProperty(next, key);
+  return next;
+}
+
+function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonly string[]): IncusDevices {
+  const next: Record<string, Record<string, string>> = { ...current, ...set };
+  for (const name of remove) Reflect.deleteProperty(next, name);
+  return next;
+}
+
+/**
+ * Carry out one planned action against Incus (the only I/O of the controllers).
+ * Updates are read-modify-write with If-Match: the keys anklume manages change,
+ * everything else (volatile keys, keys others set) is written back untouched.
+ */
+export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal): Promise<void> {
+  const payload = action.payload as Payload;
+  const project = (p: string | null): { project?: string } => (p === null ? {} : { project: p });
+  switch (payload.op) {
+    case 'none':
+      return;
+    case 'create': {
+      if (action.kind === 'instance') {
+        const { desired, source } = payload as Extract<InstancePayload, { op: 'create' }>;
+        await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal });
+        return;
+      }
+      const { desired } = payload as Extract<ConfigObjectPayload, { op: 'create' }>;
+      const body = {
+        name: desired.name,
+        description: desired.description,
+        config: { ...desired.createOnly, ...desired.config },
+        ...(desired.type === undefined ? {} : { type: desired.type }),
+        ...(desired.devices === undefined ? {} : { devices: desired.devices }),
+      };
+      await client.create(`/1.0/${desired.kind === 'project' ? 'projects' : desired.kind === 'network' ? 'networks' : 'profiles'}`, body, { ...project(desired.project), signal });
+      return;
+    }
+    case 'update': {
+      if (action.kind === 'instance') {
+        const p = payload as Extract<InstancePayload, { op: 'update' }>;
+        await client.updateWithRetry<Instance, InstancePut>(
+          path('instance', p.desired.name),
+          (current) => ({
+            architecture: current.architecture,
+            ephemeral: current.ephemeral,
+            stateful: current.stateful,
+            profiles: p.profiles === null ? current.profiles : [...p.profiles],
+            description: p.description ?? current.description,
+            config: merged(current.config, p.set, p.unset),
+            devices: mergedDevices(current.devices, p.setDevices, p.removeDevices),
+          }),
+          { project: p.desired.project, signal },
+        );
+        return;
+      }
+      const p = payload as Extract<ConfigObjectPayload, { op: 'update' }>;
+      const { desired } = p;
+      await client.updateWithRetry<ProfilePut | ProjectPut>(
+        path(desired.kind, desired.name),
+        (current) => ({
+          description: p.description ?? current.description ?? '',
+          config: merged(current.config, p.set, p.unset),
+          ...(desired.kind === 'profile' ? { devices: mergedDevices((current as ProfilePut).devices, p.setDevices, p.removeDevices) } : {}),
+        }),
+        { ...project(desired.project), signal },
+      );
+      return;
+    }
+    case 'start':
+      await client.put(`${path('instance', payload.name)}/state`, { action: payload.action, timeout: STATE_TIMEOUT_SECONDS }, { project: payload.project, signal });
+      return;
+    case 'delete': {
+      if ('running' in payload) {
+        const target = { project: payload.project, signal };
+        if (payload.unprotect) await client.patch(path('instance', payload.name), { config: { 'security.protection.delete': 'false' } }, target);
+        if (payload.running) await client.put(`${path('instance', payload.name)}/state`, { action: 'stop', force: true, timeout: STATE_TIMEOUT_SECONDS }, target);
+        await client.delete(path('instance', payload.name), target);
+        return;
+      }
+      await client.delete(path(payload.kind, payload.name), { ...project(payload.project), signal });
+      return;
+    }
+  }
+}
