@@ -2,7 +2,10 @@ import type { IncusClient } from '../incus/client.js';
 import type { IncusConfig, IncusDevices, Instance, InstancePut, ProfilePut, ProjectPut } from '../incus/types.js';
 import type { Action } from '../reconcile/action.js';
 import type { ConfigObjectPayload } from './config-object-plan.js';
+import type { ImageSource } from './instance/desired.js';
 import type { InstancePayload } from './instance/plan.js';
+import { AnklumeError, describeError } from '../shared/errors.js';
+import { isNotFound } from '../incus/errors.js';
 
 /** How long a stop may take before it is forced, and a start before it fails, in seconds. */
 const STATE_TIMEOUT_SECONDS = 30;
@@ -42,7 +45,11 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
     case 'create': {
       if (action.kind === 'instance') {
         const { desired, source } = payload as Extract<InstancePayload, { op: 'create' }>;
-        await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal });
+        try {
+          await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal });
+        } catch (err) {
+          throw await explainMissingImage(client, source, err, signal);
+        }
         return;
       }
       const { desired } = payload as Extract<ConfigObjectPayload, { op: 'create' }>;
@@ -101,5 +108,20 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
       await client.delete(path(payload.kind, payload.name), { ...project(payload.project), signal });
       return;
     }
+  }
+}
+
+/**
+ * Incus reports a missing local alias as "Image not provided for instance
+ * creation"; say which image is missing instead (one read, on failure only).
+ */
+async function explainMissingImage(client: IncusClient, source: ImageSource, err: unknown, signal: AbortSignal): Promise<unknown> {
+  if ('server' in source) return err;
+  try {
+    await client.get(`/1.0/images/aliases/${encodeURIComponent(source.alias)}`, { signal });
+    return err;
+  } catch (lookup) {
+    if (!isNotFound(lookup)) return err;
+    return new AnklumeError('IMAGE_NOT_FOUND', `image "${source.alias}" not found: no such local image alias (${describeError(err)})`, { cause: err });
   }
 }

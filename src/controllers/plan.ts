@@ -135,7 +135,8 @@ function planDeletions(leftovers: readonly Leftover[], observed: Observed, infra
         ? idsOf((o) => o.kind === 'instance' && o.project === l.project)
         : l.kind === 'project'
           ? idsOf((o) => (o.kind === 'instance' || o.kind === 'profile') && o.project === l.name)
-          : idsOf((o) => o.kind === 'instance' || o.kind === 'project');
+          : // A domain's bridge is used only by its own instances (the project is confined to it).
+            idsOf((o) => (o.kind === 'instance' || o.kind === 'project') && o.group === l.group);
     return { ...base, after: after.map((id) => `${id}#delete`), payload: { op: 'delete', kind: l.kind, project: l.project, name: l.name } };
   });
 }

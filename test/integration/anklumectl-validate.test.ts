@@ -105,3 +105,30 @@ describe('anklumectl schema', () => {
     expect(run.stderr).toContain('unknown schema kind "nope"');
   });
 });
+
+describe('anklumectl plan and apply without Incus', () => {
+  it('say clearly that Incus is not reachable, exit 1, and change nothing', async () => {
+    const socket = join(dir, 'no-incus.socket');
+    for (const command of ['plan', 'apply']) {
+      const run = await runBin('anklumectl', [command, '-f', 'infra.example.yml', '--incus-socket', socket]);
+      expect(run.code, command).toBe(1);
+      expect(run.stderr, command).toContain(socket);
+      expect(run.stderr, command).toMatch(/not reachable|no Incus/i);
+    }
+  });
+
+  it('refuse an invalid infra.yml before talking to Incus', async () => {
+    const path = file('bad-plan.yml', 'domains:\n  pro: { trust_level: trusty }\n');
+    const run = await runBin('anklumectl', ['apply', '-f', path, '--incus-socket', join(dir, 'never-used.socket')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`${path}:2:23: domains.pro.trust_level`);
+    expect(run.stderr).toContain('1 error in');
+    expect(run.stderr).not.toMatch(/reachable/);
+  });
+
+  it('want the certificate files with --incus-url (usage error, exit 2)', async () => {
+    const run = await runBin('anklumectl', ['plan', '-f', 'infra.example.yml', '--incus-url', 'https://127.0.0.1:8443']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--incus-url needs --incus-cert, --incus-key, --incus-server-cert');
+  });
+});

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_INCUS_SOCKET, IncusClient, isNotFound } from '../../src/incus/index.js';
+
+/** The real Incus prepared by scripts/incus-setup.sh. */
+export const INCUS_SOCKET = process.env['INCUS_SOCKET'] || DEFAULT_INCUS_SOCKET;
+/** The local image that scripts/incus-setup.sh builds and imports. */
+export const TEST_IMAGE = 'anklume-test/debian-13';
+
+export function testClient(): IncusClient {
+  if (!existsSync(INCUS_SOCKET)) throw new Error(`No Incus socket at ${INCUS_SOCKET}: run scripts/incus-setup.sh (as root) or set INCUS_SOCKET`);
+  return new IncusClient({ socketPath: INCUS_SOCKET });
+}
+
+/**
+ * A unique, short prefix for the domains a test creates: domain names end up in
+ * bridge names (net-<domain>, at most 15 characters), so `e` + 4 characters.
+ */
+export function shortPrefix(): string {
+  return `e${randomBytes(3).toString('hex').slice(0, 4)}`;
+}
+
+/** A 10.x.0.0/16 second octet no host interface uses, for a test's legacy base_subnet. */
+export function freeSecondOctet(): number {
+  const used = new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a?.family === 'IPv4' && a.address.startsWith('10.'))
+      .map((a) => Number(a?.address.split('.')[1])),
+  );
+  for (let i = 0; i < 100; i++) {
+    const octet = 200 + Math.floor(Math.random() * 50);
+    if (!used.has(octet)) return octet;
+  }
+  throw new Error('no free 10.2xx.0.0/16 for the test');
+}
+
+export function writeTemp(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'anklume-e2e-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Poll until `check` returns a value (not undefined), at most `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, options: { timeoutMs?: number; intervalMs?: number } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 250));
+  }
+}
+
+/** Remove whatever a test left behind whose name starts with `prefix` (instances, profiles, projects, bridges). */
+export async function removeByPrefix(client: IncusClient, prefix: string): Promise<void> {
+  const ignoreMissing = async (p: Promise<unknown>): Promise<void> => {
+    try {
+      await p;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  };
+  for (const i of await client.listInstances()) {
+    if (!i.name.startsWith(prefix)) continue;
+    const target = { project: i.project };
+    const path = `/1.0/instances/${i.name}`;
+    await ignoreMissing(client.patch(path, { config: { 'security.protection.delete': 'false' } }, target));
+    if (i.status !== 'Stopped') await ignoreMissing(client.put(`${path}/state`, { action: 'stop', force: true, timeout: 30 }, target));
+    await ignoreMissing(client.delete(path, target));
+  }
+  for (const p of await client.listProjects()) {
+    if (!p.name.startsWith(prefix)) continue;
+    for (const profile of await client.listProfiles({ project: p.name })) {
+      if (profile.name !== 'default') await ignoreMissing(client.delete(`/1.0/profiles/${profile.name}`, { project: p.name }));
+    }
+    await ignoreMissing(client.delete(`/1.0/projects/${p.name}`));
+  }
+  for (const n of await client.listNetworks({ project: 'default' })) {
+    if (n.managed && (n.name.startsWith(prefix) || n.name.startsWith(`net-${prefix}`))) await ignoreMissing(client.delete(`/1.0/networks/${n.name}`));
+  }
+}
