@@ -18,7 +18,7 @@ readonly IMAGE_EXTRA_ALIAS='debian/13'
 readonly IMAGE_SUITE='trixie'
 # Bump when the image recipe below changes: it names the cache entry, so an
 # old cached image is never reused for a new recipe.
-readonly IMAGE_RECIPE='v1'
+readonly IMAGE_RECIPE='v2'
 readonly CACHE_DIR="${ANKLUME_IMAGE_CACHE:-/var/cache/anklume-test-image}"
 readonly MIRROR="${ANKLUME_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 readonly INCUSD='/usr/libexec/incus/incusd'
@@ -111,9 +111,9 @@ ensure_lxcfs() {
   fi
   step "starting lxcfs"
   mkdir -p /var/lib/lxcfs /var/log/incus
-  setsid -f lxcfs /var/lib/lxcfs </dev/null >>/var/log/incus/lxcfs.log 2>&1
-  local i
-  for i in $(seq 1 50); do
+  # 9>&-: a daemon must not inherit the lock, or it holds it forever.
+  setsid -f lxcfs /var/lib/lxcfs </dev/null >>/var/log/incus/lxcfs.log 2>&1 9>&-
+  for _ in $(seq 1 50); do
     mountpoint -q /var/lib/lxcfs && return
     sleep 0.1
   done
@@ -121,10 +121,30 @@ ensure_lxcfs() {
 }
 
 incusd_running() {
-  pgrep -x incusd >/dev/null && [[ -S $INCUS_SOCKET ]]
+  # The daemon itself, not its helpers: `incusd forkstart ...` and LXC
+  # monitors share its process name. Zombies have no command line, so a
+  # just-stopped incusd does not count either.
+  pgrep -f '^(/usr/libexec/incus/)?incusd( --|$)' >/dev/null
+}
+
+# Incus's production settings: every bridge's dnsmasq and every container's
+# systemd take inotify instances, and the kernel default of 128 per user runs
+# out after a few domains ("dnsmasq: failed to create inotify: Too many open files").
+ensure_sysctls() {
+  local key want have
+  for pair in fs.inotify.max_user_instances=1024 fs.inotify.max_user_watches=1048576 fs.inotify.max_queued_events=1048576; do
+    key=${pair%%=*}
+    want=${pair#*=}
+    have=$(sysctl -n "$key" 2>/dev/null || echo 0)
+    if (( have < want )); then
+      step "sysctl $key=$want (was $have)"
+      sysctl -qw "$key=$want" || note "could not raise $key"
+    fi
+  done
 }
 
 ensure_incusd() {
+  ensure_sysctls
   getent group incus-admin >/dev/null || groupadd --system incus-admin
   if incusd_running; then
     step "incusd already running"
@@ -147,11 +167,11 @@ ensure_incusd() {
       ulimit -n 1048576 2>/dev/null || true
       ulimit -u unlimited 2>/dev/null || true
       cd /
-      exec setsid -f nohup "$INCUSD" --group incus-admin </dev/null >>"$INCUSD_LOG" 2>&1
+      exec setsid -f nohup "$INCUSD" --group incus-admin </dev/null >>"$INCUSD_LOG" 2>&1 9>&-
     )
   fi
   step "waiting for incusd"
-  if ! incus admin waitready --timeout=60; then
+  if ! incus admin waitready --timeout=60 >/dev/null; then
     tail -n 30 "$INCUSD_LOG" >&2 || true
     die "incusd did not become ready; log: $INCUSD_LOG"
   fi
@@ -222,20 +242,6 @@ EOF
   # The hostname is written per instance by the image templates below.
   echo localhost >"$root/etc/hostname"
 
-  # Trap: systemd >= 256 refuses to boot on a cgroup v1 or hybrid host unless
-  # SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1 is on its command line (in a
-  # container systemd reads PID 1's argv as the kernel command line). Some CI
-  # hosts are hybrid; on a cgroup v2 host the flag is ignored. LXC execs
-  # /sbin/init, so init becomes a two-line wrapper; dpkg-divert keeps a
-  # systemd-sysv upgrade inside the container from silently undoing it.
-  chroot "$root" dpkg-divert --quiet --local --rename --divert /usr/sbin/init.systemd --add /usr/sbin/init
-  cat >"$root/usr/sbin/init" <<'EOF'
-#!/bin/sh
-# anklume test image: see incus-setup.sh (cgroup v1/hybrid hosts).
-exec /usr/lib/systemd/systemd SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1 "$@"
-EOF
-  chmod 0755 "$root/usr/sbin/init"
-
   chroot "$root" apt-get clean
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
     "$root"/var/log/*.log "$root"/var/log/apt/* "$root"/tmp/* "$root"/var/tmp/*
@@ -251,6 +257,7 @@ properties:
   os: debian
   release: ${IMAGE_SUITE}
   variant: minbase
+  anklume.recipe: ${IMAGE_RECIPE}
   architecture: $(dpkg --print-architecture)
   description: "Debian 13 (${IMAGE_SUITE}) minbase with systemd-networkd (anklume test image ${IMAGE_RECIPE})"
 templates:
@@ -279,6 +286,8 @@ build_image() {
     return
   fi
   mkdir -p "$CACHE_DIR/debs"
+  # Entries of older recipes are dead weight (~60 MB each).
+  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-*' ! -path "$out" -exec rm -rf {} +
   work=$(mktemp -d /var/tmp/anklume-image.XXXXXX)
   # shellcheck disable=SC2064 # expand now: $work is local
   trap "rm -rf '$work'" EXIT
@@ -309,13 +318,16 @@ build_image() {
   step "packing image (metadata tarball + squashfs rootfs)"
   write_metadata "$work/meta"
   tar -C "$work/meta" -cJf "$work/metadata.tar.xz" metadata.yaml templates
-  mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet -no-progress >/dev/null
+  # POSIX ACLs (journald's, restored by tmpfiles at boot) are the only xattrs
+  # squashfs can't store; silence its per-file warning about them.
+  mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet -no-progress 2>&1 |
+    { grep -v 'Unrecognised xattr prefix system.posix_acl' || true; }
   mkdir -p "$out"
-  # Move into place last: a run interrupted earlier leaves no half cache entry.
-  mv "$work/metadata.tar.xz" "$out/metadata.tar.xz.tmp"
-  mv "$work/rootfs.squashfs" "$out/rootfs.squashfs.tmp"
-  mv "$out/metadata.tar.xz.tmp" "$out/metadata.tar.xz"
-  mv "$out/rootfs.squashfs.tmp" "$out/rootfs.squashfs"
+  # The metadata file goes last and marks the entry complete: a run
+  # interrupted before it leaves an entry the cache check rejects.
+  rm -f "$out/metadata.tar.xz"
+  mv "$work/rootfs.squashfs" "$out/rootfs.squashfs"
+  mv "$work/metadata.tar.xz" "$out/metadata.tar.xz"
   rm -rf "$work"
   trap - EXIT
   note "rootfs.squashfs $(du -h "$out/rootfs.squashfs" | cut -f1)"
@@ -328,6 +340,15 @@ alias_fingerprint() {
 ensure_image() {
   local fp
   fp=$(alias_fingerprint "$IMAGE_ALIAS")
+  if [[ -n $fp ]]; then
+    local recipe
+    recipe=$(incus image get-property "$fp" anklume.recipe 2>/dev/null || true)
+    if [[ $recipe != "$IMAGE_RECIPE" ]]; then
+      step "removing image $fp built from recipe '${recipe:-none}' (want $IMAGE_RECIPE)"
+      incus image delete "$fp"
+      fp=''
+    fi
+  fi
   if [[ -n $fp ]]; then
     step "image $IMAGE_ALIAS already imported ($fp)"
   else

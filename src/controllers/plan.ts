@@ -72,10 +72,30 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
     }
   }
 
+  serializeBridgeWrites(actions);
   const leftovers = findLeftovers(observed, infra, wanted, kept);
   if (options.prune) actions.push(...planDeletions(leftovers, observed, infra, options));
   else for (const l of leftovers) notes.push({ group: l.group, kind: l.kind, name: l.name, message: 'no longer in infra.yml; kept (apply --prune deletes it)' });
   return { actions, notes };
+}
+
+/**
+ * Bridge writes go one at a time and before any instance starts: Incus 6.0 lists
+ * every host interface while it sets a bridge up, and fails ("Failed to delete
+ * bridge children interfaces ... does not exist") when a veth of a starting
+ * container vanishes meanwhile. Ordering only: a failed bridge does not stop
+ * the other domains.
+ */
+function serializeBridgeWrites(actions: Action[]): void {
+  const bridges = actions.filter((a) => a.kind === 'network' && a.blocked === undefined).map((a) => a.id);
+  for (const [i, action] of actions.entries()) {
+    if (action.kind === 'network') {
+      const previous = bridges[bridges.indexOf(action.id) - 1];
+      if (previous !== undefined) actions[i] = { ...action, notBefore: [previous] };
+    } else if (action.kind === 'instance' && bridges.length > 0) {
+      actions[i] = { ...action, notBefore: bridges };
+    }
+  }
 }
 
 function push(actions: Action[], action: Action | null): void {

@@ -241,7 +241,12 @@ export class IncusEventStream extends EventEmitter<IncusEventStreamEvents> {
     this.random = options.random ?? Math.random;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
     if (options.signal?.aborted) this.stopper.abort();
-    else options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+    else if (options.signal) {
+      const signal = options.signal;
+      const onAbort = (): void => void this.close();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.stopper.signal.addEventListener('abort', () => signal.removeEventListener('abort', onAbort), { once: true });
+    }
   }
 
   /** True while a connection is open. */

@@ -26,6 +26,8 @@ export interface Action<Payload = unknown> {
   readonly changes: readonly KeyChange[];
   /** Ids of actions in the same plan that must succeed first. */
   readonly after: readonly string[];
+  /** Ids of actions that must have finished first, whatever their outcome (ordering only). */
+  readonly notBefore?: readonly string[];
   /** Set when the action must not run (needs replacement, a conflict, a guard): the reason. */
   readonly blocked?: string;
   readonly payload: Payload;

@@ -22,7 +22,8 @@ export interface ExecuteOptions {
  * Run a plan's actions as a dependency graph with bounded parallelism: an action
  * starts once everything in its `after` succeeded; when one fails, what depends on
  * it is skipped and everything else goes on (other domains still converge).
- * Blocked actions are reported as skipped and never run.
+ * Blocked actions are reported as skipped and never run. `notBefore` only orders:
+ * the action waits for those to finish, whatever their outcome.
  */
 export async function executePlan(actions: readonly Action[], options: ExecuteOptions): Promise<Outcome[]> {
   const now = options.now ?? (() => performance.now());
@@ -65,7 +66,9 @@ export async function executePlan(actions: readonly Action[], options: ExecuteOp
           progressed = true;
           continue;
         }
-        const ready = action.after.every((id) => !known.has(id) || outcomes.get(id)?.status === 'done');
+        const ready =
+          action.after.every((id) => !known.has(id) || outcomes.get(id)?.status === 'done') &&
+          (action.notBefore ?? []).every((id) => !known.has(id) || outcomes.has(id));
         if (ready && running.size < options.concurrency) {
           pending.delete(action.id);
           options.onStart?.(action);

@@ -69,7 +69,8 @@ export async function removeByPrefix(client: IncusClient, prefix: string): Promi
     const target = { project: i.project };
     const path = `/1.0/instances/${i.name}`;
     await ignoreMissing(client.patch(path, { config: { 'security.protection.delete': 'false' } }, target));
-    if (i.status !== 'Stopped') await ignoreMissing(client.put(`${path}/state`, { action: 'stop', force: true, timeout: 30 }, target));
+    // The instance may stop (or be gone) between the list and here: a failed stop is fine, the delete says the rest.
+    if (i.status !== 'Stopped') await client.put(`${path}/state`, { action: 'stop', force: true, timeout: 30 }, target).catch(() => undefined);
     await ignoreMissing(client.delete(path, target));
   }
   for (const p of await client.listProjects()) {

@@ -72,6 +72,20 @@ describe('executePlan', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['skipped', 'skipped']);
   });
 
+  it('orders by notBefore without making a failure spread', async () => {
+    const c = controlledRun();
+    const actions = [action('a/bridge'), action('b/bridge'), { ...action('b/vm'), notBefore: ['a/bridge', 'b/bridge'] }];
+    const done = executePlan(actions, { concurrency: 4, run: c.run });
+    await new Promise((r) => setImmediate(r));
+    expect(c.started).toEqual(['a/bridge', 'b/bridge']);
+    await c.settle('a/bridge', new Error('transient'));
+    expect(c.started).toEqual(['a/bridge', 'b/bridge']);
+    await c.settle('b/bridge');
+    expect(c.started).toEqual(['a/bridge', 'b/bridge', 'b/vm']);
+    await c.settle('b/vm');
+    expect((await done).map((o) => o.status)).toEqual(['failed', 'done', 'done']);
+  });
+
   it('treats dependencies outside the plan as already satisfied', async () => {
     const outcomes = await executePlan([action('a/vm', ['a/project'])], { concurrency: 1, run: () => Promise.resolve() });
     expect(outcomes.map((o) => o.status)).toEqual(['done']);

@@ -30,7 +30,9 @@ const empty = (): Observed => ({ projects: new Map(), networks: new Map(), profi
 const options: PlanOptions = { storagePool: 'default', prune: false, force: false };
 
 /** What Incus would hold after applying the plan: the desired objects, as Incus reports them. */
-function converged(m: DesiredInfra): Observed {
+type MutableObserved = { projects: Map<string, ObservedProject>; networks: Map<string, ObservedNetwork>; profiles: Map<string, ObservedProfile>; instances: Map<string, ObservedInstance> };
+
+function converged(m: DesiredInfra): MutableObserved {
   const state = { projects: new Map<string, ObservedProject>(), networks: new Map<string, ObservedNetwork>(), profiles: new Map<string, ObservedProfile>(), instances: new Map<string, ObservedInstance>() };
   for (const a of planInfra(m, empty(), options).actions) {
     const p = a.payload as any;
@@ -67,6 +69,13 @@ describe('planInfra', () => {
     ]);
     const dev = plan.actions.find((a) => a.id === 'instance/pro/pro-dev');
     expect(dev?.after).toEqual(['project/pro', 'network/net-pro', 'profile/pro/default', 'profile/pro/big']);
+  });
+
+  it('writes bridges one at a time, before any instance starts (ordering only)', () => {
+    const plan = planInfra(model(), empty(), options);
+    expect(plan.actions.find((a) => a.id === 'network/net-sandbox')?.notBefore).toEqual(['network/net-pro']);
+    expect(plan.actions.find((a) => a.id === 'instance/pro/pro-dev')?.notBefore).toEqual(['network/net-pro', 'network/net-sandbox']);
+    expect(plan.actions.find((a) => a.id === 'instance/pro/pro-dev')?.after).not.toContain('network/net-sandbox');
   });
 
   it('plans nothing when Incus already matches, whatever volatile keys Incus added', () => {
@@ -145,7 +154,7 @@ describe('planInfra', () => {
   });
 
   describe('leftovers', () => {
-    const withLeftover = (): { m: DesiredInfra; state: Observed } => {
+    const withLeftover = (): { m: DesiredInfra; state: MutableObserved } => {
       const full = model();
       const state = converged(full);
       const m = model(INFRA.replace('      pro-gpu: { gpu: true }\n', ''));
