@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import type { Action, Plan } from '../reconcile/action.js';
+import type { Outcome } from '../reconcile/execute.js';
+import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
+import { objectId } from './config-object-plan.js';
+import { scoped, type Observed } from './observed.js';
+
+/**
+ * Status as Kubernetes users read it: every object and every domain carries
+ * Ready / Progressing / Degraded conditions with a reason, a message and the
+ * time of the last transition. The same document comes from the daemon's
+ * control socket and, without a daemon, from `anklumectl status` itself.
+ */
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+
+export interface Condition {
+  readonly type: ConditionType;
+  readonly status: boolean;
+  /** CamelCase cause: UpToDate, Converged, Pending, NeedsReplacement, NotOwned, Failed, ... */
+  readonly reason: string;
+  readonly message: string;
+  readonly lastTransitionTime: string;
+}
+
+export interface ObjectStatus {
+  readonly id: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly conditions: readonly Condition[];
+  /** Instances: the pinned address and what Incus says of it. */
+  readonly ip?: string;
+  readonly state?: string;
+}
+
+export interface DomainStatus {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly trustLevel: string;
+  readonly subnet: string;
+  readonly bridge: string;
+  readonly aiProvider: string;
+  readonly aiSanitize: boolean | 'always';
+  readonly conditions: readonly Condition[];
+  /** Hash of the domain's desired spec that the last reconcile worked from. */
+  readonly observedSpecHash: string;
+  readonly lastReconcile: { readonly time: string; readonly durationMs: number; readonly result: 'success' | 'error' } | null;
+  readonly retries: number;
+  readonly objects: readonly ObjectStatus[];
+  /** Leftovers kept without --prune, and the like. */
+  readonly notes: readonly string[];
+}
+
+export interface ConfigStatus {
+  readonly file: string;
+  readonly valid: boolean;
+  /** The errors of the file on disk when it is invalid (the last valid one is still applied). */
+  readonly errors: readonly string[];
+  readonly specHash: string | null;
+  readonly loadedAt: string | null;
+}
+
+export interface StatusDocument {
+  readonly generatedAt: string;
+  readonly daemon: { readonly running: boolean; readonly pid?: number; readonly startedAt?: string; readonly message?: string };
+  readonly config: ConfigStatus;
+  readonly incus: { readonly endpoint: string; readonly reachable: boolean; readonly error?: string };
+  readonly events: { readonly connected: boolean; readonly reconnects: number; readonly lastEventAt: string | null } | null;
+  readonly queue: { readonly depth: number; readonly inFlight: number } | null;
+  /** The host firewall is not managed by anklume yet: said plainly rather than implied. */
+  readonly firewall: { readonly managed: boolean; readonly message: string };
+  readonly aiAccess: { readonly policy: 'open' | 'exclusive'; readonly holder: string | null; readonly source: string };
+  readonly domains: readonly DomainStatus[];
+}
+
+/** A stable hash of a domain's desired spec (what the controllers worked from). */
+export function specHash(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+type Verdict = { ready: boolean; progressing: boolean; degraded: boolean; reason: string; message: string };
+
+function verdictOf(action: Action | undefined, outcome: Outcome | undefined, running: boolean): Verdict {
+  if (action === undefined) return { ready: true, progressing: false, degraded: false, reason: 'UpToDate', message: 'matches infra.yml' };
+  if (action.blocked !== undefined) {
+    const reason = action.verb === 'replace' ? 'NeedsReplacement' : action.reason === 'not ours' ? 'NotOwned' : action.verb === 'delete' ? 'DeletionBlocked' : 'Blocked';
+    return { ready: action.verb === 'delete', progressing: false, degraded: true, reason, message: action.blocked };
+  }
+  if (running) return { ready: false, progressing: true, degraded: false, reason: 'Applying', message: `${action.verb}: ${action.reason}` };
+  if (outcome === undefined) return { ready: false, progressing: true, degraded: false, reason: 'Pending', message: `${action.verb} pending: ${action.reason}` };
+  if (outcome.status === 'done') return { ready: true, progressing: false, degraded: false, reason: 'Converged', message: `${action.verb} done: ${action.reason}` };
+  if (outcome.status === 'failed') return { ready: false, progressing: false, degraded: true, reason: 'Failed', message: `${action.verb} failed: ${outcome.error}` };
+  return { ready: false, progressing: false, degraded: true, reason: 'Skipped', message: `${action.verb} not done: ${outcome.reason}` };
+}
+
+/** Conditions from a verdict, keeping the previous transition time of each unchanged condition. */
+function conditions(v: Verdict, now: string, previous: readonly Condition[] | undefined): Condition[] {
+  const make = (type: ConditionType, status: boolean): Condition => {
+    const before = previous?.find((c) => c.type === type);
+    return { type, status, reason: v.reason, message: v.message, lastTransitionTime: before !== undefined && before.status === status ? before.lastTransitionTime : now };
+  };
+  return [make('Ready', v.ready), make('Progressing', v.progressing), make('Degraded', v.degraded)];
+}
+
+export interface DomainStatusInput {
+  readonly domain: DesiredDomain;
+  /** The plan of this domain only. */
+  readonly plan: Plan;
+  readonly outcomes: readonly Outcome[];
+  readonly observed: Observed;
+  /** Ids of actions running now. */
+  readonly running?: ReadonlySet<string>;
+  readonly now: string;
+  readonly previous?: DomainStatus;
+  readonly lastReconcile: DomainStatus['lastReconcile'];
+  readonly retries: number;
+}
+
+/** The status of one domain and its objects (pure). */
+export function domainStatus(input: DomainStatusInput): DomainStatus {
+  const { domain, plan, observed, now } = input;
+  const byObject = new Map<string, Action[]>();
+  for (const action of plan.actions) {
+    const base = action.id.split('#')[0] ?? action.id;
+    byObject.set(base, [...(byObject.get(base) ?? []), action]);
+  }
+  const outcomeOf = new Map(input.outcomes.map((o) => [o.action.id, o]));
+  const previousObjects = new Map((input.previous?.objects ?? []).map((o) => [o.id, o]));
+
+  const objectIds: { id: string; kind: string; name: string; ip?: string; state?: string }[] = [];
+  if (domain.enabled) {
+    objectIds.push({ id: objectId('network', null, domain.bridge), kind: 'network', name: domain.bridge });
+    objectIds.push({ id: objectId('project', null, domain.project), kind: 'project', name: domain.project });
+    for (const p of ['default', ...domain.profiles.map((x) => x.name)]) objectIds.push({ id: objectId('profile', domain.project, p), kind: 'profile', name: p });
+    for (const m of domain.machines) {
+      const actual = observed.instances.get(scoped(domain.project, m.name));
+      objectIds.push({ id: objectId('instance', domain.project, m.name), kind: 'instance', name: m.name, ip: m.ip, state: actual?.status ?? 'Missing' });
+    }
+  }
+  // Deletions of leftovers are objects of the domain too, while they last.
+  for (const action of plan.actions) {
+    const base = action.id.split('#')[0] ?? action.id;
+    if (action.verb === 'delete' && !objectIds.some((o) => o.id === base)) objectIds.push({ id: base, kind: action.kind, name: action.name });
+  }
+
+  const objects = objectIds.map((o): ObjectStatus => {
+    const actions = byObject.get(o.id) ?? [];
+    // The worst of the object's actions decides (a blocked replace beats a done start).
+    const verdicts = actions.length === 0 ? [verdictOf(undefined, undefined, false)] : actions.map((a) => verdictOf(a, outcomeOf.get(a.id), input.running?.has(a.id) === true));
+    const worst = verdicts.find((v) => v.degraded) ?? verdicts.find((v) => v.progressing) ?? verdicts[0] ?? verdictOf(undefined, undefined, false);
+    const merged: Verdict = { ...worst, ready: verdicts.every((v) => v.ready) };
+    return { id: o.id, kind: o.kind, name: o.name, conditions: conditions(merged, now, previousObjects.get(o.id)?.conditions), ...(o.ip === undefined ? {} : { ip: o.ip }), ...(o.state === undefined ? {} : { state: o.state }) };
+  });
+
+  const is = (o: ObjectStatus, type: ConditionType): boolean => o.conditions.find((c) => c.type === type)?.status === true;
+  const degraded = objects.filter((o) => is(o, 'Degraded'));
+  const progressing = objects.filter((o) => is(o, 'Progressing'));
+  const domainVerdict: Verdict = !domain.enabled
+    ? { ready: true, progressing: false, degraded: false, reason: 'Disabled', message: 'enabled: false; its objects are left alone' }
+    : degraded.length > 0
+      ? { ready: false, progressing: progressing.length > 0, degraded: true, reason: 'ObjectsDegraded', message: degraded.map((o) => `${o.kind} ${o.name}: ${o.conditions.find((c) => c.type === 'Degraded')?.message ?? ''}`).join('; ') }
+      : progressing.length > 0
+        ? { ready: false, progressing: true, degraded: false, reason: 'Converging', message: `${progressing.length} object(s) converging` }
+        : { ready: true, progressing: false, degraded: false, reason: 'Converged', message: `${objects.length} object(s) match infra.yml` };
+
+  return {
+    name: domain.name,
+    enabled: domain.enabled,
+    trustLevel: domain.trustLevel,
+    subnet: domain.network.subnet,
+    bridge: domain.bridge,
+    aiProvider: domain.aiProvider,
+    aiSanitize: domain.aiSanitize,
+    conditions: conditions(domainVerdict, now, input.previous?.conditions),
+    observedSpecHash: specHash(domain),
+    lastReconcile: input.lastReconcile,
+    retries: input.retries,
+    objects,
+    notes: plan.notes.map((n) => `${n.kind} ${n.name}: ${n.message}`),
+  };
+}
+
+/** The slice of a whole-infra plan that belongs to one domain. */
+export function planOfDomain(plan: Plan, domain: string): Plan {
+  return { actions: plan.actions.filter((a) => a.group === domain), notes: plan.notes.filter((n) => n.group === domain) };
+}
+
+/** Who holds AI access: the exclusive holder, or everyone with open access. */
+export function aiAccess(model: DesiredInfra, holder: string | null): StatusDocument['aiAccess'] {
+  if (model.ai.accessPolicy === 'open') return { policy: 'open', holder: null, source: 'open access: every domain may reach ai-tools' };
+  return { policy: 'exclusive', holder: holder ?? model.ai.accessDefault, source: holder === null ? 'ai_access_default (no switch yet)' : 'switch-ai' };
+}
+
+export const FIREWALL_NOT_MANAGED = { managed: false, message: 'not managed by anklume yet: isolation between domain bridges is NOT enforced' } as const;
