@@ -110,7 +110,7 @@ export interface DomainStatusInput {
   /** Ids of actions running now. */
   readonly running?: ReadonlySet<string>;
   readonly now: string;
-  readonly previous?: DomainStatus;
+  readonly previous?: DomainStatus | undefined;
   readonly lastReconcile: DomainStatus['lastReconcile'];
   readonly retries: number;
 }

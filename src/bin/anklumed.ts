@@ -1,0 +1,115 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { resolveControlSocket } from '../config/daemon-paths.js';
+import { resolveGroup } from '../config/groups.js';
+import { resolveIncusEndpoint } from '../config/incus-endpoint.js';
+import { detectHostNetworks, resolveInfraPath } from '../config/load.js';
+import { Daemon } from '../daemon/daemon.js';
+import { InvalidConfigError } from '../daemon/config-source.js';
+import { describeError, UsageError } from '../shared/errors.js';
+import { createLogger } from '../shared/logger.js';
+
+interface Flags {
+  config?: string;
+  socket?: string;
+  socketGroup?: string;
+  incusSocket?: string;
+  incusUrl?: string;
+  incusCert?: string;
+  incusKey?: string;
+  incusServerCert?: string;
+  resync: string;
+  metrics?: string;
+  prune?: boolean;
+  concurrency: string;
+  storagePool?: string;
+  debounceMs: string;
+  shutdownDeadline: string;
+  logLevel: string;
+  logFormat?: string;
+}
+
+const env = { ...process.env };
+const program = new Command('anklumed')
+  .description('The anklume daemon: converges Incus to infra.yml and keeps it there (file changes, Incus events, periodic resync).')
+  .version('0.1.0')
+  .addOption(new Option('--config <path>', 'infra.yml (env ANKLUME_CONFIG)').default(undefined, '/etc/anklume/infra.yml'))
+  .addOption(new Option('--socket <path>', 'control socket for anklumectl (env ANKLUME_SOCKET)').default(undefined, '/run/anklume/anklumed.sock'))
+  .option('--socket-group <group>', 'group owning the control socket (mode 0660)')
+  .option('--incus-socket <path>', 'Incus unix socket (env INCUS_SOCKET, default /var/lib/incus/unix.socket)')
+  .option('--incus-url <url>', 'remote Incus over HTTPS (env ANKLUME_INCUS_URL)')
+  .option('--incus-cert <file>', 'client certificate for --incus-url')
+  .option('--incus-key <file>', 'client key for --incus-url')
+  .option('--incus-server-cert <file>', 'server certificate to pin for --incus-url')
+  .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
+  .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
+  .option('--concurrency <n>', 'domains reconciled at once', '4')
+  .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)')
+  .option('--debounce-ms <ms>', 'quiet time after an infra.yml change before reading it', '200')
+  .option('--shutdown-deadline <seconds>', 'on SIGTERM, time given to in-flight work', '30')
+  .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', env.ANKLUME_LOG_LEVEL ?? 'info')
+  .addOption(new Option('--log-format <format>', 'json, or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
+  .exitOverride();
+
+async function main(): Promise<number> {
+  try {
+    program.parse(process.argv);
+  } catch (err) {
+    return err instanceof CommanderError && err.exitCode === 0 ? 0 : 2;
+  }
+  const flags = program.opts<Flags>();
+  const logger = createLogger({ name: 'anklumed', level: flags.logLevel, pretty: (flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty' });
+  let daemon: Daemon;
+  try {
+    const incus = await resolveIncusEndpoint(flags, env);
+    const concurrency = Number(flags.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
+    daemon = new Daemon({
+      configPath: resolveInfraPath({ flag: flags.config, env }),
+      incus,
+      incusEndpoint: 'socketPath' in incus ? incus.socketPath : incus.url,
+      controlSocket: resolveControlSocket({ flag: flags.socket, env }),
+      ...(flags.socketGroup === undefined ? {} : { socketGroup: await resolveGroup(flags.socketGroup) }),
+      resync: flags.resync,
+      ...(flags.metrics === undefined ? {} : { metricsAddress: flags.metrics }),
+      prune: flags.prune === true,
+      concurrency,
+      ...(flags.storagePool === undefined ? {} : { storagePool: flags.storagePool }),
+      debounceMs: Number(flags.debounceMs),
+      shutdownDeadlineMs: Number(flags.shutdownDeadline) * 1000,
+      hostNetworks: detectHostNetworks,
+      logger,
+    });
+    await daemon.start();
+  } catch (err) {
+    if (err instanceof InvalidConfigError) {
+      for (const line of err.errors) process.stderr.write(`error ${line}\n`);
+    }
+    process.stderr.write(`anklumed: ${describeError(err)}\n`);
+    logger.flush();
+    return err instanceof UsageError ? 2 : 1;
+  }
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'signal received');
+      daemon.stop().then(resolve, (err: unknown) => {
+        logger.error({ err: describeError(err) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+  logger.flush();
+  return 0;
+}
+
+process.exitCode = await main();
