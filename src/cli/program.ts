@@ -6,11 +6,29 @@ import { EXIT, paint, type CliIo } from './io.js';
 import { runApply, type ApplyCommandOptions } from './apply.js';
 import { addIncusOptions } from './incus.js';
 import { runPlan, type PlanCommandOptions } from './plan.js';
+import { runReconcile, type ReconcileCommandOptions } from './reconcile.js';
 import { runSchema } from './schema.js';
+import { runStatus, type StatusCommandOptions } from './status.js';
 import { runValidate } from './validate.js';
 
 const configOption = (): Option =>
   new Option('-f, --config <path>', 'infra.yml to read (env ANKLUME_CONFIG, default /etc/anklume/infra.yml)');
+
+const socketOption = (): Option =>
+  new Option('--socket <path>', 'anklumed control socket (env ANKLUME_SOCKET, default /run/anklume/anklumed.sock)');
+
+const STATUS_EXIT_HELP = `
+Without a running anklumed, the same view is computed from infra.yml and Incus
+(no events, no queue, nothing applied).
+
+Exit status:
+  0  infra.yml is valid, Incus was read, and every domain is Ready
+     (a disabled domain counts as Ready: it is left alone on purpose)
+  1  a domain is Degraded or not converged yet, infra.yml is invalid,
+     Incus is unreachable, or anklumed failed to answer
+  2  usage error
+With --watch: the status of the last refresh (Ctrl-C stops).
+`;
 
 /**
  * Build anklumectl. Each command's action stores its exit status; errors are
@@ -59,6 +77,41 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
   ).action(async (opts: ApplyCommandOptions) => {
     setStatus(await runApply(opts, io));
   });
+
+  addIncusOptions(
+    program
+      .command('status')
+      .description('Show every domain and instance with its Ready/Progressing/Degraded state and reason: from anklumed, or computed without it.')
+      .addOption(configOption())
+      .option('--json', 'print the status document as JSON (with --watch: one document per line)')
+      .option('-w, --watch', 'refresh every --interval seconds until Ctrl-C')
+      .option('--interval <seconds>', 'seconds between refreshes with --watch', '2')
+      .addOption(socketOption())
+      .option('--storage-pool <pool>', 'without a daemon: pool for root disks (default: the pool of the default profile)')
+      // Bounds --watch for tests; not a user feature.
+      .addOption(new Option('--max-refreshes <n>').hideHelp()),
+  )
+    .addHelpText('after', STATUS_EXIT_HELP)
+    .action(async (opts: StatusCommandOptions) => {
+      // SIGINT ends --watch between refreshes (or aborts the one in flight) and the command returns normally.
+      const stop = new AbortController();
+      const onSigint = (): void => stop.abort();
+      if (opts.watch === true) process.once('SIGINT', onSigint);
+      try {
+        setStatus(await runStatus(opts, io, { signal: stop.signal }));
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+
+  program
+    .command('reconcile')
+    .description('Ask anklumed to reconcile these domains (all when none) now, ahead of its own work. Needs the daemon; `apply` does the same without it.')
+    .argument('[domain...]', 'domains to reconcile (default: all)')
+    .addOption(socketOption())
+    .action(async (domains: string[], opts: ReconcileCommandOptions) => {
+      setStatus(await runReconcile(domains, opts, io));
+    });
 
   program
     .command('schema')

@@ -3,7 +3,7 @@ import { schedule as cronSchedule, validate as validCron, type ScheduledTask } f
 import { applyAction } from '../controllers/apply.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
-import { FIREWALL_NOT_MANAGED, aiAccess, domainStatus, planOfDomain, type DomainStatus, type StatusDocument } from '../controllers/status.js';
+import { FIREWALL_NOT_MANAGED, aiAccess, domainStatus, planOfDomain, specHash, type DomainStatus, type StatusDocument } from '../controllers/status.js';
 import type { HostNetwork } from '../config/rules.js';
 import { IncusClient } from '../incus/client.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
@@ -70,6 +70,7 @@ export class Daemon {
   private eventsState = { connected: false, reconnects: 0, lastEventAt: null as string | null };
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
+  private stopping = false;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.logger;
@@ -126,7 +127,7 @@ export class Daemon {
       this.enqueueAll();
     });
     this.events.on('close', () => {
-      if (this.eventsState.connected) log.warn('Incus events disconnected: reconnecting');
+      if (this.eventsState.connected && !this.stopping) log.warn('Incus events disconnected: reconnecting');
       this.eventsState.connected = false;
       this.metrics.setIncusEventsConnected(false);
     });
@@ -157,6 +158,7 @@ export class Daemon {
 
   /** Stop intake, let in-flight work finish within the deadline, close everything. */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.log.info('shutting down: no new work; finishing what is in flight');
     await this.cron?.stop();
     await this.events?.close();
@@ -304,7 +306,7 @@ export class Daemon {
     return {
       generatedAt: new Date().toISOString(),
       daemon: { running: true, pid: process.pid, startedAt: this.startedAt },
-      config: { file: this.options.configPath, valid: config?.valid ?? false, errors: config?.errors ?? [], specHash: null, loadedAt: config?.loadedAt ?? null },
+      config: { file: this.options.configPath, valid: config?.valid ?? false, errors: config?.errors ?? [], specHash: specHash(model), loadedAt: config?.loadedAt ?? null },
       incus: { endpoint: this.options.incusEndpoint, reachable: this.incusError === undefined, ...(this.incusError === undefined ? {} : { error: this.incusError }) },
       events: { ...this.eventsState },
       queue: { depth: this.queue.depth(), inFlight: this.queue.inFlight() },

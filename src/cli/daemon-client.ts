@@ -1,0 +1,149 @@
+import http from 'node:http';
+import type { StatusDocument } from '../controllers/status.js';
+import { AnklumeError } from '../shared/errors.js';
+
+/**
+ * Client of anklumed's control API: HTTP/1.1 over its unix socket, JSON bodies
+ * (DESIGN.md §2). `GET /v1/status` → the StatusDocument; `POST /v1/reconcile`
+ * `{"domains": [...]}` → 202 `{"queued": [...]}`; errors are `{"error": string}`.
+ */
+
+/** The group the install script creates and anklumed gives the control socket to. */
+export const CONTROL_SOCKET_GROUP = 'anklume';
+
+/** Nobody listens on the control socket: the file is missing, or stale (a daemon that died). */
+export class DaemonNotRunningError extends AnklumeError {
+  readonly socketPath: string;
+
+  constructor(socketPath: string, options?: { cause?: unknown }) {
+    super('DAEMON_NOT_RUNNING', `anklumed is not running (no daemon at ${socketPath})`, options);
+    this.socketPath = socketPath;
+  }
+}
+
+/** The socket is there but this user may not connect to it (mode 0660, group anklume). */
+export class DaemonPermissionError extends AnklumeError {
+  readonly socketPath: string;
+
+  constructor(socketPath: string, options?: { cause?: unknown }) {
+    super(
+      'DAEMON_PERMISSION',
+      `permission denied on ${socketPath}: run as root, or join the group that owns the socket (usually "${CONTROL_SOCKET_GROUP}": sudo usermod -aG ${CONTROL_SOCKET_GROUP} "$USER", then log in again)`,
+      options,
+    );
+    this.socketPath = socketPath;
+  }
+}
+
+/** The daemon answered with an error status: its own message, verbatim. */
+export class DaemonRequestError extends AnklumeError {
+  readonly status: number;
+  readonly daemonMessage: string;
+
+  constructor(status: number, daemonMessage: string) {
+    super('DAEMON_REQUEST', `anklumed refused the request (${status}): ${daemonMessage}`);
+    this.status = status;
+    this.daemonMessage = daemonMessage;
+  }
+}
+
+/** The daemon did not answer in time, the connection broke, or the answer was not what the API promises. */
+export class DaemonFailureError extends AnklumeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DAEMON_FAILURE', message, options);
+  }
+}
+
+/** Connect errors that mean "no daemon there" rather than "a daemon we cannot use". */
+const NOT_RUNNING_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ENOTDIR']);
+
+export interface DaemonClientOptions {
+  readonly socketPath: string;
+  /** Give up on a request after this long (connect to last byte). Default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface DaemonCallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** anklumectl's side of the control API. One request per call; no state kept between calls. */
+export class DaemonClient {
+  readonly socketPath: string;
+  private readonly timeoutMs: number;
+
+  constructor(options: DaemonClientOptions) {
+    this.socketPath = options.socketPath;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** The daemon's status document. */
+  async getStatus(options: DaemonCallOptions = {}): Promise<StatusDocument> {
+    const body = await this.request('GET', '/v1/status', undefined, options);
+    // A light shape check: enough to tell an anklumed from something else on the socket.
+    if (!isRecord(body) || !isRecord(body.daemon) || !isRecord(body.config) || !Array.isArray(body.domains)) {
+      throw new DaemonFailureError(`${this.socketPath} answered GET /v1/status with something that is not a status document`);
+    }
+    return body as unknown as StatusDocument;
+  }
+
+  /** Queue these domains (all when empty) for a reconcile at user priority; resolves to what was queued. */
+  async reconcile(domains: readonly string[], options: DaemonCallOptions = {}): Promise<string[]> {
+    const body = await this.request('POST', '/v1/reconcile', domains.length === 0 ? {} : { domains }, options);
+    if (!isRecord(body) || !Array.isArray(body.queued) || !body.queued.every((d) => typeof d === 'string')) {
+      throw new DaemonFailureError(`${this.socketPath} answered POST /v1/reconcile without a "queued" list`);
+    }
+    return body.queued;
+  }
+
+  private request(method: 'GET' | 'POST', path: string, body: unknown, options: DaemonCallOptions): Promise<unknown> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        {
+          socketPath: this.socketPath,
+          path,
+          method,
+          // A connection per request, closed after it: nothing keeps the CLI alive.
+          agent: false,
+          // Any Host works on a unix socket; name the daemon for its logs.
+          headers: { host: 'anklumed', accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
+          timeout: this.timeoutMs,
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (err) => reject(new DaemonFailureError(`the connection to ${this.socketPath} broke: ${err.message}`, { cause: err })));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const status = res.statusCode ?? 0;
+            let parsed: unknown;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch (err) {
+              reject(new DaemonFailureError(`${this.socketPath} answered ${method} ${path} (${status}) with a body that is not JSON`, { cause: err }));
+              return;
+            }
+            if (status >= 200 && status < 300) resolve(parsed);
+            else reject(new DaemonRequestError(status, isRecord(parsed) && typeof parsed.error === 'string' ? parsed.error : text.trim() || `HTTP ${status}`));
+          });
+        },
+      );
+      // `timeout` only emits: ending the request is ours to do.
+      req.on('timeout', () => req.destroy(new DaemonFailureError(`anklumed at ${this.socketPath} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s`)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (options.signal?.aborted === true) reject(err); // the AbortError: the caller stopped, nothing failed
+        else if (err instanceof AnklumeError) reject(err);
+        else if (err.code !== undefined && NOT_RUNNING_CODES.has(err.code)) reject(new DaemonNotRunningError(this.socketPath, { cause: err }));
+        else if (err.code === 'EACCES' || err.code === 'EPERM') reject(new DaemonPermissionError(this.socketPath, { cause: err }));
+        else reject(new DaemonFailureError(`cannot talk to anklumed at ${this.socketPath}: ${err.message}`, { cause: err }));
+      });
+      req.end(payload);
+    });
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
