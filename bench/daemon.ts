@@ -4,11 +4,9 @@
 // - idle RSS and CPU once converged.
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { validateInfraText } from '../src/config/validate.js';
-import { reconcileOnce } from '../src/controllers/engine.js';
 import { IncusClient } from '../src/incus/index.js';
 import { fetchStatus, startDaemon, stopDaemon, waitAllReady } from '../test/helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeByPrefix, shortPrefix, waitFor, writeTemp } from '../test/helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, waitFor, writeTemp } from '../test/helpers/incus.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -71,9 +69,7 @@ export async function run(): Promise<void> {
     console.log(`idle: RSS ${rssMiB(pid).toFixed(1)} MiB (target < 100 MB), CPU ${cpu.toFixed(2)} % of one core over ${seconds.toFixed(0)} s`);
   } finally {
     await stopDaemon(daemon);
-    const r = validateInfraText(`project_name: ${name}\ndomains: {}\n`, { file: 'x' });
-    if (r.ok) await reconcileOnce(client, r.model, { prune: true, force: true, concurrency: 4 });
-    await removeByPrefix(client, p);
+    await removeTestInfra(client, { infraName: name, prefix: p });
     client.close();
   }
 }

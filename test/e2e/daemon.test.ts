@@ -2,12 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateInfraText } from '../../src/config/validate.js';
-import { reconcileOnce } from '../../src/controllers/engine.js';
 import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { ROOT, runBin } from '../helpers/cli.js';
 import { fetchStatus, isReady, startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeByPrefix, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 const p = shortPrefix();
 const octet = freeSecondOctet();
@@ -60,10 +58,8 @@ beforeAll(() => {
 afterAll(async () => {
   try {
     if (daemon !== undefined) await stopDaemon(daemon);
-    const r = validateInfraText(`project_name: ${infraName}\ndomains: {}\n`, { file: 'x' });
-    if (r.ok) await reconcileOnce(client, r.model, { prune: true, force: true, concurrency: 4 });
+    await removeTestInfra(client, { infraName, prefix: p });
   } finally {
-    await removeByPrefix(client, p);
     client.close();
   }
 });

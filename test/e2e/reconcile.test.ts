@@ -5,7 +5,7 @@ import { reconcileOnce } from '../../src/controllers/engine.js';
 import type { IncusClient, Instance, Network, Project } from '../../src/incus/index.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeByPrefix, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 // Three domains, five instances, on the real Incus; plus objects anklume does not own.
 const p = shortPrefix();
@@ -69,10 +69,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    const empty = model(`project_name: ${infraName}\ndomains: {}\n`);
-    await reconcileOnce(client, empty, { prune: true, force: true, concurrency: 4 });
+    await removeTestInfra(client, { infraName, prefix: p });
   } finally {
-    await removeByPrefix(client, p);
     client.close();
   }
 });

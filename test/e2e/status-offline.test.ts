@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeByPrefix, shortPrefix, testClient, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, writeTemp } from '../helpers/incus.js';
 
 // `anklumectl status` with no daemon: the view is computed from infra.yml and the real Incus.
 const p = shortPrefix();
@@ -49,11 +49,8 @@ beforeAll(() => {
 
 afterAll(async () => {
   try {
-    // Let anklume delete what it created (only its own objects), then sweep whatever a failure left.
-    const empty = writeTemp('empty.yml', `project_name: ${infraName}\ndomains: {}\n`);
-    await runBin('anklumectl', ['apply', '-f', empty, '--prune', '--force'], { env });
+    await removeTestInfra(client, { infraName, prefix: p });
   } finally {
-    await removeByPrefix(client, p);
     client.close();
   }
 });

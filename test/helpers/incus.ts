@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { validateInfraText } from '../../src/config/validate.js';
+import { reconcileOnce } from '../../src/controllers/engine.js';
 import { DEFAULT_INCUS_SOCKET, IncusClient, isNotFound } from '../../src/incus/index.js';
 
 /** The real Incus prepared by scripts/incus-setup.sh. */
@@ -82,5 +84,19 @@ export async function removeByPrefix(client: IncusClient, prefix: string): Promi
   }
   for (const n of await client.listNetworks({ project: 'default' })) {
     if (n.managed && (n.name.startsWith(prefix) || n.name.startsWith(`net-${prefix}`))) await ignoreMissing(client.delete(`/1.0/networks/${n.name}`));
+  }
+}
+
+/**
+ * Tear down what a test or benchmark created: anklume first deletes its own
+ * objects of `infraName` (a prune of an empty infra), then whatever a failure
+ * left under `prefix` is swept.
+ */
+export async function removeTestInfra(client: IncusClient, options: { infraName: string; prefix: string }): Promise<void> {
+  try {
+    const empty = validateInfraText(`project_name: ${options.infraName}\ndomains: {}\n`, { file: 'teardown.yml' });
+    if (empty.ok) await reconcileOnce(client, empty.model, { prune: true, force: true, concurrency: 4 });
+  } finally {
+    await removeByPrefix(client, options.prefix);
   }
 }

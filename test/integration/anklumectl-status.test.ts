@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -244,15 +244,18 @@ describe('anklumectl reconcile', () => {
   });
 
   it('names the socket and the group to join when the socket may not be opened', async () => {
-    // Tests run as root, who may open anything: run the CLI as nobody, with the socket's directory closed to it.
+    // Tests run as root, who may open anything. The socket's directory belongs to nobody (mode 0700) and
+    // the CLI runs as root without the capabilities that bypass file permissions (setpriv, util-linux):
+    // it can still read the checkout, wherever that is, but not reach the socket.
     const closed = mkdtempSync(join(tmpdir(), 'anklume-ctl-closed-'));
-    chmodSync(closed, 0o700);
     const path = join(closed, 'anklumed.sock');
     const guarded = createServer((_req, res) => res.end('{}'));
     await new Promise<void>((resolve) => guarded.listen(path, resolve));
+    chownSync(closed, 65534, 65534);
+    chmodSync(closed, 0o700);
     try {
       const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [`${ROOT}dist/bin/anklumectl.js`, 'reconcile', '--socket', path], { env: { ...process.env, NO_COLOR: '1' }, uid: 65534, gid: 65534 });
+        const child = spawn('setpriv', ['--bounding-set', '-dac_override,-dac_read_search', process.execPath, `${ROOT}dist/bin/anklumectl.js`, 'reconcile', '--socket', path], { env: { ...process.env, NO_COLOR: '1' } });
         let stderr = '';
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
         child.on('error', reject);
