@@ -2,5 +2,6 @@
 // They need the real Incus of scripts/incus-setup.sh (run `npm test` once, or the script).
 import { run as daemon } from './daemon.js';
 import { run as reconcile } from './reconcile.js';
+import { run as validate } from './validate.js';
 
-for (const bench of [reconcile, daemon]) await bench();
+for (const bench of [validate, reconcile, daemon]) await bench();

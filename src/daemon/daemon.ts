@@ -71,6 +71,8 @@ export class Daemon {
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
   private stopping = false;
+  /** Leftover notes are logged when they change, not on every pass. */
+  private lastLeftoverNotes = '[]';
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.logger;
@@ -244,6 +246,12 @@ export class Daemon {
       }));
     };
     for (const action of plan.actions) if (action.blocked !== undefined) log.warn({ action: action.id, reason: action.blocked }, 'not done');
+    // Leftovers of domains gone from infra.yml have no domain status to carry their notes: log them.
+    const notesText = JSON.stringify(plan.notes);
+    if (name === null && notesText !== this.lastLeftoverNotes) {
+      this.lastLeftoverNotes = notesText;
+      for (const note of plan.notes) log.info({ domain: note.group, object: `${note.kind} ${note.name}` }, note.message);
+    }
 
     if (runnable.length > 0) {
       publish();

@@ -86,7 +86,7 @@ describe('anklumed against a real Incus', () => {
   it('anklumectl status --json reads the same document from the daemon', async () => {
     const run = await runBin('anklumectl', ['status', '--json', '--socket', socket]);
     expect(run.code, run.stderr).toBe(0);
-    const doc = JSON.parse(run.stdout.trim().split('\n')[0] ?? '{}') as { daemon: { running: boolean }; domains: { name: string }[] };
+    const doc = JSON.parse(run.stdout) as { daemon: { running: boolean }; domains: { name: string }[] };
     expect(doc.daemon.running).toBe(true);
     expect(doc.domains.map((d) => d.name).sort()).toEqual([A, B]);
   });
