@@ -58,7 +58,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(configOption())
       .option('--json', 'print the plan as JSON')
       .option('--prune', 'include deleting managed objects that left infra.yml')
-      .option('--force', 'with --prune: include protected instances and passes deleting over half of them')
+      .option('--force', 'plan as apply --force would: renumbering, protected instances, passes deleting over half of them')
       .option('--detailed-exitcode', 'exit 2 when changes are pending (0 when none)')
       .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
   ).action(async (opts: PlanCommandOptions) => {
@@ -71,7 +71,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .description('Converge Incus to infra.yml once: a line per action, a summary; exit 1 if anything failed.')
       .addOption(configOption())
       .option('--prune', 'delete managed objects (only anklume\'s own) that left infra.yml')
-      .option('--force', 'with --prune: also delete protected instances, and allow deleting over half of them')
+      .option('--force', 'renumber a domain whose subnet changed; with --prune, also delete protected instances and allow deleting over half of them')
       .option('--parallel <n>', 'actions in flight at once', '4')
       .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
   ).action(async (opts: ApplyCommandOptions) => {

@@ -15,6 +15,8 @@ export const MARK = {
   devices: 'user.anklume.managed-devices',
   /** The os_image an instance was created from (Incus keeps only the fingerprint). */
   image: 'user.anklume.image',
+  /** The subnet a bridge was given: a different one in infra.yml is a renumbering, not drift. */
+  subnet: 'user.anklume.subnet',
 } as const;
 
 export type Ownership = 'ours' | 'other-infra' | 'unmanaged';

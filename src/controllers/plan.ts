@@ -43,7 +43,7 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
 
     const bridge = desiredBridge(domain, model);
     wanted.add(objectId('network', null, bridge.name));
-    push(actions, planConfigObject(bridge, observed.networks.get(bridge.name), { infra, after: [] }));
+    push(actions, guardRenumbering(planConfigObject(bridge, observed.networks.get(bridge.name), { infra, after: [] }), options.force));
     const bridgeId = inPlan(objectId('network', null, bridge.name));
 
     const project = desiredProject(domain, model);
@@ -96,6 +96,22 @@ function serializeBridgeWrites(actions: Action[]): void {
       actions[i] = { ...action, notBefore: bridges };
     }
   }
+}
+
+/**
+ * A domain whose subnet changed in infra.yml (a pinned subnet_id edited, or a
+ * new domain shifting the name order) would have its bridge and every address
+ * in it renumbered: never done silently. Hand-made drift of the address (the
+ * subnet mark unchanged) is still repaired.
+ */
+function guardRenumbering(action: Action | null, force: boolean): Action | null {
+  if (action === null || action.verb !== 'update' || action.blocked !== undefined || force) return action;
+  const subnet = action.changes.find((c) => c.key === MARK.subnet);
+  if (subnet?.from === undefined) return action;
+  return {
+    ...action,
+    blocked: `bridge ${action.name} would be renumbered from ${subnet.from} to ${subnet.to ?? '?'}, with every address in it; pin the domain's subnet_id to keep ${subnet.from}, or run apply --force to renumber`,
+  };
 }
 
 function push(actions: Action[], action: Action | null): void {

@@ -122,6 +122,30 @@ describe('planInfra', () => {
     expect(plan.actions[2]?.after).toEqual(['instance/pro/pro-dev']);
   });
 
+  it('never renumbers a domain silently: a new domain shifting the name order blocks its bridge and what depends on it', () => {
+    // Only auto-assigned addresses: an explicit one would make the file invalid instead (ip-in-subnet).
+    const autoOnly = INFRA.replace('ip: 10.110.0.10, ', '');
+    const state = converged(model(autoOnly));
+    // lab sorts before pro in the trusted zone: pro would move from 10.110.0.0/24 to 10.110.1.0/24.
+    const shifted = model(autoOnly.replace('domains:\n', 'domains:\n  lab: { trust_level: trusted }\n'));
+    const plan = planInfra(shifted, state, options);
+    const bridge = plan.actions.find((a) => a.id === 'network/net-pro');
+    expect(bridge?.blocked).toContain('would be renumbered from 10.110.0.0/24 to 10.110.1.0/24');
+    const dev = plan.actions.find((a) => a.id === 'instance/pro/pro-dev');
+    expect(dev?.after).toContain('network/net-pro');
+    expect(planInfra(shifted, state, { ...options, force: true }).actions.find((a) => a.id === 'network/net-pro')?.blocked).toBeUndefined();
+  });
+
+  it('still repairs an address changed by hand (the subnet in infra.yml did not move)', () => {
+    const m = model();
+    const state = converged(m);
+    const net = state.networks.get('net-pro')!;
+    state.networks.set('net-pro', { ...net, config: { ...net.config, 'ipv4.address': '10.110.0.1/24' } });
+    const bridge = planInfra(m, state, options).actions.find((a) => a.id === 'network/net-pro');
+    expect(bridge?.changes).toEqual([{ key: 'ipv4.address', from: '10.110.0.1/24', to: '10.110.0.254/24' }]);
+    expect(bridge?.blocked).toBeUndefined();
+  });
+
   it('unsets keys removed from infra.yml, but not keys others set', () => {
     const before = model();
     const state = converged(before);

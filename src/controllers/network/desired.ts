@@ -1,5 +1,6 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { markedConfig, type DesiredObject } from '../desired-object.js';
+import { MARK } from '../ownership.js';
 
 /**
  * The bridge of a domain, in the default project (the only place Incus allows
@@ -15,12 +16,15 @@ export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra): Desir
     name: domain.bridge,
     type: 'bridge',
     description: `anklume domain ${domain.name}`,
-    config: markedConfig(infra.projectName, domain.name, {
-      'ipv4.address': `${network.gateway}/${network.prefixLength}`,
-      'ipv4.nat': 'true',
-      'ipv4.dhcp': 'true',
-      'ipv4.dhcp.ranges': `${network.dhcpRange.first}-${network.dhcpRange.last}`,
-      'ipv6.address': 'none',
-    }),
+    config: {
+      ...markedConfig(infra.projectName, domain.name, {
+        'ipv4.address': `${network.gateway}/${network.prefixLength}`,
+        'ipv4.nat': 'true',
+        'ipv4.dhcp': 'true',
+        'ipv4.dhcp.ranges': `${network.dhcpRange.first}-${network.dhcpRange.last}`,
+        'ipv6.address': 'none',
+      }),
+      [MARK.subnet]: network.subnet,
+    },
   };
 }
