@@ -13,9 +13,13 @@ const STATE_TIMEOUT_SECONDS = 30;
 type DeletePayload = { readonly op: 'delete'; readonly kind: 'profile' | 'project' | 'network'; readonly project: string | null; readonly name: string };
 type Payload = ConfigObjectPayload | InstancePayload | DeletePayload;
 
+/** The REST collection of a kind: `/1.0/projects`, ... */
+function collection(kind: string): string {
+  return `/1.0/${kind === 'project' ? 'projects' : kind === 'network' ? 'networks' : kind === 'profile' ? 'profiles' : 'instances'}`;
+}
+
 function path(kind: string, name: string): string {
-  const collection = kind === 'project' ? 'projects' : kind === 'network' ? 'networks' : kind === 'profile' ? 'profiles' : 'instances';
-  return `/1.0/${collection}/${encodeURIComponent(name)}`;
+  return `${collection(kind)}/${encodeURIComponent(name)}`;
 }
 
 /** Apply set/unset to a config freshly read from Incus: everything else in it is kept as is. */
@@ -60,7 +64,7 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
         ...(desired.type === undefined ? {} : { type: desired.type }),
         ...(desired.devices === undefined ? {} : { devices: desired.devices }),
       };
-      await client.create(`/1.0/${desired.kind === 'project' ? 'projects' : desired.kind === 'network' ? 'networks' : 'profiles'}`, body, { ...project(desired.project), signal });
+      await client.create(collection(desired.kind), body, { ...project(desired.project), signal });
       return;
     }
     case 'update': {

@@ -8,7 +8,7 @@ import type { HostNetwork } from '../config/rules.js';
 import { IncusClient } from '../incus/client.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
 import { IncusEventStream, eventKeys } from '../incus/events.js';
-import type { Action, Plan } from '../reconcile/action.js';
+import { runnable, type Action, type Plan } from '../reconcile/action.js';
 import { executePlan, type Outcome } from '../reconcile/execute.js';
 import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, instrumentQueue, operatorMetrics, type OperatorMetrics } from '../reconcile/metrics.js';
 import { WorkQueue } from '../reconcile/queue.js';
@@ -229,7 +229,6 @@ export class Daemon {
 
     const log = this.log.child({ key });
     const outcomes: Outcome[] = [];
-    const runnable = plan.actions.filter((a) => a.blocked === undefined);
     const publish = (lastReconcile?: DomainStatus['lastReconcile']): void => {
       if (domain === undefined) return;
       const previous = this.statuses.get(domain.name);
@@ -253,7 +252,7 @@ export class Daemon {
       for (const note of plan.notes) log.info({ domain: note.group, object: `${note.kind} ${note.name}` }, note.message);
     }
 
-    if (runnable.length > 0) {
+    if (runnable(plan).length > 0) {
       publish();
       await executePlan(plan.actions, {
         concurrency: this.options.concurrency,

@@ -24,8 +24,8 @@ export type IncusEndpoint =
   | { socketPath: string; url?: never; tls?: never }
   | { url: string; tls: IncusTlsOptions; socketPath?: never };
 
-/** Default socket of a Debian/Ubuntu/Zabbly Incus install. */
-export const DEFAULT_INCUS_SOCKET = '/var/lib/incus/unix.socket';
+/** Default socket of a Debian/Ubuntu/Zabbly Incus install (defined once, with the other paths, in src/config). */
+export { DEFAULT_INCUS_SOCKET } from '../config/incus-endpoint.js';
 
 /** Error code set on a connection refused because the server certificate is not the pinned one. */
 export const CERT_PIN_MISMATCH = 'ERR_ANKLUME_CERT_PIN_MISMATCH';
