@@ -104,7 +104,14 @@ ensure_lxcfs() {
   # incus.service Requires=lxcfs.service, and incusd only uses lxcfs (container
   # /proc/meminfo, uptime, ...) when it is mounted before incusd starts.
   command -v lxcfs >/dev/null || return 0
-  if mountpoint -q /var/lib/lxcfs; then return; fi
+  if mountpoint -q /var/lib/lxcfs 2>/dev/null; then return; fi
+  # A killed lxcfs (CI ends every process between runs) leaves its FUSE mount
+  # behind: any access then fails with "Transport endpoint is not connected".
+  if grep -qs ' /var/lib/lxcfs ' /proc/mounts; then
+    step "clearing the stale lxcfs mount left by a previous run"
+    umount -l /var/lib/lxcfs 2>/dev/null || fusermount -uz /var/lib/lxcfs 2>/dev/null ||
+      { note "could not unmount the stale /var/lib/lxcfs (continuing without lxcfs)"; return 0; }
+  fi
   if [[ ! -c /dev/fuse ]]; then
     note "no /dev/fuse: running without lxcfs"
     return
