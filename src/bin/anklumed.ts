@@ -2,7 +2,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolveControlSocket } from '../config/daemon-paths.js';
 import { resolveGroup } from '../config/groups.js';
+import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { resolveIncusEndpoint } from '../config/incus-endpoint.js';
+import { Nft } from '../firewall/nft.js';
 import { detectHostNetworks, resolveInfraPath } from '../config/load.js';
 import { Daemon } from '../daemon/daemon.js';
 import { InvalidConfigError } from '../daemon/config-source.js';
@@ -27,6 +29,8 @@ interface Flags {
   shutdownDeadline: string;
   logLevel: string;
   logFormat?: string;
+  nft?: string;
+  firewallCheck: string;
 }
 
 const env = { ...process.env };
@@ -41,6 +45,8 @@ const program = new Command('anklumed')
   .option('--incus-cert <file>', 'client certificate for --incus-url')
   .option('--incus-key <file>', 'client key for --incus-url')
   .option('--incus-server-cert <file>', 'server certificate to pin for --incus-url')
+  .option('--nft <path>', 'nft binary for the host firewall (env ANKLUME_NFT, default /usr/sbin/nft)')
+  .option('--firewall-check <seconds>', 'how often the live nftables rules are read back and repaired', '30')
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
@@ -65,6 +71,9 @@ async function main(): Promise<number> {
     const incus = await resolveIncusEndpoint(flags, env);
     const concurrency = Number(flags.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be a positive integer');
+    const firewallCheck = Number(flags.firewallCheck);
+    if (!Number.isFinite(firewallCheck) || firewallCheck <= 0) throw new UsageError('--firewall-check must be a positive number of seconds');
+    const remote = 'url' in incus;
     daemon = new Daemon({
       configPath: resolveInfraPath({ flag: flags.config, env }),
       incus,
@@ -80,6 +89,8 @@ async function main(): Promise<number> {
       shutdownDeadlineMs: Number(flags.shutdownDeadline) * 1000,
       hostNetworks: detectHostNetworks,
       logger,
+      firewall: remote ? { unavailable: REMOTE_INCUS_FIREWALL } : { nft: new Nft(resolveNftBinary({ flag: flags.nft, env })) },
+      firewallCheckMs: firewallCheck * 1000,
     });
     await daemon.start();
   } catch (err) {

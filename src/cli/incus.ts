@@ -1,7 +1,10 @@
 import { Option, type Command } from 'commander';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
+import type { FirewallTarget } from '../controllers/engine.js';
+import { Nft } from '../firewall/nft.js';
 import { IncusClient } from '../incus/client.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { AnklumeError } from '../shared/errors.js';
@@ -14,7 +17,14 @@ export function addIncusOptions(command: Command): Command {
     .addOption(new Option('--incus-url <url>', 'remote Incus over HTTPS (env ANKLUME_INCUS_URL); needs the three files below'))
     .addOption(new Option('--incus-cert <file>', 'client certificate for --incus-url'))
     .addOption(new Option('--incus-key <file>', 'client key for --incus-url'))
-    .addOption(new Option('--incus-server-cert <file>', 'server certificate to pin for --incus-url'));
+    .addOption(new Option('--incus-server-cert <file>', 'server certificate to pin for --incus-url'))
+    .addOption(new Option('--nft <path>', 'nft binary for the host firewall (env ANKLUME_NFT, default /usr/sbin/nft)'));
+}
+
+/** The host firewall the command manages: nft here, or why not (remote Incus). */
+export function firewallTarget(flags: IncusEndpointFlags & { readonly nft?: string }, io: CliIo): FirewallTarget {
+  if ((flags.incusUrl ?? io.env.ANKLUME_INCUS_URL) !== undefined) return { unavailable: REMOTE_INCUS_FIREWALL };
+  return { nft: new Nft(resolveNftBinary({ flag: flags.nft, env: io.env })) };
 }
 
 export async function connectIncus(flags: IncusEndpointFlags, io: CliIo): Promise<IncusClient> {

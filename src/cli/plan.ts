@@ -1,6 +1,6 @@
 import { planAgainstIncus } from '../controllers/engine.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
-import { connectIncus, loadModelOrFail } from './incus.js';
+import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';
 import { EXIT, type CliIo } from './io.js';
 import { planCounts, planJson, renderPlan } from './render-plan.js';
 
@@ -11,6 +11,7 @@ export interface PlanCommandOptions extends IncusEndpointFlags {
   readonly force?: boolean;
   readonly detailedExitcode?: boolean;
   readonly storagePool?: string;
+  readonly nft?: string;
 }
 
 /** `anklumectl plan`: what apply would do, each action with its reason. Read-only. */
@@ -18,14 +19,14 @@ export async function runPlan(options: PlanCommandOptions, io: CliIo): Promise<n
   const { file, model } = await loadModelOrFail(options.config, io);
   const client = await connectIncus(options, io);
   try {
-    const plan = await planAgainstIncus(client, model, { prune: options.prune === true, force: options.force === true, ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }) });
+    const plan = await planAgainstIncus(client, model, { firewall: firewallTarget(options, io), prune: options.prune === true, force: options.force === true, ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }) });
     const pending = plan.actions.length > 0;
     if (options.json === true) {
       io.stdout(`${JSON.stringify({ file, infra: model.projectName, ...planJson(plan), requests: client.stats.requests }, null, 2)}\n`);
     } else {
       io.stdout(renderPlan(plan, io));
       const c = planCounts(plan);
-      io.stdout(pending ? `Plan: ${c.create} to create, ${c.update} to update, ${c.start} to start, ${c.delete} to delete${c.blocked > 0 ? `, ${c.blocked} blocked` : ''}.\n` : `Nothing to do: Incus matches ${file}.\n`);
+      io.stdout(pending ? `Plan: ${c.create} to create, ${c.update} to update, ${c.start} to start, ${c.delete} to delete${c.replace > 0 ? `, ${c.replace} to replace` : ''}${c.blocked > 0 ? `, ${c.blocked} blocked` : ''}.\n` : `Nothing to do: Incus matches ${file}.\n`);
     }
     return pending && options.detailedExitcode === true ? EXIT.usage : EXIT.ok;
   } finally {

@@ -22,10 +22,12 @@ Without a running anklumed, the same view is computed from infra.yml and Incus
 (no events, no queue, nothing applied).
 
 Exit status:
-  0  infra.yml is valid, Incus was read, and every domain is Ready
+  0  infra.yml is valid, Incus was read, the live firewall rules match
+     infra.yml, and every domain is Ready
      (a disabled domain counts as Ready: it is left alone on purpose)
-  1  a domain is Degraded or not converged yet, infra.yml is invalid,
-     Incus is unreachable, or anklumed failed to answer
+  1  a domain is Degraded or not converged yet, the firewall differs or
+     cannot be managed, infra.yml is invalid, Incus is unreachable, or
+     anklumed failed to answer
   2  usage error
 With --watch: the status of the last refresh (Ctrl-C stops).
 `;

@@ -10,6 +10,8 @@ const SIGNS: Record<Action['verb'], { sign: string; style: Style }> = {
 };
 
 function renderChange(c: KeyChange): string {
+  // Firewall rules are whole lines: added, or removed from the live table.
+  if (c.key === 'rule') return c.to !== undefined ? `+ ${c.to}` : `- ${c.from ?? ''}`;
   if (c.from === undefined) return `${c.key}: + ${c.to ?? ''}`;
   if (c.to === undefined) return `${c.key}: - ${c.from} (unset)`;
   return `${c.key}: ${c.from} → ${c.to}`;
@@ -26,7 +28,8 @@ export function renderPlan(plan: Plan, io: CliIo): string {
       const head = `  ${paint(io, style, `${sign} ${a.verb}`)} ${a.kind} ${a.name}`;
       lines.push(`${head.padEnd(io.color ? 60 : 50)} ${paint(io, 'dim', a.reason)}`);
       if (a.blocked !== undefined) lines.push(`      ${paint(io, 'red', 'blocked:')} ${a.blocked}`);
-      if (a.verb !== 'create') for (const c of a.changes) lines.push(`      ${renderChange(c)}`);
+      // Creations list no keys (all are new), except the firewall: its rules are the point.
+      if (a.verb !== 'create' || a.kind === 'firewall') for (const c of a.changes) lines.push(`      ${renderChange(c)}`);
     }
     for (const n of plan.notes.filter((x) => x.group === group)) lines.push(`  ${paint(io, 'dim', '·')} ${n.kind} ${n.name}: ${n.message}`);
   }

@@ -75,7 +75,8 @@ function headerLines(doc: StatusDocument, io: CliIo): string[] {
   else if (incus.reachable) lines.push(['incus', `${incus.endpoint}: ${paint(io, 'red', incus.error ?? '')}`]);
   else lines.push(['incus', `${incus.endpoint}: ${paint(io, 'red', `NOT reachable${incus.error === undefined ? '' : `: ${incus.error}`}`)}`]);
 
-  lines.push(['firewall', firewall.managed ? firewall.message : paint(io, 'red', firewall.message)]);
+  const checked = firewall.checkedAt === null ? '' : paint(io, 'dim', ` (checked ${firewall.checkedAt})`);
+  lines.push(['firewall', `${firewall.managed ? paint(io, 'green', 'in sync') : paint(io, 'red', firewall.state)}: ${firewall.message}${checked}`]);
 
   lines.push(['AI access', aiAccess.policy === 'open' ? aiAccess.source : `exclusive, held by ${aiAccess.holder ?? 'nobody'}, from ${aiAccess.source}`]);
 

@@ -3,15 +3,18 @@ import { resolveControlSocket } from '../config/daemon-paths.js';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';
 import { ConfigReadError, detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import { desiredFirewall, firewallState } from '../controllers/firewall.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import type { Observed } from '../controllers/observed.js';
 import { planInfra } from '../controllers/plan.js';
-import { FIREWALL_NOT_MANAGED, aiAccess, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument } from '../controllers/status.js';
+import { aiAccess, firewallStatus, type FirewallStatus, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument } from '../controllers/status.js';
 import { IncusClient, IncusPermissionError, IncusTlsError, IncusUnreachableError } from '../incus/index.js';
 import type { Plan } from '../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
+import { firewallTarget } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import { renderStatus, statusLabel } from './render-status.js';
 
@@ -23,6 +26,7 @@ export interface StatusCommandOptions extends IncusEndpointFlags {
   readonly interval?: string;
   readonly socket?: string;
   readonly storagePool?: string;
+  readonly nft?: string;
   /** Hidden: stop --watch after this many refreshes (tests). */
   readonly maxRefreshes?: string;
 }
@@ -47,6 +51,8 @@ const CLEAR_SCREEN = '\u001b[H\u001b[2J';
 export function statusExitCode(doc: StatusDocument): number {
   if (!doc.config.valid) return EXIT.failure;
   if (!doc.incus.reachable || doc.incus.error !== undefined) return EXIT.failure;
+  // Isolation that does not hold is a failure even when every instance runs.
+  if (!doc.firewall.managed) return EXIT.failure;
   return doc.domains.every((d) => statusLabel(d.conditions) === 'Ready') ? EXIT.ok : EXIT.failure;
 }
 
@@ -63,6 +69,7 @@ export interface OfflineStatusInput {
   readonly endpoint: string;
   readonly config: OfflineConfig;
   readonly incus: OfflineIncus;
+  readonly firewall: FirewallStatus;
 }
 
 const EMPTY_OBSERVED: Observed = { projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() };
@@ -111,7 +118,7 @@ export function offlineStatusDocument(input: OfflineStatusInput): StatusDocument
     incus: incus.ok ? { endpoint: input.endpoint, reachable: true } : { endpoint: input.endpoint, reachable: incus.reachable, error: incus.error },
     events: null,
     queue: null,
-    firewall: FIREWALL_NOT_MANAGED,
+    firewall: input.firewall,
     // The policy type has no "unknown": say it in the source, which is what is shown.
     aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, null),
     domains,
@@ -147,17 +154,25 @@ async function readIncus(client: IncusClient, model: DesiredInfra | undefined, o
   }
 }
 
+/** Read the live table and compare it with the model's (no model: nothing to compare with). */
+async function readFirewall(model: DesiredInfra | undefined, target: FirewallTarget, now: string, signal: AbortSignal): Promise<FirewallStatus> {
+  if (model === undefined) return { managed: false, state: 'Unknown', message: 'unknown: no valid infra.yml to compare with', rules: 0, checkedAt: null, appliedAt: null };
+  const observed = await observeTarget(target, signal);
+  return firewallStatus(firewallState(desiredFirewall(model, target.aiAccessHolder), observed), { checkedAt: now });
+}
+
 /** The status computed without a daemon: infra.yml, then one observation of Incus. */
 export async function computeOfflineStatus(
-  options: { file: string; socketPath: string; flags: IncusEndpointFlags; storagePool?: string | undefined; now: Date; signal: AbortSignal },
+  options: { file: string; socketPath: string; flags: IncusEndpointFlags & { readonly nft?: string }; storagePool?: string | undefined; now: Date; signal: AbortSignal },
   io: CliIo,
 ): Promise<StatusDocument> {
   const config = await loadConfig(options.file);
+  const firewall = await readFirewall(config.ok ? config.model : undefined, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
   const endpoint = await resolveIncusEndpoint(options.flags, io.env);
   const client = new IncusClient({ ...endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   try {
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal });
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus });
+    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall });
   } finally {
     client.close();
   }

@@ -3,7 +3,9 @@ import type { Plan } from '../reconcile/action.js';
 import { executePlan, type Outcome } from '../reconcile/execute.js';
 import type { Action } from '../reconcile/action.js';
 import type { DesiredInfra } from '../schemas/model.js';
+import type { Nft } from '../firewall/nft.js';
 import { applyAction } from './apply.js';
+import { FIREWALL_ACTION_ID, applyFirewall, desiredFirewall, observeFirewall, planFirewall, type FirewallPayload, type ObservedFirewall } from './firewall.js';
 import { detectStoragePool, observe } from './observe.js';
 import { planInfra } from './plan.js';
 
@@ -13,13 +15,55 @@ export interface EngineOptions {
   /** Root disk pool; detected from the default profile when absent. */
   readonly storagePool?: string;
   readonly signal?: AbortSignal;
+  /**
+   * The host firewall: through nft, or the reason it cannot be managed (the
+   * plan then carries a blocked firewall action). Without it: no firewall action.
+   */
+  readonly firewall?: FirewallTarget;
 }
 
-/** Observe Incus and plan (read-only: four list requests, no writes). */
+/** Observe Incus and the firewall, and plan (read-only: four list requests and one nft listing, no writes). */
 export async function planAgainstIncus(client: IncusClient, model: DesiredInfra, options: EngineOptions): Promise<Plan> {
-  const observed = await observe(client, options.signal === undefined ? {} : { signal: options.signal });
+  const signal = options.signal === undefined ? {} : { signal: options.signal };
+  const target = options.firewall;
+  const [observed, firewall] = await Promise.all([observe(client, signal), target === undefined ? null : observeTarget(target, options.signal)]);
   const storagePool = options.storagePool ?? detectStoragePool(observed);
-  return planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
+  const plan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
+  if (firewall === null || target === undefined) return plan;
+  const action = planFirewall(desiredFirewall(model, target.aiAccessHolder), firewall);
+  return action === null ? plan : withFirewallFirst(plan, action);
+}
+
+export type FirewallTarget =
+  | { readonly nft: Nft; readonly aiAccessHolder?: string | null }
+  | { readonly unavailable: string; readonly aiAccessHolder?: string | null };
+
+export function observeTarget(target: FirewallTarget, signal?: AbortSignal): Promise<ObservedFirewall> {
+  if ('unavailable' in target) return Promise.resolve({ ok: false, unavailable: true, error: target.unavailable });
+  return observeFirewall(target.nft, signal);
+}
+
+/** The nft of a firewall target, if it has one. */
+export const nftOf = (target: FirewallTarget | undefined): Nft | undefined => (target !== undefined && 'nft' in target ? target.nft : undefined);
+
+/**
+ * The firewall goes first: bridges and instances come up already isolated
+ * (its drop rules match every `net-*` bridge, even one created later).
+ * Ordering only: a host without nft still gets its instances, reported Degraded.
+ */
+export function withFirewallFirst(plan: Plan, action: Action): Plan {
+  if (action.blocked !== undefined) return { ...plan, actions: [action, ...plan.actions] };
+  const actions = plan.actions.map((a) => (a.kind === 'network' || a.kind === 'instance' ? { ...a, notBefore: [...(a.notBefore ?? []), action.id] } : a));
+  return { ...plan, actions: [action, ...actions] };
+}
+
+/** Carry out one action: the firewall through nft, everything else through Incus. */
+export function applyEngineAction(client: IncusClient, nft: Nft | undefined, action: Action, signal: AbortSignal): Promise<void> {
+  if (action.id === FIREWALL_ACTION_ID) {
+    if (nft === undefined) throw new Error('internal: a firewall action without nft');
+    return applyFirewall(nft, action.payload as FirewallPayload, signal).then(() => undefined);
+  }
+  return applyAction(client, action, signal);
 }
 
 export interface ApplyOptions extends EngineOptions {
@@ -34,7 +78,7 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
   const plan = await planAgainstIncus(client, model, options);
   const outcomes = await executePlan(plan.actions, {
     concurrency: options.concurrency,
-    run: (action, signal) => applyAction(client, action, signal),
+    run: (action, signal) => applyEngineAction(client, nftOf(options.firewall), action, signal),
     ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
     ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

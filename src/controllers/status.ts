@@ -3,6 +3,7 @@ import type { Action, Plan } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { objectId } from './config-object-plan.js';
+import type { FirewallState } from './firewall.js';
 import { scoped, type Observed } from './observed.js';
 
 /**
@@ -66,8 +67,8 @@ export interface StatusDocument {
   readonly incus: { readonly endpoint: string; readonly reachable: boolean; readonly error?: string };
   readonly events: { readonly connected: boolean; readonly reconnects: number; readonly lastEventAt: string | null } | null;
   readonly queue: { readonly depth: number; readonly inFlight: number } | null;
-  /** The host firewall is not managed by anklume yet: said plainly rather than implied. */
-  readonly firewall: { readonly managed: boolean; readonly message: string };
+  /** Whether the live nftables rules are the rendered ones; `managed` is true only then. */
+  readonly firewall: FirewallStatus;
   readonly aiAccess: { readonly policy: 'open' | 'exclusive'; readonly holder: string | null; readonly source: string };
   readonly domains: readonly DomainStatus[];
 }
@@ -190,4 +191,19 @@ export function aiAccess(model: DesiredInfra, holder: string | null): StatusDocu
   return { policy: 'exclusive', holder: holder ?? model.ai.accessDefault, source: holder === null ? 'ai_access_default (no switch yet)' : 'switch-ai' };
 }
 
-export const FIREWALL_NOT_MANAGED = { managed: false, message: 'not managed by anklume yet: isolation between domain bridges is NOT enforced' } as const;
+export interface FirewallStatus {
+  /** True only when the live table matches the rendered one: isolation holds as declared. */
+  readonly managed: boolean;
+  readonly state: FirewallState['state'] | 'Unknown';
+  readonly message: string;
+  readonly rules: number;
+  /** When the live table was last read. */
+  readonly checkedAt: string | null;
+  /** When anklume last wrote it (this process). */
+  readonly appliedAt: string | null;
+}
+
+export function firewallStatus(state: FirewallState | null, times: { checkedAt: string | null; appliedAt?: string | null }): FirewallStatus {
+  if (state === null) return { managed: false, state: 'Unknown', message: 'not checked yet', rules: 0, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
+  return { managed: state.state === 'InSync', state: state.state, message: state.message, rules: state.rules, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
+}

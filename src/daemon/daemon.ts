@@ -3,7 +3,9 @@ import { schedule as cronSchedule, validate as validCron, type ScheduledTask } f
 import { applyAction } from '../controllers/apply.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
-import { FIREWALL_NOT_MANAGED, aiAccess, domainStatus, planOfDomain, specHash, type DomainStatus, type StatusDocument } from '../controllers/status.js';
+import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallPayload, type FirewallState } from '../controllers/firewall.js';
+import { nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument } from '../controllers/status.js';
 import type { HostNetwork } from '../config/rules.js';
 import { IncusClient } from '../incus/client.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
@@ -39,11 +41,16 @@ export interface DaemonOptions {
   readonly shutdownDeadlineMs: number;
   readonly hostNetworks: () => readonly HostNetwork[];
   readonly logger: Logger;
+  /** The host firewall: nft, or why it cannot be managed (remote Incus). */
+  readonly firewall: FirewallTarget;
+  /** How often the live nftables table is read back and repaired, in ms (nft sends no events anklume listens to). */
+  readonly firewallCheckMs: number;
 }
 
 /** The key of a domain's work; `LEFTOVERS` is this infra's objects whose domain left infra.yml. */
 const domainKey = (domain: string): string => `domain/${domain}`;
 const LEFTOVERS = 'leftovers';
+const FIREWALL = 'firewall';
 const CONTROLLER = 'domain';
 
 /**
@@ -73,6 +80,10 @@ export class Daemon {
   private stopping = false;
   /** Leftover notes are logged when they change, not on every pass. */
   private lastLeftoverNotes = '[]';
+  private firewall: FirewallStatus = firewallStatus(null, { checkedAt: null });
+  private firewallTimer: NodeJS.Timeout | undefined;
+  /** One nft transaction at a time: the firewall key and domains that need it first share it. */
+  private firewallSync: Promise<void> | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     this.log = options.logger;
@@ -143,6 +154,8 @@ export class Daemon {
       for (const k of keys) {
         const domain = this.domainOf(k.kind, k.name, k.project);
         if (domain !== null) this.queue.add(domainKey(domain));
+        // A bridge came, went or changed: read the rules back (they name bridges).
+        if (k.kind === 'network') this.queue.add(FIREWALL);
       }
     });
     this.events.start();
@@ -154,6 +167,8 @@ export class Daemon {
       this.enqueueAll();
     });
     this.config.watch();
+    this.firewallTimer = setInterval(() => this.queue.add(FIREWALL), options.firewallCheckMs);
+    this.firewallTimer.unref();
     this.enqueueAll();
     log.info({ config: options.configPath, socket: options.controlSocket, incus: options.incusEndpoint, domains: this.model.domains.length, resync: options.resync }, 'anklumed started');
   }
@@ -163,6 +178,7 @@ export class Daemon {
     this.stopping = true;
     this.log.info('shutting down: no new work; finishing what is in flight');
     await this.cron?.stop();
+    clearInterval(this.firewallTimer);
     await this.events?.close();
     await this.config?.close();
     const closing = this.control === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.control?.close(() => resolve()));
@@ -190,6 +206,8 @@ export class Daemon {
 
   private enqueueAll(priority: 'user' | 'normal' = 'normal'): string[] {
     const domains = this.model.domains.map((d) => d.name);
+    // The firewall first: new bridges and instances come up isolated.
+    this.queue.add(FIREWALL, { priority });
     for (const d of domains) this.queue.add(domainKey(d), { priority });
     this.queue.add(LEFTOVERS, { priority });
     return domains;
@@ -214,6 +232,7 @@ export class Daemon {
 
   /** Reconcile one key: observe (shared), plan everything, carry out this domain's part. */
   private async reconcile(key: string, signal: AbortSignal): Promise<void> {
+    if (key === FIREWALL) return this.reconcileFirewall(signal);
     const started = performance.now();
     const model = this.model;
     const observed = await this.cache.get(signal);
@@ -253,6 +272,8 @@ export class Daemon {
     }
 
     if (runnable(plan).length > 0) {
+      // Bridges and instances come up behind the rules; a firewall failure is reported, not a reason to stop here.
+      if (plan.actions.some((a) => a.kind === 'network' || a.kind === 'instance')) await this.syncFirewall(signal).catch(() => undefined);
       publish();
       await executePlan(plan.actions, {
         concurrency: this.options.concurrency,
@@ -278,6 +299,57 @@ export class Daemon {
     const failed = outcomes.filter((o) => o.status === 'failed');
     publish({ time: new Date().toISOString(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 ? 'error' : 'success' });
     if (failed.length > 0) throw new AnklumeError('RECONCILE_FAILED', `${failed.length} action(s) failed: ${failed.map((o) => `${o.action.id}: ${o.status === 'failed' ? o.error : ''}`).join('; ')}`);
+  }
+
+  /** The firewall key: read the table back, repair it when it differs. Throws on failure (the queue backs off). */
+  private async reconcileFirewall(signal: AbortSignal): Promise<void> {
+    await this.syncFirewall(signal);
+    if (!this.firewall.managed) throw new AnklumeError('FIREWALL_NOT_APPLIED', this.firewall.message);
+  }
+
+  /** Serialised: concurrent callers wait for the one pass in flight, then run their own. */
+  private syncFirewall(signal: AbortSignal): Promise<void> {
+    const previous = this.firewallSync ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.firewallPass(signal));
+    this.firewallSync = next;
+    return next;
+  }
+
+  private async firewallPass(signal: AbortSignal): Promise<void> {
+    const target = this.options.firewall;
+    const ruleset = desiredFirewall(this.model, target.aiAccessHolder);
+    const observed = await observeTarget(target, signal);
+    const checkedAt = new Date().toISOString();
+    const before = firewallState(ruleset, observed);
+    const action = planFirewall(ruleset, observed);
+    const nft = nftOf(target);
+    if (action === null || action.blocked !== undefined || nft === undefined) {
+      this.setFirewall(before, checkedAt, before.state === 'InSync' ? 'debug' : 'error');
+      return;
+    }
+    const log = this.log.child({ key: FIREWALL });
+    const started = performance.now();
+    let after: FirewallState;
+    try {
+      after = await applyFirewall(nft, action.payload as FirewallPayload, signal);
+    } catch (err) {
+      log.error({ action: action.id, verb: action.verb, reason: action.reason, result: 'failed', ms: Math.round(performance.now() - started), err: describeError(err) }, `${action.verb} firewall inet anklume failed`);
+      this.setFirewall({ ...before, message: `${before.message}; applying failed: ${describeError(err)}` }, checkedAt, 'none');
+      throw err;
+    }
+    const changed = action.changes.length;
+    log.info({ action: action.id, verb: action.verb, reason: action.reason, result: 'done', changes: changed, ms: Math.round(performance.now() - started) }, `${action.verb} firewall inet anklume`);
+    this.setFirewall(after, checkedAt, 'none', new Date().toISOString());
+  }
+
+  private setFirewall(state: FirewallState, checkedAt: string, logLevel: 'debug' | 'error' | 'none', appliedAt?: string): void {
+    const previous = this.firewall;
+    this.firewall = firewallStatus(state, { checkedAt, appliedAt: appliedAt ?? previous.appliedAt });
+    // Say it when the state changes, not on every check.
+    if (logLevel !== 'none' && (previous.state !== this.firewall.state || previous.message !== this.firewall.message)) {
+      if (logLevel === 'error') this.log.error({ key: FIREWALL, state: state.state }, state.message);
+      else this.log.debug({ key: FIREWALL, state: state.state }, state.message);
+    }
   }
 
   private applyLocked(action: Action, signal: AbortSignal): Promise<void> {
@@ -317,7 +389,7 @@ export class Daemon {
       incus: { endpoint: this.options.incusEndpoint, reachable: this.incusError === undefined, ...(this.incusError === undefined ? {} : { error: this.incusError }) },
       events: { ...this.eventsState },
       queue: { depth: this.queue.depth(), inFlight: this.queue.inFlight() },
-      firewall: FIREWALL_NOT_MANAGED,
+      firewall: this.firewall,
       aiAccess: aiAccess(model, null),
       domains,
     };

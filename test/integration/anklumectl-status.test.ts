@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DaemonClient, DaemonFailureError, DaemonNotRunningError } from '../../src/cli/daemon-client.js';
-import { FIREWALL_NOT_MANAGED, type Condition, type DomainStatus, type StatusDocument } from '../../src/controllers/status.js';
+import { type Condition, type DomainStatus, type StatusDocument } from '../../src/controllers/status.js';
 import { ROOT, runBin, type CliRun } from '../helpers/cli.js';
 
 // A real HTTP server on a temporary unix socket plays anklumed's control API.
@@ -44,7 +44,7 @@ function statusDoc(domains: DomainStatus[]): StatusDocument {
     incus: { endpoint: '/var/lib/incus/unix.socket', reachable: true },
     events: { connected: true, reconnects: 0, lastEventAt: null },
     queue: { depth: 0, inFlight: 0 },
-    firewall: FIREWALL_NOT_MANAGED,
+    firewall: { managed: true, state: 'InSync', message: 'table inet anklume matches infra.yml (20 rules)', rules: 20, checkedAt: T, appliedAt: T },
     aiAccess: { policy: 'open', holder: null, source: 'open access: every domain may reach ai-tools' },
     domains,
   };

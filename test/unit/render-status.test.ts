@@ -5,7 +5,7 @@ import { offlineStatusDocument, statusExitCode } from '../../src/cli/status.js';
 import { validateInfraText } from '../../src/config/validate.js';
 import type { Observed } from '../../src/controllers/observed.js';
 import { planInfra } from '../../src/controllers/plan.js';
-import { FIREWALL_NOT_MANAGED, type Condition, type DomainStatus, type ObjectStatus, type StatusDocument } from '../../src/controllers/status.js';
+import { type Condition, type FirewallStatus, type DomainStatus, type ObjectStatus, type StatusDocument } from '../../src/controllers/status.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
 const T = '2026-01-02T03:04:05.000Z';
@@ -72,6 +72,8 @@ const DISABLED = domain('archive', {
   lastReconcile: null,
 });
 
+const FIREWALL_DRIFTED: FirewallStatus = { managed: false, state: 'Drifted', message: 'table inet anklume differs from infra.yml (1 missing, 0 unexpected): isolation is not as declared', rules: 31, checkedAt: null, appliedAt: null };
+
 function document(fields: Partial<StatusDocument> = {}): StatusDocument {
   return {
     generatedAt: T,
@@ -80,7 +82,7 @@ function document(fields: Partial<StatusDocument> = {}): StatusDocument {
     incus: { endpoint: '/var/lib/incus/unix.socket', reachable: true },
     events: { connected: true, reconnects: 1, lastEventAt: '2026-01-02T03:04:00.000Z' },
     queue: { depth: 1, inFlight: 2 },
-    firewall: FIREWALL_NOT_MANAGED,
+    firewall: FIREWALL_DRIFTED,
     aiAccess: { policy: 'exclusive', holder: 'pro', source: 'switch-ai' },
     domains: [READY, DEGRADED, DISABLED],
     ...fields,
@@ -96,7 +98,7 @@ describe('renderStatus', () => {
         'events     connected (1 reconnect, last event 2026-01-02T03:04:00.000Z)',
         'queue      1 queued, 2 in flight',
         'incus      /var/lib/incus/unix.socket: reachable',
-        'firewall   not managed by anklume yet: isolation between domain bridges is NOT enforced',
+        'firewall   Drifted: table inet anklume differs from infra.yml (1 missing, 0 unexpected): isolation is not as declared',
         'AI access  exclusive, held by pro, from switch-ai',
         '',
         'DOMAIN   TRUST       SUBNET         BRIDGE       STATUS    REASON',
@@ -142,7 +144,7 @@ describe('renderStatus', () => {
         'events     not watched (no daemon)',
         'queue      none (no daemon)',
         'incus      /tmp/none.sock: NOT reachable: Incus is not reachable at /tmp/none.sock',
-        'firewall   not managed by anklume yet: isolation between domain bridges is NOT enforced',
+        'firewall   Drifted: table inet anklume differs from infra.yml (1 missing, 0 unexpected): isolation is not as declared',
         'AI access  unknown: no valid infra.yml',
         '',
         'No domains: infra.yml is invalid, so there is no model to show.',
@@ -151,13 +153,13 @@ describe('renderStatus', () => {
     );
   });
 
-  it('colours only with color=true: green Ready, yellow Progressing, red Degraded and the unmanaged firewall', () => {
+  it('colours only with color=true: green Ready, yellow Progressing, red Degraded and a firewall out of sync', () => {
     expect(renderStatus(document(), plain)).not.toContain('\u001b[');
     const text = renderStatus(document(), coloured);
     expect(text).toContain('\u001b[32mReady\u001b[0m');
     expect(text).toContain('\u001b[33mProgressing\u001b[0m');
     expect(text).toContain('\u001b[31mDegraded\u001b[0m');
-    expect(text).toContain(`\u001b[31m${FIREWALL_NOT_MANAGED.message}\u001b[0m`);
+    expect(text).toContain('\u001b[31mDrifted\u001b[0m: table inet anklume differs');
     expect(text).toContain('\u001b[2m· instance lab-old');
     // Padding is computed on the plain text: stripping the codes gives the plain rendering back.
     // eslint-disable-next-line no-control-regex -- removing the escape sequences is the point
@@ -172,8 +174,12 @@ describe('statusLabel and statusExitCode', () => {
     expect(statusLabel(conds('Ready', 'x').map((c) => ({ ...c, status: false })))).toBe('Unknown');
   });
 
-  it('exits 0 only when the config is valid, Incus was read and every domain is Ready (disabled ones count)', () => {
-    expect(statusExitCode(document({ domains: [READY, DISABLED] }))).toBe(0);
+  it('exits 0 only when the config is valid, Incus was read, the firewall matches and every domain is Ready (disabled ones count)', () => {
+    const inSync: FirewallStatus = { managed: true, state: 'InSync', message: 'table inet anklume matches infra.yml (31 rules)', rules: 31, checkedAt: T, appliedAt: null };
+    expect(statusExitCode(document({ domains: [READY, DISABLED], firewall: inSync }))).toBe(0);
+    // Every instance Ready, but the rules are not the declared ones: not a success.
+    expect(statusExitCode(document({ domains: [READY, DISABLED] }))).toBe(1);
+    expect(statusExitCode(document({ domains: [READY], firewall: { ...FIREWALL_DRIFTED, state: 'Unavailable', message: 'nft not found' } }))).toBe(1);
     expect(statusExitCode(document())).toBe(1);
     expect(statusExitCode(document({ domains: [READY], config: { file: 'f', valid: false, errors: ['e'], specHash: null, loadedAt: null } }))).toBe(1);
     expect(statusExitCode(document({ domains: [READY], incus: { endpoint: 's', reachable: false, error: 'gone' } }))).toBe(1);
@@ -215,9 +221,9 @@ describe('offlineStatusDocument', () => {
   it('computes the domains from infra.yml and what Incus holds, with no daemon, events or queue', () => {
     const m = model();
     const plan = planInfra(m, EMPTY, { storagePool: 'default', prune: false, force: false });
-    const doc = offlineStatusDocument({ ...base, config: { ok: true, model: m }, incus: { ok: true, observed: EMPTY, plan } });
+    const doc = offlineStatusDocument({ ...base, firewall: FIREWALL_DRIFTED, config: { ok: true, model: m }, incus: { ok: true, observed: EMPTY, plan } });
     expect(doc.daemon).toEqual({ running: false, message: 'anklumed is not running (no daemon at /run/anklume/anklumed.sock): computed from infra.yml and Incus' });
-    expect([doc.events, doc.queue, doc.firewall]).toEqual([null, null, FIREWALL_NOT_MANAGED]);
+    expect([doc.events, doc.queue, doc.firewall]).toEqual([null, null, FIREWALL_DRIFTED]);
     expect(doc.aiAccess).toEqual({ policy: 'exclusive', holder: 'pro', source: 'ai_access_default (no switch yet)' });
     expect(doc.config).toMatchObject({ file: 'infra.yml', valid: true, errors: [], loadedAt: T });
     expect(doc.domains.map((d) => [d.name, statusLabel(d.conditions), d.conditions[0]?.reason])).toEqual([
@@ -232,7 +238,7 @@ describe('offlineStatusDocument', () => {
   });
 
   it('keeps the domains of the model with their state unknown when Incus is unreachable', () => {
-    const doc = offlineStatusDocument({ ...base, config: { ok: true, model: model() }, incus: { ok: false, reachable: false, error: 'Incus is not reachable at /x' } });
+    const doc = offlineStatusDocument({ ...base, firewall: FIREWALL_DRIFTED, config: { ok: true, model: model() }, incus: { ok: false, reachable: false, error: 'Incus is not reachable at /x' } });
     expect(doc.incus).toEqual({ endpoint: '/var/lib/incus/unix.socket', reachable: false, error: 'Incus is not reachable at /x' });
     expect(doc.domains.map((d) => [d.name, statusLabel(d.conditions)])).toEqual([
       ['pro', 'Unknown'],
@@ -248,7 +254,7 @@ describe('offlineStatusDocument', () => {
   });
 
   it('has no domains when infra.yml is invalid, and says why in the config', () => {
-    const doc = offlineStatusDocument({ ...base, config: { ok: false, errors: ['infra.yml:1:1: (root): bad'] }, incus: { ok: true, observed: EMPTY, plan: { actions: [], notes: [] } } });
+    const doc = offlineStatusDocument({ ...base, firewall: FIREWALL_DRIFTED, config: { ok: false, errors: ['infra.yml:1:1: (root): bad'] }, incus: { ok: true, observed: EMPTY, plan: { actions: [], notes: [] } } });
     expect(doc.config).toEqual({ file: 'infra.yml', valid: false, errors: ['infra.yml:1:1: (root): bad'], specHash: null, loadedAt: null });
     expect(doc.domains).toEqual([]);
     expect(doc.aiAccess.source).toBe('unknown: no valid infra.yml');

@@ -1,0 +1,165 @@
+import { AI_TOOLS_DOMAIN } from '../config/rules.js';
+import type { DesiredInfra, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import { parseCidr, parseIpv4 } from '../shared/ipv4.js';
+import { AnklumeError } from '../shared/errors.js';
+import { BRIDGE_WILDCARD, type Chain, type Match, type Rule, type Ruleset } from './ruleset.js';
+
+/** Before Incus's own chains (priority filter), so anklume decides first. */
+export const CHAIN_PRIORITY = -10;
+/** The named set of the bridges that hold exclusive AI access: a switch rewrites one element. */
+export const AI_ACCESS_SET = 'ai_access';
+
+export interface RenderOptions {
+  /**
+   * With ai_access_policy: exclusive, the domain that holds access now (after
+   * switch-ai), null for nobody. Defaults to ai_access_default.
+   */
+  readonly aiAccessHolder?: string | null;
+}
+
+export class FirewallRenderError extends AnklumeError {
+  constructor(message: string) {
+    super('FIREWALL_RENDER', message);
+  }
+}
+
+// An interface name nft accepts and that cannot break out of its quotes.
+const IFNAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
+
+function bridgeOf(domain: string): string {
+  const name = `net-${domain}`;
+  if (!IFNAME.test(name)) throw new FirewallRenderError(`bridge name "${name}" is not a valid interface name`);
+  return name;
+}
+
+function address(value: string): string {
+  if (parseIpv4(value) === null && parseCidr(value) === null) throw new FirewallRenderError(`"${value}" is not an IPv4 address or CIDR`);
+  return value;
+}
+
+/**
+ * Policy descriptions become rule comments. nft has no escape inside a quoted
+ * string, so anything but plain characters is replaced: no description can
+ * close the quote and inject a rule. nft keeps at most 128 bytes.
+ */
+export function safeComment(text: string): string {
+  return text.replace(/[^A-Za-z0-9 _.,:;()/+=@%-]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+}
+
+/** The policy's comment: its index (stable across edits of other text) and its description. */
+function policyComment(policy: DesiredPolicy, suffix = ''): string {
+  return safeComment(`policy ${policy.index}${suffix}${policy.description === '' ? '' : `: ${policy.description}`}`);
+}
+
+type Side = 'from' | 'to';
+
+/** Matches that select one endpoint as source (`from`) or destination (`to`) of forwarded traffic. */
+function endpointMatches(endpoint: PolicyEndpoint, side: Side, aiSet: boolean): Match[] {
+  if (endpoint.kind === 'host') throw new FirewallRenderError('internal: host endpoints are not forwarded traffic');
+  if (aiSet) return [{ kind: side === 'from' ? 'iifname-set' : 'oifname-set', set: AI_ACCESS_SET }];
+  const iface: Match = { kind: side === 'from' ? 'iifname' : 'oifname', op: '==', value: bridgeOf(endpoint.domain) };
+  if (endpoint.kind === 'domain') return [iface];
+  return [iface, { kind: side === 'from' ? 'saddr' : 'daddr', value: address(endpoint.ip) }];
+}
+
+function portMatches(policy: DesiredPolicy): Match[] {
+  if (policy.ports === 'all') return [];
+  for (const p of policy.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FirewallRenderError(`port ${p} is out of range`);
+  return [{ kind: 'dport', protocol: policy.protocol, ports: policy.ports }];
+}
+
+const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'host' ? null : e.domain);
+
+/**
+ * The firewall of the whole model (pure). Never of a subset: the table is
+ * replaced as a whole, so rendering one domain alone would wipe the others.
+ *
+ * forward: traffic that involves no anklume bridge is left alone; anklume
+ * traffic is accepted when established or inside one domain or declared by a
+ * policy, and dropped otherwise (between bridges, and into a bridge from
+ * anywhere else). input: what instances send to the host itself is dropped
+ * except DHCP and DNS to their own gateway and policies `to: host`.
+ */
+export function renderFirewall(model: DesiredInfra, options: RenderOptions = {}): Ruleset {
+  const exclusive = model.ai.accessPolicy === 'exclusive';
+  const holder = options.aiAccessHolder === undefined ? model.ai.accessDefault : options.aiAccessHolder;
+  const enabled = model.domains.filter((d) => d.enabled);
+  const enabledNames = new Set(enabled.map((d) => d.name));
+  const active = (p: DesiredPolicy): boolean => [p.from, p.to].every((e) => e.kind === 'host' || enabledNames.has(e.domain));
+
+  const forward: Rule[] = [
+    { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
+    { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
+    { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
+  ];
+  for (const d of enabled) {
+    const bridge = bridgeOf(d.name);
+    forward.push({ matches: [{ kind: 'iifname', op: '==', value: bridge }, { kind: 'oifname', op: '==', value: bridge }], verdict: 'accept', comment: safeComment(`inside domain ${d.name}`) });
+  }
+
+  const input: Rule[] = [
+    { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not from an anklume bridge: left alone' },
+    { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
+    { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
+    // DHCP requests are broadcast: no destination address to pin.
+    { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'dport', protocol: 'udp', ports: [67] }], verdict: 'accept', comment: 'DHCP from instances' },
+  ];
+  for (const d of enabled) {
+    const bridge = bridgeOf(d.name);
+    const gateway = address(d.network.gateway);
+    for (const protocol of ['udp', 'tcp'] as const) {
+      input.push({ matches: [{ kind: 'iifname', op: '==', value: bridge }, { kind: 'daddr', value: gateway }, { kind: 'dport', protocol, ports: [53] }], verdict: 'accept', comment: safeComment(`DNS of domain ${d.name}`) });
+    }
+  }
+
+  // With exclusive access, the one policy into ai-tools follows the holder; with none declared, the spec's default applies.
+  const policies: { policy: DesiredPolicy; aiAccess: boolean }[] = [];
+  let aiPolicy = false;
+  for (const p of model.policies) {
+    if (!active(p)) continue;
+    const aiAccess = exclusive && domainOf(p.to) === AI_TOOLS_DOMAIN && p.from.kind !== 'host' && domainOf(p.from) !== AI_TOOLS_DOMAIN;
+    aiPolicy ||= aiAccess;
+    policies.push({ policy: p, aiAccess });
+  }
+  if (exclusive && !aiPolicy && enabledNames.has(AI_TOOLS_DOMAIN)) {
+    policies.push({
+      policy: { index: -1, description: 'exclusive AI access (default: holder and ai-tools, both ways)', from: { kind: 'domain', domain: holder ?? AI_TOOLS_DOMAIN }, to: { kind: 'domain', domain: AI_TOOLS_DOMAIN }, ports: 'all', protocol: 'tcp', bidirectional: true },
+      aiAccess: true,
+    });
+  }
+
+  for (const { policy, aiAccess } of policies) {
+    const comment = policy.index < 0 ? safeComment(policy.description) : policyComment(policy);
+    const reverseComment = policy.index < 0 ? comment : policyComment(policy, ' reverse');
+    const ports = portMatches(policy);
+    const { from, to } = policy;
+    if (to.kind === 'host' && from.kind !== 'host') {
+      input.push({ matches: [...endpointMatches(from, 'from', false), ...ports], verdict: 'accept', comment });
+      continue;
+    }
+    if (from.kind === 'host' && to.kind !== 'host') {
+      // The host reaches instances through its output path, which anklume leaves open; the reverse is an input rule.
+      if (policy.bidirectional) input.push({ matches: [...endpointMatches(to, 'from', false), ...ports], verdict: 'accept', comment: reverseComment });
+      continue;
+    }
+    if (from.kind === 'host' || to.kind === 'host') continue;
+    if (!aiAccess && from.domain === to.domain) continue; // inside one domain: already accepted
+    forward.push({ matches: [...endpointMatches(from, 'from', aiAccess), ...endpointMatches(to, 'to', false), ...ports], verdict: 'accept', comment });
+    if (policy.bidirectional) {
+      forward.push({ matches: [...endpointMatches(to, 'from', false), ...endpointMatches(from, 'to', aiAccess), ...ports], verdict: 'accept', comment: reverseComment });
+    }
+  }
+
+  forward.push(
+    { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'between domains: only what network_policies declare' },
+    { matches: [{ kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'into a domain from outside anklume' },
+  );
+  input.push({ matches: [], verdict: 'drop', comment: 'instances reach the host only as declared' });
+
+  const chains: Chain[] = [
+    { name: 'forward', hook: 'forward', priority: CHAIN_PRIORITY, policy: 'accept', rules: forward },
+    { name: 'input', hook: 'input', priority: CHAIN_PRIORITY, policy: 'accept', rules: input },
+  ];
+  const sets = exclusive ? [{ name: AI_ACCESS_SET, type: 'ifname' as const, elements: holder !== null && enabledNames.has(holder) ? [bridgeOf(holder)] : [] }] : [];
+  return { sets, chains };
+}

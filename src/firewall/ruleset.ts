@@ -1,0 +1,48 @@
+/**
+ * The firewall as data: the few nftables constructs anklume uses, nothing
+ * more. Rendering (render.ts) builds a Ruleset from the model; nft-text.ts
+ * turns it into the script nft loads; live.ts decodes what nft reads back into
+ * the same shapes, so desired and live compare rule by rule.
+ */
+export const TABLE_FAMILY = 'inet';
+export const TABLE_NAME = 'anklume';
+
+/** Every anklume bridge is `net-<domain>`: the wildcard also covers a bridge created after the rules were written. */
+export const BRIDGE_WILDCARD = 'net-*';
+
+export type Verdict = 'accept' | 'drop';
+
+export type Match =
+  | { readonly kind: 'iifname' | 'oifname'; readonly op: '==' | '!='; readonly value: string }
+  /** `iifname @set`: membership in a named set of interface names. */
+  | { readonly kind: 'iifname-set' | 'oifname-set'; readonly set: string }
+  /** An address or a CIDR. */
+  | { readonly kind: 'saddr' | 'daddr'; readonly value: string }
+  | { readonly kind: 'ct-state'; readonly states: readonly string[] }
+  | { readonly kind: 'dport'; readonly protocol: 'tcp' | 'udp'; readonly ports: readonly number[] };
+
+export interface Rule {
+  readonly matches: readonly Match[];
+  readonly verdict: Verdict;
+  readonly comment?: string;
+}
+
+export interface Chain {
+  readonly name: string;
+  readonly hook: 'forward' | 'input';
+  /** Relative to the `filter` priority (0): negative runs first. */
+  readonly priority: number;
+  readonly policy: Verdict;
+  readonly rules: readonly Rule[];
+}
+
+export interface NamedSet {
+  readonly name: string;
+  readonly type: 'ifname';
+  readonly elements: readonly string[];
+}
+
+export interface Ruleset {
+  readonly sets: readonly NamedSet[];
+  readonly chains: readonly Chain[];
+}
