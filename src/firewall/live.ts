@@ -162,7 +162,7 @@ function lineDiff(from: readonly string[], to: readonly string[]): { sign: '+' |
     if (i < n && j < m && from[i] === to[j]) {
       i++;
       j++;
-    } else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
+    } else if (j < m && (i === n || lcs[i]![j + 1]! > lcs[i + 1]![j]!)) {
       out.push({ sign: '+', line: to[j++]! });
     } else {
       out.push({ sign: '-', line: from[i++]! });

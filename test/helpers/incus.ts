@@ -1,3 +1,4 @@
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -98,5 +99,37 @@ export async function removeTestInfra(client: IncusClient, options: { infraName:
     if (empty.ok) await reconcileOnce(client, empty.model, { prune: true, force: true, concurrency: 4 });
   } finally {
     await removeByPrefix(client, options.prefix);
+    // `apply` wrote the firewall of this test's infra; the next test writes its own.
+    removeFirewallTable();
+  }
+}
+
+/** `incus exec` (the CLI: the REST exec needs websockets for little gain here); never throws on a non-zero exit. */
+export function incusExec(project: string, instance: string, command: readonly string[], options: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile('incus', ['exec', '--project', project, instance, '--', ...command], { timeout: options.timeoutMs ?? 60_000, env: { ...process.env, INCUS_SOCKET } }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') {
+        reject(err);
+        return;
+      }
+      resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });
+    });
+  });
+}
+
+/** Wait until an instance holds its pinned address (its DHCP lease came). */
+export async function waitForAddress(project: string, instance: string, ip: string): Promise<void> {
+  await waitFor(`${instance} to hold ${ip}`, async () => {
+    const r = await incusExec(project, instance, ['ip', '-4', '-o', 'addr', 'show', 'eth0']).catch(() => ({ code: 1, stdout: '' }));
+    return r.stdout.includes(`inet ${ip}/`) ? true : undefined;
+  }, { timeoutMs: 90_000, intervalMs: 500 });
+}
+
+/** Remove anklume's nftables table (tests that applied a firewall created it). */
+export function removeFirewallTable(): void {
+  try {
+    execFileSync('nft', ['delete', 'table', 'inet', 'anklume'], { stdio: 'ignore' });
+  } catch {
+    // Not there: nothing to remove.
   }
 }

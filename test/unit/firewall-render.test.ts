@@ -1,0 +1,168 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { validateInfraText } from '../../src/config/validate.js';
+import { nftScript, tableLines } from '../../src/firewall/nft-text.js';
+import { FirewallRenderError, renderFirewall, safeComment } from '../../src/firewall/render.js';
+import type { DesiredInfra } from '../../src/schemas/model.js';
+
+const GOLDEN = new URL('../fixtures/firewall/', import.meta.url);
+
+/** Every kind of endpoint and port list, host both ways, a disabled domain, exclusive AI access. */
+const INFRA = `
+project_name: fwtest
+global:
+  addressing: { zone_base: 100 }
+  ai_access_policy: exclusive
+  ai_access_default: pro
+domains:
+  pro:
+    trust_level: trusted
+    machines:
+      pro-dev: { ip: 10.110.1.10 }
+      pro-web: {}
+  perso:
+    trust_level: trusted
+    machines:
+      perso-desk: {}
+  ai-tools:
+    trust_level: semi-trusted
+    machines:
+      ai-gpu: { ip: 10.120.0.10 }
+  lab:
+    trust_level: untrusted
+    machines:
+      lab-box: {}
+  old:
+    trust_level: untrusted
+    enabled: false
+    machines:
+      old-box: {}
+network_policies:
+  - description: web from perso
+    from: perso
+    to: pro-web
+    ports: [443, 80]
+  - description: 'dev and lab talk, "both" ways; flush ruleset'
+    from: pro-dev
+    to: lab
+    ports: all
+    bidirectional: true
+  - description: Ollama for the holder
+    from: pro
+    to: ai-tools
+    ports: [11434]
+  - description: syslog to the host
+    from: lab
+    to: host
+    ports: [514]
+    protocol: udp
+  - description: ssh from the host, answers allowed
+    from: host
+    to: pro-dev
+    ports: [22]
+    bidirectional: true
+  - description: to a disabled domain
+    from: pro
+    to: old
+    ports: all
+`;
+
+function model(text = INFRA): DesiredInfra {
+  const r = validateInfraText(text, { file: 'infra.yml', hostNetworks: [] });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues, null, 2));
+  return r.model;
+}
+
+/** Compare with the golden file; UPDATE_GOLDEN=1 rewrites it (then review the diff). */
+function golden(name: string, actual: string): void {
+  const url = new URL(name, GOLDEN);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(url, actual);
+  expect(actual).toBe(readFileSync(url, 'utf8'));
+}
+
+describe('renderFirewall', () => {
+  it('renders the whole model to the golden script', () => {
+    golden('fwtest.nft', nftScript(renderFirewall(model())));
+  });
+
+  it('renders the example infra to the golden script', () => {
+    golden('example.nft', nftScript(renderFirewall(model(readFileSync(new URL('../../infra.example.yml', import.meta.url), 'utf8')))));
+  });
+
+  it('replaces the whole table in one transaction and names no other table', () => {
+    const script = nftScript(renderFirewall(model()));
+    expect(script.split('\n').slice(0, 3)).toEqual(['table inet anklume', 'delete table inet anklume', 'table inet anklume {']);
+    const tables = [...script.matchAll(/\btable\s+(\S+)\s+(\S+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(new Set(tables)).toEqual(new Set(['inet anklume']));
+    // Outside comments (a description may say anything), no statement but the table's own.
+    expect(script.replace(/comment "[^"]*"/g, '')).not.toMatch(/flush|\bjump\b|\bgoto\b/);
+  });
+
+  it('accepts traffic inside every enabled domain and drops everything else between bridges, last', () => {
+    const forward = renderFirewall(model()).chains.find((c) => c.name === 'forward');
+    const lines = forward?.rules.map((r) => tableLines({ sets: [], chains: [{ ...forward, rules: [r] }] })[2]?.trim()) ?? [];
+    for (const d of ['pro', 'perso', 'ai-tools', 'lab']) expect(lines).toContain(`iifname "net-${d}" oifname "net-${d}" accept comment "inside domain ${d}"`);
+    expect(lines.some((l) => l.includes('net-old'))).toBe(false);
+    expect(lines.at(-2)).toBe('iifname "net-*" oifname "net-*" drop comment "between domains: only what network_policies declare"');
+    expect(lines.at(-1)).toBe('oifname "net-*" drop comment "into a domain from outside anklume"');
+    expect(lines[0]).toBe('iifname != "net-*" oifname != "net-*" accept comment "not anklume traffic: left alone"');
+  });
+
+  it('never renders a subset: every enabled domain keeps its rules whatever the order of domains', () => {
+    const m = model();
+    const reversed: DesiredInfra = { ...m, domains: [...m.domains].reverse() };
+    const text = (x: DesiredInfra): string[] => tableLines(renderFirewall(x)).sort();
+    expect(text(reversed)).toEqual(text(m));
+  });
+
+  it('puts the exclusive AI access holder in a named set, so a switch changes one element', () => {
+    const m = model();
+    expect(renderFirewall(m).sets).toEqual([{ name: 'ai_access', type: 'ifname', elements: ['net-pro'] }]);
+    expect(renderFirewall(m, { aiAccessHolder: 'perso' }).sets[0]?.elements).toEqual(['net-perso']);
+    expect(renderFirewall(m, { aiAccessHolder: null }).sets[0]?.elements).toEqual([]);
+    const withoutSet = (x: ReturnType<typeof renderFirewall>): unknown => x.chains;
+    expect(withoutSet(renderFirewall(m, { aiAccessHolder: 'perso' }))).toEqual(withoutSet(renderFirewall(m)));
+  });
+
+  it('opens both ways between the holder and ai-tools when no policy targets ai-tools (spec/002)', () => {
+    const text = tableLines(renderFirewall(model(INFRA.replace(/  - description: Ollama for the holder\n    from: pro\n    to: ai-tools\n    ports: \[11434\]\n/, ''))));
+    expect(text).toContain('\tiifname @ai_access oifname "net-ai-tools" accept comment "exclusive AI access (default: holder and ai-tools, both ways)"');
+    expect(text).toContain('\tiifname "net-ai-tools" oifname @ai_access accept comment "exclusive AI access (default: holder and ai-tools, both ways)"');
+  });
+
+  it('renders policies literally with open AI access', () => {
+    const text = tableLines(renderFirewall(model(INFRA.replace('ai_access_policy: exclusive\n  ai_access_default: pro', 'ai_access_policy: open'))));
+    expect(text.some((l) => l.includes('@ai_access'))).toBe(false);
+    expect(text).toContain('\tiifname "net-pro" oifname "net-ai-tools" tcp dport 11434 accept comment "policy 2: Ollama for the holder"');
+  });
+});
+
+describe('safeComment', () => {
+  it('leaves no way out of the quoted comment', () => {
+    const hostile = 'x" accept; flush ruleset; add rule inet anklume forward accept comment "\\\n\u0000é';
+    const safe = safeComment(hostile);
+    expect(safe).not.toMatch(/["\\\n\u0000]/);
+    expect(safe).toMatch(/^[A-Za-z0-9 _.,:;()/+=@%-]*$/);
+    expect(safeComment('a'.repeat(500)).length).toBeLessThanOrEqual(120);
+  });
+
+  it('escapes what the policy description says in the rendered rule', () => {
+    const script = nftScript(renderFirewall(model()));
+    expect(script).toContain('comment "policy 1: dev and lab talk, both ways; flush ruleset"');
+    // Each line holds at most one quoted comment, and it closes on the same line.
+    for (const line of script.split('\n')) expect((line.match(/"/g) ?? []).length % 2).toBe(0);
+  });
+});
+
+describe('names are checked before they reach nft', () => {
+  const m = model();
+  it('refuses a bridge that is not an interface name', () => {
+    const bad: DesiredInfra = { ...m, domains: m.domains.map((d, i) => (i === 0 ? { ...d, name: 'pro"; flush' } : d)) };
+    expect(() => renderFirewall(bad)).toThrow(FirewallRenderError);
+  });
+
+  it('refuses an address that is not IPv4', () => {
+    const bad: DesiredInfra = { ...m, policies: m.policies.map((p) => (p.to.kind === 'machine' ? { ...p, to: { ...p.to, ip: '10.0.0.1; drop' } } : p)) };
+    expect(() => renderFirewall(bad)).toThrow(/not an IPv4 address/);
+  });
+});
