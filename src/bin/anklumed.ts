@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolveControlSocket } from '../config/daemon-paths.js';
 import { resolveGroup } from '../config/groups.js';
+import { resolveAiAccessPaths } from '../config/ai-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { resolveIncusEndpoint } from '../config/incus-endpoint.js';
 import { Nft } from '../firewall/nft.js';
@@ -31,6 +32,9 @@ interface Flags {
   logFormat?: string;
   nft?: string;
   firewallCheck: string;
+  aiStateFile?: string;
+  aiSwitchLog?: string;
+  aiSwitchLock?: string;
 }
 
 const env = { ...process.env };
@@ -47,6 +51,9 @@ const program = new Command('anklumed')
   .option('--incus-server-cert <file>', 'server certificate to pin for --incus-url')
   .option('--nft <path>', 'nft binary for the host firewall (env ANKLUME_NFT, default /usr/sbin/nft)')
   .option('--firewall-check <seconds>', 'how often the live nftables rules are read back and repaired', '30')
+  .option('--ai-state-file <path>', 'exclusive AI access holder, mirrored from Incus (env ANKLUME_AI_STATE_FILE, default /opt/anklume/ai-access-current)')
+  .option('--ai-switch-log <path>', 'switch-ai log (env ANKLUME_AI_SWITCH_LOG, default /var/log/anklume/ai-switch.log)')
+  .option('--ai-switch-lock <path>', 'one switch-ai at a time (env ANKLUME_AI_SWITCH_LOCK, default /run/anklume/ai-switch.lock)')
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
@@ -91,6 +98,7 @@ async function main(): Promise<number> {
       logger,
       firewall: remote ? { unavailable: REMOTE_INCUS_FIREWALL } : { nft: new Nft(resolveNftBinary({ flag: flags.nft, env })) },
       firewallCheckMs: firewallCheck * 1000,
+      aiPaths: resolveAiAccessPaths(flags, env),
     });
     await daemon.start();
   } catch (err) {

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { StatusDocument } from '../controllers/status.js';
+import type { SwitchAnswer } from '../controllers/ai-switch.js';
 import { AnklumeError } from '../shared/errors.js';
 
 /**
@@ -57,6 +58,9 @@ export class DaemonFailureError extends AnklumeError {
 /** Connect errors that mean "no daemon there" rather than "a daemon we cannot use". */
 const NOT_RUNNING_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTSOCK', 'ENOTDIR']);
 
+/** Stopping services and flushing VRAM can be slow; the daemon finishes the switch even if the CLI gives up. */
+const SWITCH_TIMEOUT_MS = 10 * 60_000;
+
 export interface DaemonClientOptions {
   readonly socketPath: string;
   /** Give up on a request after this long (connect to last byte). Default 10 s. */
@@ -96,7 +100,21 @@ export class DaemonClient {
     return body.queued;
   }
 
-  private request(method: 'GET' | 'POST', path: string, body: unknown, options: DaemonCallOptions): Promise<unknown> {
+  /**
+   * Ask the daemon to switch AI access. A switch stops services and flushes
+   * GPU memory: it may take minutes, so this call waits longer than others.
+   * A failure midway comes back as an answer (ok: false, step, state), not a throw.
+   */
+  async switchAi(request: { domain: string; flush: boolean; dryRun: boolean }, options: DaemonCallOptions = {}): Promise<SwitchAnswer> {
+    const body = await this.request('POST', '/v1/switch-ai', request, options, { timeoutMs: SWITCH_TIMEOUT_MS, acceptFailure: true });
+    if (!isRecord(body) || typeof body.ok !== 'boolean' || !Array.isArray(body.progress)) {
+      throw new DaemonFailureError(`${this.socketPath} answered POST /v1/switch-ai with something that is not a switch result`);
+    }
+    return body as unknown as SwitchAnswer;
+  }
+
+  private request(method: 'GET' | 'POST', path: string, body: unknown, options: DaemonCallOptions, call: { timeoutMs?: number; acceptFailure?: boolean } = {}): Promise<unknown> {
+    const timeoutMs = call.timeoutMs ?? this.timeoutMs;
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = http.request(
@@ -108,7 +126,7 @@ export class DaemonClient {
           agent: false,
           // Any Host works on a unix socket; name the daemon for its logs.
           headers: { host: 'anklumed', accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }) },
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
           ...(options.signal === undefined ? {} : { signal: options.signal }),
         },
         (res) => {
@@ -125,13 +143,13 @@ export class DaemonClient {
               reject(new DaemonFailureError(`${this.socketPath} answered ${method} ${path} (${status}) with a body that is not JSON`, { cause: err }));
               return;
             }
-            if (status >= 200 && status < 300) resolve(parsed);
+            if ((status >= 200 && status < 300) || (call.acceptFailure === true && status === 500 && isRecord(parsed) && parsed.ok === false)) resolve(parsed);
             else reject(new DaemonRequestError(status, isRecord(parsed) && typeof parsed.error === 'string' ? parsed.error : text.trim() || `HTTP ${status}`));
           });
         },
       );
       // `timeout` only emits: ending the request is ours to do.
-      req.on('timeout', () => req.destroy(new DaemonFailureError(`anklumed at ${this.socketPath} did not answer ${method} ${path} within ${this.timeoutMs / 1000}s`)));
+      req.on('timeout', () => req.destroy(new DaemonFailureError(`anklumed at ${this.socketPath} did not answer ${method} ${path} within ${timeoutMs / 1000}s`)));
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (options.signal?.aborted === true) reject(err); // the AbortError: the caller stopped, nothing failed
         else if (err instanceof AnklumeError) reject(err);

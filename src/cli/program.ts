@@ -9,6 +9,7 @@ import { runPlan, type PlanCommandOptions } from './plan.js';
 import { runReconcile, type ReconcileCommandOptions } from './reconcile.js';
 import { runSchema } from './schema.js';
 import { runStatus, type StatusCommandOptions } from './status.js';
+import { runSwitchAi, type SwitchAiCommandOptions } from './switch-ai.js';
 import { runValidate } from './validate.js';
 
 const configOption = (): Option =>
@@ -105,6 +106,23 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
         process.off('SIGINT', onSigint);
       }
     });
+
+  addIncusOptions(
+    program
+      .command('switch-ai')
+      .description('Give exclusive AI access to <domain>: revoke the holder (its open connections cut), stop the GPU services, flush VRAM, grant, restart. Through anklumed when it runs.')
+      .argument('<domain>', 'the domain that gets access to ai-tools')
+      .addOption(configOption())
+      .option('--no-flush', 'do not clear GPU memory between domains (prints a security warning)')
+      .option('--dry-run', 'print the steps and change nothing')
+      .option('--json', 'print the result as JSON')
+      .addOption(socketOption())
+      .option('--ai-state-file <path>', 'without a daemon: the holder file (env ANKLUME_AI_STATE_FILE, default /opt/anklume/ai-access-current)')
+      .option('--ai-switch-log <path>', 'without a daemon: the switch log (env ANKLUME_AI_SWITCH_LOG, default /var/log/anklume/ai-switch.log)')
+      .option('--ai-switch-lock <path>', 'without a daemon: the switch lock (env ANKLUME_AI_SWITCH_LOCK, default /run/anklume/ai-switch.lock)'),
+  ).action(async (domain: string, opts: SwitchAiCommandOptions) => {
+    setStatus(await runSwitchAi(domain, opts, io));
+  });
 
   program
     .command('reconcile')

@@ -78,7 +78,9 @@ function headerLines(doc: StatusDocument, io: CliIo): string[] {
   const checked = firewall.checkedAt === null ? '' : paint(io, 'dim', ` (checked ${firewall.checkedAt})`);
   lines.push(['firewall', `${firewall.managed ? paint(io, 'green', 'in sync') : paint(io, 'red', firewall.state)}: ${firewall.message}${checked}`]);
 
-  lines.push(['AI access', aiAccess.policy === 'open' ? aiAccess.source : `exclusive, held by ${aiAccess.holder ?? 'nobody'}, from ${aiAccess.source}`]);
+  const since = aiAccess.since === undefined || aiAccess.since === null ? '' : ` since ${aiAccess.since}`;
+  lines.push(['AI access', aiAccess.policy === 'open' ? aiAccess.source : `exclusive, held by ${aiAccess.holder ?? 'nobody'}${since}, from ${aiAccess.source}`]);
+  for (const v of aiAccess.vram ?? []) lines.push(['VRAM', `${v.instance} GPU ${v.gpu}: ${v.usedMiB} / ${v.totalMiB} MiB used`]);
 
   const width = Math.max(...lines.map(([label]) => label.length));
   const out = lines.map(([label, value]) => `${label.padEnd(width)}  ${value}`);

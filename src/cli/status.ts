@@ -3,6 +3,7 @@ import { resolveControlSocket } from '../config/daemon-paths.js';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';
 import { ConfigReadError, detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { holderFromObserved, type AiHolder } from '../controllers/ai-access.js';
 import { observeTarget, type FirewallTarget } from '../controllers/engine.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
@@ -70,6 +71,8 @@ export interface OfflineStatusInput {
   readonly config: OfflineConfig;
   readonly incus: OfflineIncus;
   readonly firewall: FirewallStatus;
+  /** The AI access holder as Incus records it (null when Incus could not be read). */
+  readonly holder?: AiHolder | null;
 }
 
 const EMPTY_OBSERVED: Observed = { projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() };
@@ -120,7 +123,7 @@ export function offlineStatusDocument(input: OfflineStatusInput): StatusDocument
     queue: null,
     firewall: input.firewall,
     // The policy type has no "unknown": say it in the source, which is what is shown.
-    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, null),
+    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, input.holder ?? null),
     domains,
   };
 }
@@ -155,10 +158,12 @@ async function readIncus(client: IncusClient, model: DesiredInfra | undefined, o
 }
 
 /** Read the live table and compare it with the model's (no model: nothing to compare with). */
-async function readFirewall(model: DesiredInfra | undefined, target: FirewallTarget, now: string, signal: AbortSignal): Promise<FirewallStatus> {
+async function readFirewall(model: DesiredInfra | undefined, holder: AiHolder | null, target: FirewallTarget, now: string, signal: AbortSignal): Promise<FirewallStatus> {
   if (model === undefined) return { managed: false, state: 'Unknown', message: 'unknown: no valid infra.yml to compare with', rules: 0, checkedAt: null, appliedAt: null };
+  // Incus unreadable: the holder is unknown, so is the right rule set.
+  if (holder === null) return { managed: false, state: 'Unknown', message: 'unknown: Incus could not be read, so neither could the AI access holder', rules: 0, checkedAt: null, appliedAt: null };
   const observed = await observeTarget(target, signal);
-  return firewallStatus(firewallState(desiredFirewall(model, target.aiAccessHolder), observed), { checkedAt: now });
+  return firewallStatus(firewallState(desiredFirewall(model, holder.holder), observed), { checkedAt: now });
 }
 
 /** The status computed without a daemon: infra.yml, then one observation of Incus. */
@@ -167,12 +172,14 @@ export async function computeOfflineStatus(
   io: CliIo,
 ): Promise<StatusDocument> {
   const config = await loadConfig(options.file);
-  const firewall = await readFirewall(config.ok ? config.model : undefined, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
+
   const endpoint = await resolveIncusEndpoint(options.flags, io.env);
   const client = new IncusClient({ ...endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   try {
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal });
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall });
+    const holder = config.ok && incus.ok ? holderFromObserved(config.model, incus.observed) : null;
+    const firewall = await readFirewall(config.ok ? config.model : undefined, holder, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
+    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder });
   } finally {
     client.close();
   }

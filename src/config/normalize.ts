@@ -104,6 +104,8 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       accessPolicy: global.ai_access_policy,
       accessDefault: global.ai_access_policy === 'exclusive' ? (global.ai_access_default ?? null) : null,
       vramFlush: global.ai_vram_flush,
+      gpuServices: global.ai_gpu_services,
+      toolsDomain: global.ai_tools_domain,
       gpuPolicy: global.gpu_policy,
     },
     sanitizer: {

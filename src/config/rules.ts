@@ -195,14 +195,15 @@ function checkAiAccess(input: RuleInput): ValidationIssue[] {
     return issues;
   }
 
-  if (!domainNames.includes(AI_TOOLS_DOMAIN)) {
-    issues.push({ rule: 'ai-tools-required', path: ['global', 'ai_access_policy'], message: `ai_access_policy: exclusive needs a domain named "${AI_TOOLS_DOMAIN}" to guard`, hint: `declare the ${AI_TOOLS_DOMAIN} domain, or use ai_access_policy: open` });
+  const AI_TOOLS = global.ai_tools_domain ?? AI_TOOLS_DOMAIN;
+  if (!domainNames.includes(AI_TOOLS)) {
+    issues.push({ rule: 'ai-tools-required', path: ['global', 'ai_access_policy'], message: `ai_access_policy: exclusive needs a domain named "${AI_TOOLS}" to guard`, hint: `declare the ${AI_TOOLS} domain, or use ai_access_policy: open` });
   }
   const accessDefault = global.ai_access_default;
   if (accessDefault === undefined) {
     issues.push({ rule: 'ai-access-default-required', path: ['global', 'ai_access_policy'], message: 'ai_access_policy: exclusive needs ai_access_default: the domain that holds AI access at first', expected: 'global.ai_access_default: <domain>' });
-  } else if (accessDefault === AI_TOOLS_DOMAIN) {
-    issues.push({ rule: 'ai-access-default-not-ai-tools', path: ['global', 'ai_access_default'], message: `ai_access_default names the domain that is accessed, not one that accesses it`, expected: `a domain other than ${AI_TOOLS_DOMAIN}`, found: JSON.stringify(accessDefault) });
+  } else if (accessDefault === AI_TOOLS) {
+    issues.push({ rule: 'ai-access-default-not-ai-tools', path: ['global', 'ai_access_default'], message: `ai_access_default names the domain that is accessed, not one that accesses it`, expected: `a domain other than ${AI_TOOLS}`, found: JSON.stringify(accessDefault) });
   } else if (!domainNames.includes(accessDefault)) {
     const hint = didYouMean(accessDefault, domainNames);
     issues.push({ rule: 'ai-access-default-known', path: ['global', 'ai_access_default'], message: `"${accessDefault}" is not a declared domain`, expected: 'a declared domain', found: JSON.stringify(accessDefault), ...(hint === undefined ? {} : { hint }) });
@@ -210,10 +211,10 @@ function checkAiAccess(input: RuleInput): ValidationIssue[] {
 
   const toAiTools = input.policies.filter(({ policy }) => {
     const to = resolveEndpoint(policy.to, input);
-    return to !== undefined && to.kind !== 'host' && to.domain === AI_TOOLS_DOMAIN;
+    return to !== undefined && to.kind !== 'host' && to.domain === AI_TOOLS;
   });
   for (const extra of toAiTools.slice(1)) {
-    issues.push({ rule: 'ai-tools-single-policy', path: ['network_policies', extra.index, 'to'], message: `with exclusive AI access, only one network policy may target ${AI_TOOLS_DOMAIN} (network_policies[${toAiTools[0]?.index}] already does); switch-ai moves it between domains`, hint: 'merge the ports into that one policy' });
+    issues.push({ rule: 'ai-tools-single-policy', path: ['network_policies', extra.index, 'to'], message: `with exclusive AI access, only one network policy may target ${AI_TOOLS} (network_policies[${toAiTools[0]?.index}] already does); switch-ai moves it between domains`, hint: 'merge the ports into that one policy' });
   }
   return issues;
 }

@@ -4,8 +4,9 @@ import { executePlan, type Outcome } from '../reconcile/execute.js';
 import type { Action } from '../reconcile/action.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import type { Nft } from '../firewall/nft.js';
+import { holderFromObserved, readHolder } from './ai-access.js';
 import { applyAction } from './apply.js';
-import { FIREWALL_ACTION_ID, applyFirewall, desiredFirewall, observeFirewall, planFirewall, type FirewallPayload, type ObservedFirewall } from './firewall.js';
+import { FIREWALL_ACTION_ID, FirewallNotAppliedError, applyFirewall, desiredFirewall, observeFirewall, planFirewall, type FirewallPayload, type ObservedFirewall } from './firewall.js';
 import { detectStoragePool, observe } from './observe.js';
 import { planInfra } from './plan.js';
 
@@ -30,13 +31,11 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   const storagePool = options.storagePool ?? detectStoragePool(observed);
   const plan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
   if (firewall === null || target === undefined) return plan;
-  const action = planFirewall(desiredFirewall(model, target.aiAccessHolder), firewall);
+  const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);
   return action === null ? plan : withFirewallFirst(plan, action);
 }
 
-export type FirewallTarget =
-  | { readonly nft: Nft; readonly aiAccessHolder?: string | null }
-  | { readonly unavailable: string; readonly aiAccessHolder?: string | null };
+export type FirewallTarget = { readonly nft: Nft } | { readonly unavailable: string };
 
 export function observeTarget(target: FirewallTarget, signal?: AbortSignal): Promise<ObservedFirewall> {
   if ('unavailable' in target) return Promise.resolve({ ok: false, unavailable: true, error: target.unavailable });
@@ -84,4 +83,19 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   return { plan, outcomes };
+}
+
+/**
+ * Bring the firewall to the model and the AI access holder recorded in Incus
+ * now (read fresh), without a daemon: what `switch-ai` does between steps.
+ * Throws unless the live rules end up as rendered.
+ */
+export async function syncFirewallNow(client: IncusClient, model: DesiredInfra, target: FirewallTarget, signal?: AbortSignal): Promise<void> {
+  const holder = await readHolder(client, model, signal);
+  const ruleset = desiredFirewall(model, holder.holder);
+  const action = planFirewall(ruleset, await observeTarget(target, signal));
+  if (action === null) return;
+  const nft = nftOf(target);
+  if (action.blocked !== undefined || nft === undefined) throw new FirewallNotAppliedError(action.blocked ?? 'no nft to apply the firewall with');
+  await applyFirewall(nft, action.payload, signal);
 }

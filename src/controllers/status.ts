@@ -3,6 +3,7 @@ import type { Action, Plan } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { objectId } from './config-object-plan.js';
+import type { AiHolder } from './ai-access.js';
 import type { FirewallState } from './firewall.js';
 import { scoped, type Observed } from './observed.js';
 
@@ -69,7 +70,7 @@ export interface StatusDocument {
   readonly queue: { readonly depth: number; readonly inFlight: number } | null;
   /** Whether the live nftables rules are the rendered ones; `managed` is true only then. */
   readonly firewall: FirewallStatus;
-  readonly aiAccess: { readonly policy: 'open' | 'exclusive'; readonly holder: string | null; readonly source: string };
+  readonly aiAccess: AiAccessStatus;
   readonly domains: readonly DomainStatus[];
 }
 
@@ -186,9 +187,31 @@ export function planOfDomain(plan: Plan, domain: string): Plan {
 }
 
 /** Who holds AI access: the exclusive holder, or everyone with open access. */
-export function aiAccess(model: DesiredInfra, holder: string | null): StatusDocument['aiAccess'] {
+export interface AiAccessStatus {
+  readonly policy: 'open' | 'exclusive';
+  /** Who may reach ai-tools now; null for nobody (or everyone, with open access). */
+  readonly holder: string | null;
+  readonly since?: string | null;
+  /** Where the holder comes from, or why there is none, in words. */
+  readonly source: string;
+  /** GPU memory where a GPU is visible (nvidia-smi in the ai-tools instances). */
+  readonly vram?: readonly VramReading[];
+}
+
+export interface VramReading {
+  readonly instance: string;
+  readonly gpu: string;
+  readonly usedMiB: number;
+  readonly totalMiB: number;
+}
+
+/** Who holds AI access; `holder` null means it could not be read. */
+export function aiAccess(model: DesiredInfra, holder: AiHolder | null, vram?: readonly VramReading[]): AiAccessStatus {
   if (model.ai.accessPolicy === 'open') return { policy: 'open', holder: null, source: 'open access: every domain may reach ai-tools' };
-  return { policy: 'exclusive', holder: holder ?? model.ai.accessDefault, source: holder === null ? 'ai_access_default (no switch yet)' : 'switch-ai' };
+  const gpu = vram === undefined || vram.length === 0 ? {} : { vram };
+  if (holder === null) return { policy: 'exclusive', holder: null, since: null, source: 'unknown: Incus could not be read', ...gpu };
+  const source = holder.source === 'switch-ai' ? 'switch-ai' : holder.source === 'ai_access_default' ? 'ai_access_default (no switch yet)' : `nobody: ${holder.note ?? 'no holder'}`;
+  return { policy: 'exclusive', holder: holder.holder, since: holder.since, source, ...gpu };
 }
 
 export interface FirewallStatus {

@@ -2,6 +2,7 @@ import { chown, chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
+import type { SwitchAnswer, SwitchRequest } from '../controllers/ai-switch.js';
 import type { StatusDocument } from '../controllers/status.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -11,6 +12,8 @@ export interface ControlHandlers {
   status(): StatusDocument;
   /** Queue these domains (all when empty) at user priority; throws RequestError for unknown ones. */
   reconcile(domains: readonly string[]): string[];
+  /** `switch-ai`: the result (200), a refusal (RequestError: 400), or a failure midway (SwitchFailed: 500 with step and state). */
+  switchAi(request: SwitchRequest): Promise<SwitchAnswer>;
 }
 
 /** A bad request: answered 400 with its message. */
@@ -83,6 +86,15 @@ export async function startControlServer(options: { path: string; group?: number
             throw new RequestError('expected {"domains": ["<domain>", ...]}');
           }
           return send(res, 202, { queued: handlers.reconcile(domains) });
+        }
+        if (req.method === 'POST' && url.pathname === '/v1/switch-ai') {
+          const body = (await readJson(req)) as Record<string, unknown>;
+          const { domain, flush = true, dryRun = false } = body;
+          if (typeof domain !== 'string' || typeof flush !== 'boolean' || typeof dryRun !== 'boolean') {
+            throw new RequestError('expected {"domain": "<domain>", "flush": true|false, "dryRun": true|false}');
+          }
+          const answer = await handlers.switchAi({ target: domain, flush, dryRun });
+          return send(res, answer.ok ? 200 : 500, answer);
         }
         return send(res, 404, { error: `no route ${req.method ?? ''} ${url.pathname}` });
       } catch (err) {

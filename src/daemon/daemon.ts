@@ -3,6 +3,9 @@ import { schedule as cronSchedule, validate as validCron, type ScheduledTask } f
 import { applyAction } from '../controllers/apply.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
+import { readHolder, type AiHolder } from '../controllers/ai-access.js';
+import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
+import type { AiAccessPaths } from '../config/ai-paths.js';
 import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallPayload, type FirewallState } from '../controllers/firewall.js';
 import { nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
 import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument } from '../controllers/status.js';
@@ -45,6 +48,8 @@ export interface DaemonOptions {
   readonly firewall: FirewallTarget;
   /** How often the live nftables table is read back and repaired, in ms (nft sends no events anklume listens to). */
   readonly firewallCheckMs: number;
+  /** The AI access state file, switch log and switch lock. */
+  readonly aiPaths: AiAccessPaths;
 }
 
 /** The key of a domain's work; `LEFTOVERS` is this infra's objects whose domain left infra.yml. */
@@ -82,6 +87,8 @@ export class Daemon {
   private lastLeftoverNotes = '[]';
   private firewall: FirewallStatus = firewallStatus(null, { checkedAt: null });
   private firewallTimer: NodeJS.Timeout | undefined;
+  /** The AI access holder as last read from Incus (null until then). */
+  private holder: AiHolder | null = null;
   /** One nft transaction at a time: the firewall key and domains that need it first share it. */
   private firewallSync: Promise<void> | undefined;
 
@@ -118,7 +125,7 @@ export class Daemon {
       path: options.controlSocket,
       ...(options.socketGroup === undefined ? {} : { group: options.socketGroup }),
       logger: log.child({ component: 'control' }),
-      handlers: { status: () => this.status(), reconcile: (domains) => this.reconcileNow(domains) },
+      handlers: { status: () => this.status(), reconcile: (domains) => this.reconcileNow(domains), switchAi: (request) => this.switchAi(request) },
     });
     if (options.metricsAddress !== undefined) this.metricsServer = await this.startMetrics(options.metricsAddress);
 
@@ -223,6 +230,35 @@ export class Daemon {
     return [...domains];
   }
 
+  /** `anklumectl switch-ai` through the daemon: the switch runs here, its firewall changes through the serialised pass. */
+  async switchAi(request: SwitchRequest): Promise<SwitchAnswer> {
+    const progress: string[] = [];
+    const log = this.log.child({ key: 'switch-ai', target: request.target });
+    try {
+      const result = await switchAi({
+        client: this.client,
+        model: this.model,
+        paths: this.options.aiPaths,
+        syncFirewall: async (signal) => {
+          this.cache.invalidate();
+          await this.reconcileFirewall(signal ?? new AbortController().signal);
+        },
+        progress: (line) => {
+          progress.push(line);
+          log.info(line);
+        },
+      }, request);
+      if (result.changed) log.info({ from: result.from, to: result.to, flush: result.flush }, `AI access switched: ${result.from ?? 'nobody'} -> ${result.to}`);
+      return { ok: true, result, progress };
+    } catch (err) {
+      if (err instanceof SwitchRefusedError) throw new RequestError(err.message);
+      log.error({ err: describeError(err) }, 'switch-ai failed');
+      this.queue.add(FIREWALL, { priority: 'user' });
+      if (err instanceof SwitchFailedError) return { ok: false, error: err.message, step: err.step, state: err.state, progress };
+      return { ok: false, error: describeError(err), progress };
+    }
+  }
+
   /** The domain an Incus object belongs to, by anklume's naming; null for objects of no domain. */
   private domainOf(kind: string, name: string, project: string): string | null {
     if (kind === 'network') return name.startsWith('net-') && this.knownDomains.has(name.slice(4)) ? name.slice(4) : null;
@@ -317,7 +353,11 @@ export class Daemon {
 
   private async firewallPass(signal: AbortSignal): Promise<void> {
     const target = this.options.firewall;
-    const ruleset = desiredFirewall(this.model, target.aiAccessHolder);
+    // The holder read fresh from Incus, never from the cache: a switch in progress just wrote it.
+    this.holder = await readHolder(this.client, this.model, signal);
+    // The spec's state file mirrors the holder recorded in Incus.
+    if (this.model.ai.accessPolicy === 'exclusive') await mirrorStateFile(this.options.aiPaths.stateFile, this.holder.holder).catch((err: unknown) => this.log.warn({ err: describeError(err), file: this.options.aiPaths.stateFile }, 'cannot write the AI access state file'));
+    const ruleset = desiredFirewall(this.model, this.holder.holder);
     const observed = await observeTarget(target, signal);
     const checkedAt = new Date().toISOString();
     const before = firewallState(ruleset, observed);
@@ -390,7 +430,7 @@ export class Daemon {
       events: { ...this.eventsState },
       queue: { depth: this.queue.depth(), inFlight: this.queue.inFlight() },
       firewall: this.firewall,
-      aiAccess: aiAccess(model, null),
+      aiAccess: aiAccess(model, this.holder),
       domains,
     };
   }

@@ -38,9 +38,9 @@ function decodeMatch(expr: unknown): Match | null {
   if (!isObject(left)) return null;
   if (isObject(left.meta) && (left.meta.key === 'iifname' || left.meta.key === 'oifname') && typeof right === 'string') {
     const kind = left.meta.key;
-    if (right.startsWith('@') && op === '==') return { kind: kind === 'iifname' ? 'iifname-set' : 'oifname-set', set: right.slice(1) };
-    if (op === '==' || op === '!=') return { kind, op, value: right };
-    return null;
+    if (op !== '==' && op !== '!=') return null;
+    if (right.startsWith('@')) return { kind: kind === 'iifname' ? 'iifname-set' : 'oifname-set', op, set: right.slice(1) };
+    return { kind, op, value: right };
   }
   if (isObject(left.payload) && left.payload.protocol === 'ip' && (left.payload.field === 'saddr' || left.payload.field === 'daddr') && op === '==') {
     const kind = left.payload.field;

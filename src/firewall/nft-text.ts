@@ -7,9 +7,8 @@ export function matchText(m: Match): string {
     case 'oifname':
       return `${m.kind} ${m.op === '!=' ? '!= ' : ''}"${m.value}"`;
     case 'iifname-set':
-      return `iifname @${m.set}`;
     case 'oifname-set':
-      return `oifname @${m.set}`;
+      return `${m.kind === 'iifname-set' ? 'iifname' : 'oifname'} ${m.op === '!=' ? '!= ' : ''}@${m.set}`;
     case 'saddr':
     case 'daddr':
       return `ip ${m.kind} ${m.value}`;

@@ -1,4 +1,3 @@
-import { AI_TOOLS_DOMAIN } from '../config/rules.js';
 import type { DesiredInfra, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
 import { parseCidr, parseIpv4 } from '../shared/ipv4.js';
 import { AnklumeError } from '../shared/errors.js';
@@ -56,7 +55,7 @@ type Side = 'from' | 'to';
 /** Matches that select one endpoint as source (`from`) or destination (`to`) of forwarded traffic. */
 function endpointMatches(endpoint: PolicyEndpoint, side: Side, aiSet: boolean): Match[] {
   if (endpoint.kind === 'host') throw new FirewallRenderError('internal: host endpoints are not forwarded traffic');
-  if (aiSet) return [{ kind: side === 'from' ? 'iifname-set' : 'oifname-set', set: AI_ACCESS_SET }];
+  if (aiSet) return [{ kind: side === 'from' ? 'iifname-set' : 'oifname-set', op: '==', set: AI_ACCESS_SET }];
   const iface: Match = { kind: side === 'from' ? 'iifname' : 'oifname', op: '==', value: bridgeOf(endpoint.domain) };
   if (endpoint.kind === 'domain') return [iface];
   return [iface, { kind: side === 'from' ? 'saddr' : 'daddr', value: address(endpoint.ip) }];
@@ -66,6 +65,19 @@ function portMatches(policy: DesiredPolicy): Match[] {
   if (policy.ports === 'all') return [];
   for (const p of policy.ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new FirewallRenderError(`port ${p} is out of range`);
   return [{ kind: 'dport', protocol: policy.protocol, ports: policy.ports }];
+}
+
+/**
+ * With exclusive access, traffic between ai-tools and any other domain's
+ * bridge that is not in the holder set is dropped, new or established: a
+ * switch (one set element) cuts the previous holder's open connections at once.
+ */
+function exclusiveAccessGuards(aiBridge: string): Rule[] {
+  const comment = 'exclusive AI access: only the holder, open connections included';
+  return [
+    { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'iifname', op: '!=', value: aiBridge }, { kind: 'iifname-set', op: '!=', set: AI_ACCESS_SET }, { kind: 'oifname', op: '==', value: aiBridge }], verdict: 'drop', comment },
+    { matches: [{ kind: 'iifname', op: '==', value: aiBridge }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: aiBridge }, { kind: 'oifname-set', op: '!=', set: AI_ACCESS_SET }], verdict: 'drop', comment },
+  ];
 }
 
 const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'host' ? null : e.domain);
@@ -89,6 +101,8 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
 
   const forward: Rule[] = [
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
+    // Before established connections are accepted: revoking access cuts the connections already open.
+    ...(exclusive && enabledNames.has(model.ai.toolsDomain) ? exclusiveAccessGuards(bridgeOf(model.ai.toolsDomain)) : []),
     { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
     { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
   ];
@@ -117,13 +131,13 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   let aiPolicy = false;
   for (const p of model.policies) {
     if (!active(p)) continue;
-    const aiAccess = exclusive && domainOf(p.to) === AI_TOOLS_DOMAIN && p.from.kind !== 'host' && domainOf(p.from) !== AI_TOOLS_DOMAIN;
+    const aiAccess = exclusive && domainOf(p.to) === model.ai.toolsDomain && p.from.kind !== 'host' && domainOf(p.from) !== model.ai.toolsDomain;
     aiPolicy ||= aiAccess;
     policies.push({ policy: p, aiAccess });
   }
-  if (exclusive && !aiPolicy && enabledNames.has(AI_TOOLS_DOMAIN)) {
+  if (exclusive && !aiPolicy && enabledNames.has(model.ai.toolsDomain)) {
     policies.push({
-      policy: { index: -1, description: 'exclusive AI access (default: holder and ai-tools, both ways)', from: { kind: 'domain', domain: holder ?? AI_TOOLS_DOMAIN }, to: { kind: 'domain', domain: AI_TOOLS_DOMAIN }, ports: 'all', protocol: 'tcp', bidirectional: true },
+      policy: { index: -1, description: 'exclusive AI access (default: holder and ai-tools, both ways)', from: { kind: 'domain', domain: holder ?? model.ai.toolsDomain }, to: { kind: 'domain', domain: model.ai.toolsDomain }, ports: 'all', protocol: 'tcp', bidirectional: true },
       aiAccess: true,
     });
   }

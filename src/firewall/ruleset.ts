@@ -15,7 +15,7 @@ export type Verdict = 'accept' | 'drop';
 export type Match =
   | { readonly kind: 'iifname' | 'oifname'; readonly op: '==' | '!='; readonly value: string }
   /** `iifname @set`: membership in a named set of interface names. */
-  | { readonly kind: 'iifname-set' | 'oifname-set'; readonly set: string }
+  | { readonly kind: 'iifname-set' | 'oifname-set'; readonly op: '==' | '!='; readonly set: string }
   /** An address or a CIDR. */
   | { readonly kind: 'saddr' | 'daddr'; readonly value: string }
   | { readonly kind: 'ct-state'; readonly states: readonly string[] }

@@ -44,6 +44,13 @@ export interface WriteOptions extends RequestOptions {
   operationTimeoutSeconds?: number;
 }
 
+/** What a command run in an instance returned. */
+export interface ExecResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /** What a write returns once it is complete (async operations already waited for). */
 export interface WriteResult {
   /** HTTP status of the write itself: 200, 201 (created) or 202 (async). */
@@ -337,6 +344,66 @@ export class IncusClient {
    * "the operation failed" and "this wait timed out", so on an error body we
    * read the operation itself to tell them apart.
    */
+  /**
+   * Run a command in an instance and wait for it (`POST .../exec` with
+   * record-output, no websocket): its exit code and output. The recorded
+   * output files are deleted afterwards so they do not pile up in Incus.
+   */
+  async exec(project: string, instance: string, command: readonly string[], options: { environment?: Record<string, string>; signal?: AbortSignal; timeoutSeconds?: number } = {}): Promise<ExecResult> {
+    const base = `/1.0/instances/${encodeURIComponent(instance)}`;
+    const result = await this.write('POST', `${base}/exec`, {
+      command,
+      environment: options.environment ?? {},
+      'wait-for-websocket': false,
+      interactive: false,
+      'record-output': true,
+    }, { project, ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.timeoutSeconds === undefined ? {} : { operationTimeoutSeconds: options.timeoutSeconds }) });
+    const meta = (result.metadata ?? {}) as { return?: number; output?: Record<string, string> };
+    const read = async (fd: string): Promise<string> => {
+      const log = meta.output?.[fd];
+      if (log === undefined) return '';
+      const text = await this.getText(log, { project });
+      await this.write('DELETE', log, undefined, { project }).catch(() => undefined);
+      return text;
+    };
+    return { code: typeof meta.return === 'number' ? meta.return : -1, stdout: await read('1'), stderr: await read('2') };
+  }
+
+  /** Write a file into an instance (created or replaced), with its mode and owner. */
+  async pushFile(project: string, instance: string, path: string, content: string | Buffer, options: { mode?: number; uid?: number; gid?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const url = withQuery(`/1.0/instances/${encodeURIComponent(instance)}/files`, { path, project });
+    this.count('POST');
+    const res = await this.http.request<string>({
+      method: 'POST',
+      url,
+      data: typeof content === 'string' ? Buffer.from(content) : content,
+      headers: {
+        'Content-Type': 'application/octet-stream',
+        'X-Incus-type': 'file',
+        'X-Incus-write': 'overwrite',
+        'X-Incus-mode': (options.mode ?? 0o644).toString(8).padStart(4, '0'),
+        'X-Incus-uid': String(options.uid ?? 0),
+        'X-Incus-gid': String(options.gid ?? 0),
+      },
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    }).catch((err: unknown) => {
+      throw this.transportError(err, 'POST', url);
+    });
+    const envelope = parseEnvelope(res);
+    if (envelope.type === 'error' || res.status >= 400) throw this.apiError({ status: res.status, headers: res.headers, envelope, method: 'POST', path: url });
+  }
+
+  /** GET a raw body (an exec log, an instance file): the text, not an envelope. */
+  async getText(path: string, options: RequestOptions = {}): Promise<string> {
+    const url = withQuery(path, { ...options.query, ...(options.project === undefined ? {} : { project: options.project }) });
+    this.count('GET');
+    const res = await this.http.request<string>({ method: 'GET', url, ...(options.signal === undefined ? {} : { signal: options.signal }) }).catch((err: unknown) => {
+      throw this.transportError(err, 'GET', url);
+    });
+    if (res.status >= 400) throw this.apiError({ status: res.status, headers: res.headers, envelope: parseEnvelope(res), method: 'GET', path: url });
+    return typeof res.data === 'string' ? res.data : '';
+  }
+
   async waitOperation(idOrUrl: string, options: WaitOptions = {}): Promise<Operation> {
     return this.waitFor(operationId(idOrUrl), options, { method: 'GET', path: `/1.0/operations/${operationId(idOrUrl)}` });
   }

@@ -166,6 +166,15 @@ export const GlobalSchema = z
     ai_access_policy: z.enum(['open', 'exclusive']).default('open').meta({ description: 'exclusive: one domain at a time reaches ai-tools.' }),
     ai_access_default: z.string().optional().meta({ description: 'With exclusive: the domain that holds AI access at first.' }),
     ai_vram_flush: z.boolean().default(true).meta({ description: 'Flush GPU memory when AI access switches domain.' }),
+    ai_tools_domain: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'a domain name')
+      .default('ai-tools')
+      .meta({ description: 'The domain that exclusive AI access guards (the GPU services live there).' }),
+    ai_gpu_services: z
+      .array(z.string().regex(/^[A-Za-z0-9@._-]+$/, 'a systemd unit name without .service'))
+      .default(['ollama', 'speaches'])
+      .meta({ description: 'systemd services in the ai-tools instances that switch-ai stops before flushing GPU memory and starts again after.' }),
     gpu_policy: z.enum(['exclusive', 'shared']).default('exclusive').meta({ description: 'exclusive: at most one instance with gpu: true.' }),
     sanitizer: SanitizerSettingsSchema.prefault({}),
     openclaw: OpenClawDefaultsSchema.prefault({}),

@@ -13,6 +13,10 @@ export interface DesiredInfra {
     /** With exclusive access: the domain that holds access until a switch. */
     readonly accessDefault: string | null;
     readonly vramFlush: boolean;
+    /** The domain exclusive access guards: `ai-tools` unless global.ai_tools_domain says otherwise. */
+    readonly toolsDomain: string;
+    /** systemd services switch-ai stops and starts in the ai-tools instances. */
+    readonly gpuServices: readonly string[];
     readonly gpuPolicy: 'exclusive' | 'shared';
   };
   readonly sanitizer: {

@@ -120,8 +120,8 @@ domains:
     expect(byName.off?.aiSanitize).toBe(false);
   });
 
-  it('ai_access_policy defaults to open, trust_level to semi-trusted, gpu_policy to exclusive', () => {
-    expect(m.ai).toEqual({ accessPolicy: 'open', accessDefault: null, vramFlush: true, gpuPolicy: 'exclusive' });
+  it('ai_access_policy defaults to open, trust_level to semi-trusted, gpu_policy to exclusive, the GPU services to ollama and speaches', () => {
+    expect(m.ai).toEqual({ accessPolicy: 'open', accessDefault: null, vramFlush: true, gpuPolicy: 'exclusive', toolsDomain: 'ai-tools', gpuServices: ['ollama', 'speaches'] });
     expect(byName.loc?.trustLevel).toBe('semi-trusted');
   });
 
