@@ -7,11 +7,16 @@ import type { Observed } from './observed.js';
 /**
  * The holder of exclusive AI access is durable state kept in Incus, on the
  * ai-tools project (so it survives daemon restarts and reboots, and a remote
- * or reinstalled operator finds it): absent means ai_access_default, empty
+ * or reinstalled operator finds it): absent means ai_access_default, NOBODY
  * means nobody (a switch stopped between revoke and grant).
  */
 export const HOLDER_KEY = 'user.anklume.ai-access-holder';
 export const SINCE_KEY = 'user.anklume.ai-access-since';
+/**
+ * The recorded value for "nobody": Incus drops keys set to "", and "-" is no
+ * domain name (names are DNS labels).
+ */
+export const NOBODY = '-';
 /** Set while a switch runs: `old -> new`. */
 export const SWITCHING_KEY = 'user.anklume.ai-access-switching';
 
@@ -38,7 +43,7 @@ export function holderFromConfig(model: DesiredInfra, config: Readonly<Record<st
     const holder = model.ai.accessDefault;
     return holder !== null && canHold(model, holder) ? { holder, since: null, source: 'ai_access_default' } : { holder: null, since: null, source: 'none', note: `ai_access_default "${holder ?? ''}" cannot hold access` };
   }
-  if (recorded === '') {
+  if (recorded === NOBODY) {
     const switching = config?.[SWITCHING_KEY];
     return { holder: null, since, source: 'none', note: switching === undefined ? 'access revoked, not granted to anyone' : `a switch (${switching}) stopped before granting access` };
   }

@@ -4,7 +4,7 @@ import type { AiAccessPaths } from '../config/ai-paths.js';
 import type { IncusClient } from '../incus/client.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
-import { canHold, readHolder, writeHolder } from './ai-access.js';
+import { NOBODY, canHold, readHolder, writeHolder } from './ai-access.js';
 import { flushVram, startServices, stopServices, type FlushReport, type ServiceChange } from './gpu.js';
 
 /**
@@ -108,18 +108,18 @@ export async function switchAi(deps: SwitchDeps, request: SwitchRequest): Promis
   const release = await takeLock(paths.lockFile);
   let step = 'revoke';
   let state = `${from ?? 'nobody'} holds AI access (nothing changed)`;
-  let stopped: ServiceChange[] = [];
+  const stopped: ServiceChange[] = [];
   let flushReport: FlushReport | undefined;
   try {
     progress(`revoke ${from ?? 'nobody'}`);
-    await writeHolder(client, model, { holder: '', switching: `${from ?? ''} -> ${request.target}` }, signal);
+    await writeHolder(client, model, { holder: NOBODY, switching: `${from ?? ''} -> ${request.target}` }, signal);
     state = 'nobody holds AI access (revoke recorded in Incus; the firewall may still let the old holder in until the next reconcile)';
     await deps.syncFirewall(signal);
     state = 'nobody holds AI access (the firewall lets no domain reach ai-tools)';
 
     step = 'stop services';
     progress(`stop GPU services in ${model.ai.toolsDomain}`);
-    stopped = await stopServices(client, model, signal);
+    await stopServices(client, model, stopped, signal);
     progress(stopped.length === 0 ? '  no GPU service was running' : `  stopped ${stopped.map((s) => `${s.service}@${s.instance}`).join(', ')}`);
     state = `nobody holds AI access; GPU services stopped: ${stopped.map((s) => `${s.service}@${s.instance}`).join(', ') || 'none'}`;
 
@@ -147,6 +147,11 @@ export async function switchAi(deps: SwitchDeps, request: SwitchRequest): Promis
     await recordSwitch(paths, { from, to: request.target, flush, at: since });
     progress(`recorded in ${paths.stateFile} and ${paths.switchLog}`);
   } catch (err) {
+    // Services stopped for the flush go back up: with nobody (or the old holder) allowed in, that is safe.
+    if (stopped.length > 0 && step !== 'start services' && step !== 'record') {
+      const restarted = await startServices(client, stopped, signal).then(() => true, () => false);
+      state += restarted ? '; the GPU services stopped for the switch were started again' : '; the GPU services stopped for the switch could not be started again';
+    }
     throw new SwitchFailedError(step, state, err);
   } finally {
     await release();

@@ -60,9 +60,12 @@ export interface ServiceChange {
   readonly service: string;
 }
 
-/** Stop the services that run (and exist) in every ai-tools instance; returns what was stopped, to start it again. */
-export async function stopServices(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<ServiceChange[]> {
-  const stopped: ServiceChange[] = [];
+/**
+ * Stop the services that run (and exist) in every ai-tools instance. What was
+ * stopped is pushed to `stopped` as it goes, so a failure midway still says
+ * what to start again.
+ */
+export async function stopServices(client: IncusClient, model: DesiredInfra, stopped: ServiceChange[], signal?: AbortSignal): Promise<void> {
   for (const m of aiToolsMachines(model)) {
     for (const service of model.ai.gpuServices) {
       const active = await client.exec(model.ai.toolsDomain, m.name, ['systemctl', 'is-active', '--quiet', `${service}.service`], signal === undefined ? {} : { signal });
@@ -72,7 +75,6 @@ export async function stopServices(client: IncusClient, model: DesiredInfra, sig
       stopped.push({ project: model.ai.toolsDomain, instance: m.name, service });
     }
   }
-  return stopped;
 }
 
 export async function startServices(client: IncusClient, services: readonly ServiceChange[], signal?: AbortSignal): Promise<void> {

@@ -1,0 +1,278 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IncusClient, Project } from '../../src/incus/index.js';
+import { runBin } from '../helpers/cli.js';
+import type { StatusDocument } from '../../src/controllers/status.js';
+import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
+
+// Exclusive AI access on the real Incus: real firewall sets, real connections, GPU stand-ins.
+const p = shortPrefix();
+const octet = freeSecondOctet();
+const [PRO, PERSO, AI, OFF] = [`${p}-pro`, `${p}-perso`, `${p}-ai`, `${p}-off`];
+const infraName = `${p}-switch`;
+const ip = { pro: `10.${octet}.1.10`, perso: `10.${octet}.2.10`, ai: `10.${octet}.3.10` };
+const SINK_PORT = 11434;
+
+const INFRA = `
+project_name: ${infraName}
+global:
+  base_subnet: "10.${octet}"
+  default_os_image: ${TEST_IMAGE}
+  ai_access_policy: exclusive
+  ai_access_default: ${PRO}
+  ai_tools_domain: ${AI}
+domains:
+  ${PRO}:
+    subnet_id: 1
+    ephemeral: true
+    machines:
+      ${PRO}1: { ip: ${ip.pro} }
+  ${PERSO}:
+    subnet_id: 2
+    ephemeral: true
+    machines:
+      ${PERSO}1: { ip: ${ip.perso} }
+  ${AI}:
+    subnet_id: 3
+    ephemeral: true
+    machines:
+      ${AI}1: { ip: ${ip.ai}, roles: [ollama_server] }
+  ${OFF}:
+    subnet_id: 4
+    enabled: false
+    machines:
+      ${OFF}1: {}
+network_policies:
+  - description: the AI service, for the holder
+    from: ${PRO}
+    to: ${AI}
+    ports: [${SINK_PORT}]
+`;
+
+// Stand-ins in the ai-tools instance. Every call lands in one ordered log.
+const ORDER_LOG = '/var/log/switch-order';
+const unit = (name: string, exec: string, unitExtra = ''): string => `[Unit]
+Description=${name} (anklume e2e stand-in)
+${unitExtra}
+[Service]
+ExecStartPre=/bin/sh -c 'echo "start ${name}" >> ${ORDER_LOG}'
+ExecStart=${exec}
+ExecStopPost=/bin/sh -c 'echo "stop ${name}" >> ${ORDER_LOG}'
+[Install]
+WantedBy=multi-user.target
+`;
+// What a workload left on the GPU: a process nvidia-smi lists until it is killed.
+const GPU_PROC_PID = '/run/fake-gpu-proc.pid';
+// Follows nvidia-smi's CSV output (noheader, nounits) for the queries anklume makes.
+const FAKE_NVIDIA_SMI = `#!/bin/sh
+echo "nvidia-smi $*" >> ${ORDER_LOG}
+pid=$(cat ${GPU_PROC_PID} 2>/dev/null)
+alive() { [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+case "$*" in
+  *--query-gpu=index,memory.used,memory.total*) if alive; then echo "0, 10240, 24576"; else echo "0, 3, 24576"; fi ;;
+  *--query-compute-apps=pid,used_memory*) if alive; then echo "$pid, 10237"; fi ;;
+  *--gpu-reset*) echo "Resetting GPU 00000000:01:00.0 is not supported."; exit 3 ;;
+  *) echo "NVIDIA-SMI stand-in"; ;;
+esac
+`;
+
+let client: IncusClient;
+let infraFile: string;
+let dir: string;
+let daemon: RunningDaemon | undefined;
+const paths = (): string[] => ['--ai-state-file', join(dir, 'ai-access-current'), '--ai-switch-log', join(dir, 'ai-switch.log'), '--ai-switch-lock', join(dir, 'ai-switch.lock')];
+const env = { INCUS_SOCKET };
+
+async function reaches(fromProject: string, from: string): Promise<boolean> {
+  const r = await incusExec(fromProject, from, ['nc', '-z', '-w1', ip.ai, String(SINK_PORT)]);
+  return r.code === 0;
+}
+
+async function orderLog(): Promise<string[]> {
+  const r = await incusExec(AI, `${AI}1`, ['cat', ORDER_LOG]);
+  return r.stdout.trim().split('\n').filter((l) => l !== '');
+}
+
+async function sinkBytes(): Promise<number> {
+  const r = await incusExec(AI, `${AI}1`, ['stat', '-c', '%s', '/var/log/sink']);
+  return Number(r.stdout.trim());
+}
+
+/** Every enabled domain Ready (the disabled one has no objects), the firewall in sync, the holder read. */
+function daemonConverged(socket: string): Promise<StatusDocument> {
+  return waitFor('anklumed to converge', async () => {
+    const s = await fetchStatus(socket);
+    const ready = s !== undefined && s.domains.filter((d) => d.enabled).every(isReady) && s.firewall.managed && s.aiAccess.holder !== null;
+    return ready ? s : undefined;
+  }, { timeoutMs: 120_000 });
+}
+
+async function holderInIncus(): Promise<string | undefined> {
+  return (await client.get<Project>(`/1.0/projects/${AI}`)).config['user.anklume.ai-access-holder'];
+}
+
+beforeAll(async () => {
+  client = testClient();
+  infraFile = writeTemp('infra.yml', INFRA);
+  dir = dirname(infraFile);
+  const apply = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
+  if (apply.code !== 0) throw new Error(`apply failed:\n${apply.stdout}\n${apply.stderr}`);
+  await Promise.all([waitForAddress(PRO, `${PRO}1`, ip.pro), waitForAddress(PERSO, `${PERSO}1`, ip.perso), waitForAddress(AI, `${AI}1`, ip.ai)]);
+
+  const ai = `${AI}1`;
+  await client.pushFile(AI, ai, '/usr/local/bin/nvidia-smi', FAKE_NVIDIA_SMI, { mode: 0o755 });
+  await client.pushFile(AI, ai, '/etc/systemd/system/ollama.service', unit('ollama', '/bin/sleep infinity'));
+  await client.pushFile(AI, ai, '/etc/systemd/system/speaches.service', unit('speaches', '/bin/sleep infinity'));
+  // The service domains connect to: not a GPU service, so only the firewall can cut its connections.
+  // Socket-activated, one process per connection: a stalled client never blocks the next one.
+  await client.pushFile(AI, ai, '/etc/systemd/system/sink.socket', `[Socket]\nListenStream=${SINK_PORT}\nAccept=yes\n`);
+  await client.pushFile(AI, ai, '/etc/systemd/system/sink@.service', `[Service]\nExecStart=/bin/sh -c 'cat >> /var/log/sink'\nStandardInput=socket\nStandardOutput=null\n`);
+  const setup = await incusExec(AI, ai, ['sh', '-c', `systemctl daemon-reload && systemctl start ollama speaches sink.socket && : > ${ORDER_LOG} && : > /var/log/sink && systemd-run --unit=gpu-proc /bin/sleep 1000 && sleep 0.3 && systemctl show -p MainPID --value gpu-proc > ${GPU_PROC_PID}`]);
+  if (setup.code !== 0) throw new Error(`stand-ins: ${setup.stderr}`);
+  await waitFor('the sink to listen', async () => ((await incusExec(AI, ai, ['ss', '-Hltn'])).stdout.includes(`:${SINK_PORT} `) ? true : undefined));
+});
+
+afterAll(async () => {
+  try {
+    if (daemon !== undefined) await stopDaemon(daemon);
+    await removeTestInfra(client, { infraName, prefix: p });
+  } finally {
+    client.close();
+  }
+});
+
+describe('exclusive AI access and switch-ai, with real packets', () => {
+  it('gives access to ai_access_default at first: pro reaches the AI service, perso does not', async () => {
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
+    const status = await runBin('anklumectl', ['status', '-f', infraFile, '--json', '--socket', join(dir, 'none.sock')], { env });
+    expect((JSON.parse(status.stdout) as { aiAccess: unknown }).aiAccess).toMatchObject({ policy: 'exclusive', holder: PRO, source: 'ai_access_default (no switch yet)' });
+  });
+
+  it('refuses unknown, disabled and ai-tools targets with a clear message, and changes nothing', async () => {
+    for (const [target, message] of [
+      ['nope', 'unknown domain "nope"'],
+      [OFF, `domain "${OFF}" is disabled`],
+      [AI, `${AI} is the domain that is accessed`],
+    ] as const) {
+      const run = await runBin('anklumectl', ['switch-ai', target, '-f', infraFile, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stderr).toContain(message);
+      expect(run.stderr).toContain('nothing was changed');
+    }
+    expect(await holderInIncus()).toBeUndefined();
+    expect(await orderLog()).toEqual([]);
+    expect(existsSync(join(dir, 'ai-switch.log'))).toBe(false);
+  });
+
+  it('--dry-run prints the steps and changes nothing', async () => {
+    const run = await runBin('anklumectl', ['switch-ai', PERSO, '--dry-run', '-f', infraFile, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Dry run: switching AI access from ${PRO} to ${PERSO}`);
+    expect(run.stdout).toMatch(/1\. lock[\s\S]*2\. revoke[\s\S]*3\. stop GPU services[\s\S]*4\. flush VRAM[\s\S]*5\. grant[\s\S]*6\. start[\s\S]*7\. record/);
+    expect(await holderInIncus()).toBeUndefined();
+    expect(await orderLog()).toEqual([]);
+  });
+
+  it('switches to perso: stop → flush → grant → start, the open connection of pro cut, the record written', async () => {
+    // pro holds a connection open to the AI service, writing to it every 200 ms (bounded: 2 minutes).
+    const writer = await incusExec(PRO, `${PRO}1`, ['systemd-run', '--unit=writer', 'sh', '-c', `i=0; while [ $i -lt 600 ]; do echo tick $i; i=$((i+1)); sleep 0.2; done | nc ${ip.ai} ${SINK_PORT}`]);
+    expect(writer.code).toBe(0);
+    await waitFor('pro to be writing', async () => ((await sinkBytes()) > 20 ? true : undefined));
+
+    const run = await runBin('anklumectl', ['switch-ai', PERSO, '-f', infraFile, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`revoke ${PRO}[\\s\\S]*stop GPU services[\\s\\S]*flush VRAM[\\s\\S]*grant ${PERSO}[\\s\\S]*start GPU services[\\s\\S]*recorded in`));
+    expect(run.stdout).toContain(`VRAM before: ${AI}1 GPU 0 10240/24576 MiB`);
+    expect(run.stdout).toContain(`VRAM after: ${AI}1 GPU 0 3/24576 MiB`);
+    expect(run.stdout).toMatch(/gpu reset in .*: not supported or failed .*; not fatal/);
+    expect(run.stdout).toContain(`AI access switched: ${PRO} -> ${PERSO} (flush=true)`);
+
+    // The order, as the ai-tools instance saw it.
+    const order = (await orderLog()).map((l) => l.replace(/ --format=.*/, ''));
+    expect(order).toEqual([
+      'stop ollama',
+      'stop speaches',
+      'nvidia-smi --query-gpu=index,memory.used,memory.total',
+      'nvidia-smi --query-compute-apps=pid,used_memory',
+      'nvidia-smi --gpu-reset',
+      'nvidia-smi --query-gpu=index,memory.used,memory.total',
+      'start ollama',
+      'start speaches',
+    ]);
+
+    // The reverse reachability, and pro's open connection no longer delivers anything.
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([false, true]);
+    const size = await sinkBytes();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await sinkBytes()).toBe(size);
+    const stillWriting = await incusExec(PRO, `${PRO}1`, ['systemctl', 'is-active', 'writer']);
+    expect(stillWriting.stdout.trim()).toBe('active');
+
+    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PERSO}\n`);
+    const log = readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n');
+    expect(log).toHaveLength(1);
+    expect(log[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${PRO} -> ${PERSO} flush=true$`));
+    expect(await holderInIncus()).toBe(PERSO);
+  });
+
+  it('switching to the current holder is a no-op: no service stopped, no log line', async () => {
+    const before = await orderLog();
+    const run = await runBin('anklumectl', ['switch-ai', PERSO, '-f', infraFile, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`${PERSO} already holds AI access: nothing to do.`);
+    expect(await orderLog()).toEqual(before);
+    expect(readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a failure midway leaves nobody holding access, says which step and what state, and a new switch recovers', async () => {
+    // A GPU service that refuses to stop: the switch fails after the revoke.
+    await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/stuck.service', unit('stuck', '/bin/sleep infinity', 'RefuseManualStop=yes'));
+    expect((await incusExec(AI, `${AI}1`, ['sh', '-c', 'systemctl daemon-reload && systemctl start stuck'])).code).toBe(0);
+    const stuckInfra = writeTemp('infra-stuck.yml', INFRA.replace(`ai_tools_domain: ${AI}`, `ai_tools_domain: ${AI}\n  ai_gpu_services: [ollama, stuck]`));
+
+    const failed = await runBin('anklumectl', ['switch-ai', PRO, '-f', stuckInfra, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('switch-ai failed at step "stop services"');
+    expect(failed.stderr).toContain('State left: nobody holds AI access');
+    expect(failed.stderr).toContain('the GPU services stopped for the switch were started again');
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([false, false]);
+    expect(await holderInIncus()).toBe('-');
+    const status = await runBin('anklumectl', ['status', '-f', infraFile, '--json', '--socket', join(dir, 'none.sock')], { env });
+    expect((JSON.parse(status.stdout) as { aiAccess: { holder: unknown; source: string } }).aiAccess).toMatchObject({ holder: null, source: `nobody: a switch (${PERSO} -> ${PRO}) stopped before granting access` });
+    expect(readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n')).toHaveLength(1);
+
+    const recovered = await runBin('anklumectl', ['switch-ai', PERSO, '-f', infraFile, '--socket', join(dir, 'none.sock'), ...paths()], { env });
+    expect(recovered.code, recovered.stdout + recovered.stderr).toBe(0);
+    expect(recovered.stdout).toContain(`AI access switched: nobody -> ${PERSO}`);
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([false, true]);
+    expect(readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n')[1]).toMatch(new RegExp(` none -> ${PERSO} flush=true$`));
+  });
+
+  it('through the daemon: the holder survives a restart, --no-flush warns and skips the flush', async () => {
+    const socket = join(dir, 'anklumed.sock');
+    const args = ['--config', infraFile, '--resync', '0 0 1 1 *', '--firewall-check', '1', ...paths()];
+    daemon = startDaemon(args, socket, { INCUS_SOCKET });
+    const status = await daemonConverged(socket);
+    expect(status.aiAccess).toMatchObject({ holder: PERSO, source: 'switch-ai' });
+    expect(status.aiAccess.since).toMatch(/^\d{4}-/);
+
+    const before = await orderLog();
+    const run = await runBin('anklumectl', ['switch-ai', PRO, '--no-flush', '--socket', socket], { env });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stderr).toContain('WARNING: --no-flush: GPU memory is not cleared');
+    expect(run.stdout).toContain(`AI access switched: ${PERSO} -> ${PRO} (flush=false)`);
+    expect((await orderLog()).slice(before.length)).toEqual(['stop ollama', 'stop speaches', 'start ollama', 'start speaches']);
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
+    expect(readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n')[2]).toMatch(new RegExp(` ${PERSO} -> ${PRO} flush=false$`));
+
+    await stopDaemon(daemon);
+    daemon = startDaemon(args, socket, { INCUS_SOCKET });
+    const again = await daemonConverged(socket);
+    expect(again.aiAccess).toMatchObject({ holder: PRO, source: 'switch-ai' });
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
+    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PRO}\n`);
+    expect((await fetchStatus(socket))?.firewall.state).toBe('InSync');
+  });
+});
