@@ -5,11 +5,12 @@ import { formatIssue } from '../config/issues.js';
 import { ConfigReadError, detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
 import { holderFromObserved, type AiHolder } from '../controllers/ai-access.js';
 import { observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import { readVram } from '../controllers/gpu.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import type { Observed } from '../controllers/observed.js';
 import { planInfra } from '../controllers/plan.js';
-import { aiAccess, firewallStatus, type FirewallStatus, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument } from '../controllers/status.js';
+import { aiAccess, firewallStatus, type FirewallStatus, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
 import { IncusClient, IncusPermissionError, IncusTlsError, IncusUnreachableError } from '../incus/index.js';
 import type { Plan } from '../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
@@ -73,6 +74,7 @@ export interface OfflineStatusInput {
   readonly firewall: FirewallStatus;
   /** The AI access holder as Incus records it (null when Incus could not be read). */
   readonly holder?: AiHolder | null;
+  readonly vram?: readonly VramReading[];
 }
 
 const EMPTY_OBSERVED: Observed = { projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() };
@@ -123,7 +125,7 @@ export function offlineStatusDocument(input: OfflineStatusInput): StatusDocument
     queue: null,
     firewall: input.firewall,
     // The policy type has no "unknown": say it in the source, which is what is shown.
-    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, input.holder ?? null),
+    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, input.holder ?? null, input.vram),
     domains,
   };
 }
@@ -179,7 +181,7 @@ export async function computeOfflineStatus(
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal });
     const holder = config.ok && incus.ok ? holderFromObserved(config.model, incus.observed) : null;
     const firewall = await readFirewall(config.ok ? config.model : undefined, holder, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder });
+    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder, vram: config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive' ? await readVram(client, config.model, options.signal) : [] });
   } finally {
     client.close();
   }

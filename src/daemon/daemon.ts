@@ -4,11 +4,12 @@ import { applyAction } from '../controllers/apply.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
 import { readHolder, type AiHolder } from '../controllers/ai-access.js';
+import { readVram } from '../controllers/gpu.js';
 import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
 import type { AiAccessPaths } from '../config/ai-paths.js';
 import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallPayload, type FirewallState } from '../controllers/firewall.js';
 import { nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
-import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument } from '../controllers/status.js';
+import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
 import type { HostNetwork } from '../config/rules.js';
 import { IncusClient } from '../incus/client.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
@@ -89,6 +90,8 @@ export class Daemon {
   private firewallTimer: NodeJS.Timeout | undefined;
   /** The AI access holder as last read from Incus (null until then). */
   private holder: AiHolder | null = null;
+  private vram: VramReading[] = [];
+  private vramReadAt = 0;
   /** One nft transaction at a time: the firewall key and domains that need it first share it. */
   private firewallSync: Promise<void> | undefined;
 
@@ -358,6 +361,7 @@ export class Daemon {
     // The spec's state file mirrors the holder recorded in Incus.
     if (this.model.ai.accessPolicy === 'exclusive') await mirrorStateFile(this.options.aiPaths.stateFile, this.holder.holder).catch((err: unknown) => this.log.warn({ err: describeError(err), file: this.options.aiPaths.stateFile }, 'cannot write the AI access state file'));
     const ruleset = desiredFirewall(this.model, this.holder.holder);
+    await this.refreshVram(signal);
     const observed = await observeTarget(target, signal);
     const checkedAt = new Date().toISOString();
     const before = firewallState(ruleset, observed);
@@ -371,7 +375,7 @@ export class Daemon {
     const started = performance.now();
     let after: FirewallState;
     try {
-      after = await applyFirewall(nft, action.payload as FirewallPayload, signal);
+      after = await applyFirewall(nft, action.payload, signal);
     } catch (err) {
       log.error({ action: action.id, verb: action.verb, reason: action.reason, result: 'failed', ms: Math.round(performance.now() - started), err: describeError(err) }, `${action.verb} firewall inet anklume failed`);
       this.setFirewall({ ...before, message: `${before.message}; applying failed: ${describeError(err)}` }, checkedAt, 'none');
@@ -380,6 +384,13 @@ export class Daemon {
     const changed = action.changes.length;
     log.info({ action: action.id, verb: action.verb, reason: action.reason, result: 'done', changes: changed, ms: Math.round(performance.now() - started) }, `${action.verb} firewall inet anklume`);
     this.setFirewall(after, checkedAt, 'none', new Date().toISOString());
+  }
+
+  /** GPU memory for status, read at most every 30 s (nvidia-smi through Incus exec: a few requests). */
+  private async refreshVram(signal: AbortSignal): Promise<void> {
+    if (this.model.ai.accessPolicy !== 'exclusive' || Date.now() - this.vramReadAt < 30_000) return;
+    this.vramReadAt = Date.now();
+    this.vram = await readVram(this.client, this.model, signal);
   }
 
   private setFirewall(state: FirewallState, checkedAt: string, logLevel: 'debug' | 'error' | 'none', appliedAt?: string): void {
@@ -430,7 +441,7 @@ export class Daemon {
       events: { ...this.eventsState },
       queue: { depth: this.queue.depth(), inFlight: this.queue.inFlight() },
       firewall: this.firewall,
-      aiAccess: aiAccess(model, this.holder),
+      aiAccess: aiAccess(model, this.holder, this.vram),
       domains,
     };
   }

@@ -109,7 +109,7 @@ export function incusExec(project: string, instance: string, command: readonly s
   return new Promise((resolve, reject) => {
     execFile('incus', ['exec', '--project', project, instance, '--', ...command], { timeout: options.timeoutMs ?? 60_000, env: { ...process.env, INCUS_SOCKET } }, (err, stdout, stderr) => {
       if (err !== null && typeof err.code !== 'number') {
-        reject(err);
+        reject(new Error(`incus exec: ${err.message}`, { cause: err }));
         return;
       }
       resolve({ code: err === null ? 0 : Number(err.code), stdout, stderr });

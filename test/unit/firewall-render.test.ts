@@ -125,7 +125,7 @@ describe('renderFirewall', () => {
   });
 
   it('opens both ways between the holder and ai-tools when no policy targets ai-tools (spec/002)', () => {
-    const text = tableLines(renderFirewall(model(INFRA.replace(/  - description: Ollama for the holder\n    from: pro\n    to: ai-tools\n    ports: \[11434\]\n/, ''))));
+    const text = tableLines(renderFirewall(model(INFRA.replace('  - description: Ollama for the holder\n    from: pro\n    to: ai-tools\n    ports: [11434]\n', ''))));
     expect(text).toContain('\tiifname @ai_access oifname "net-ai-tools" accept comment "exclusive AI access (default: holder and ai-tools, both ways)"');
     expect(text).toContain('\tiifname "net-ai-tools" oifname @ai_access accept comment "exclusive AI access (default: holder and ai-tools, both ways)"');
   });
@@ -141,7 +141,7 @@ describe('safeComment', () => {
   it('leaves no way out of the quoted comment', () => {
     const hostile = 'x" accept; flush ruleset; add rule inet anklume forward accept comment "\\\n\u0000é';
     const safe = safeComment(hostile);
-    expect(safe).not.toMatch(/["\\\n\u0000]/);
+    for (const c of ['"', '\\', '\n', '\u0000']) expect(safe).not.toContain(c);
     expect(safe).toMatch(/^[A-Za-z0-9 _.,:;()/+=@%-]*$/);
     expect(safeComment('a'.repeat(500)).length).toBeLessThanOrEqual(120);
   });
