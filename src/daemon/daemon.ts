@@ -7,7 +7,7 @@ import { readHolder, type AiHolder } from '../controllers/ai-access.js';
 import { readVram } from '../controllers/gpu.js';
 import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
 import type { AiAccessPaths } from '../config/ai-paths.js';
-import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallPayload, type FirewallState } from '../controllers/firewall.js';
+import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallState } from '../controllers/firewall.js';
 import { nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
 import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
 import type { HostNetwork } from '../config/rules.js';
