@@ -7,6 +7,7 @@ import { runApply, type ApplyCommandOptions } from './apply.js';
 import { addIncusOptions } from './incus.js';
 import { runPlan, type PlanCommandOptions } from './plan.js';
 import { runReconcile, type ReconcileCommandOptions } from './reconcile.js';
+import { runSanitize } from './sanitize.js';
 import { runSchema } from './schema.js';
 import { runStatus, type StatusCommandOptions } from './status.js';
 import { runSwitchAi, type SwitchAiCommandOptions } from './switch-ai.js';
@@ -134,6 +135,20 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     });
 
   program
+    .command('sanitize')
+    .description('Preview the LLM gateway\'s sanitizing: read stdin, print what would leave (stdout) and a table of replacements (stderr).')
+    .addOption(configOption())
+    .addOption(new Option('--mode <mode>', 'mask or pseudonymize (default: global.sanitizer.mode of infra.yml)').choices(['mask', 'pseudonymize']))
+    .option('--domain <domain>', 'the domain whose identifiers and policy apply (default: the first domain of infra.yml)')
+    .option('--secret-file <path>', "the domain's pseudonym secret; without it a fixed preview secret is used and pseudonyms differ from the gateway's")
+    .option('--json', 'print {domain, mode, text, replacements} as JSON')
+    .action(async (opts: { config?: string; mode?: 'mask' | 'pseudonymize'; domain?: string; secretFile?: string; json?: boolean }) => {
+      const file = resolveInfraPath({ flag: opts.config, env: io.env });
+      const options = { file, json: opts.json === true, ...(opts.mode === undefined ? {} : { mode: opts.mode }), ...(opts.domain === undefined ? {} : { domain: opts.domain }), ...(opts.secretFile === undefined ? {} : { secretFile: opts.secretFile }) };
+      setStatus(await runSanitize(options, io, () => readStdin()));
+    });
+
+  program
     .command('schema')
     .description('Print the JSON Schema of infra.yml (or of one kind) generated from the zod schemas.')
     .argument('[kind]', `one of ${Object.keys(SCHEMA_KINDS).join(', ')}`, 'infra')
@@ -143,6 +158,13 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
 
   for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
+}
+
+/** All of stdin, as UTF-8 (the sanitize preview's input). */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Run anklumectl with `argv` (without node and script); resolves to the exit status. */

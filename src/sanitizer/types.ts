@@ -45,6 +45,13 @@ export interface MappingStore {
   originalOf(pseudonym: string): string | undefined;
   pseudonymOf(original: string): string | undefined;
   record(original: string, pseudonym: string): void;
+  /**
+   * Optional: every pair recorded so far. When present, a sanitizer built on
+   * this store can restore pseudonyms recorded before it was built (by an
+   * earlier process, or another sanitizer instance on the same store); without
+   * it, it restores those it handed out or looked up itself.
+   */
+  entries?(): Iterable<readonly [original: string, pseudonym: string]>;
 }
 
 export interface SanitizerOptions {

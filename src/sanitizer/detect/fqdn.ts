@@ -1,0 +1,39 @@
+import type { TriggeredDetector } from './candidate.js';
+
+const SUFFIXES = ['internal', 'corp', 'local', 'lan'];
+const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+/** `this.local`, `self.lan`, `config.local`: a property access in code, not a host. */
+const CODE_RECEIVERS = new Set(['this', 'self', 'window', 'global', 'globalthis', 'ctx', 'config', 'opts', 'options', 'settings', 'env', 'app', 'cls', 'super', 'module', 'exports', 'props', 'state', 'os', 'sys', 'thread']);
+
+function isLabelChar(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46;
+}
+
+/**
+ * Internal names: `<labels>.internal|corp|local|lan`, all lower-case or all
+ * upper-case (an AD realm such as `CORP.EXAMPLE.LOCAL`; `Foo.Local` is code).
+ * Found from the suffix backwards, so the scan only wakes on the four suffixes.
+ * Not a file name (`x.local.json`), not a path (`~/.local/share`), not a
+ * property access (`this.local`).
+ */
+export function fqdnDetector(): TriggeredDetector {
+  return {
+    trigger: `\\.(?:${[...SUFFIXES, ...SUFFIXES.map((s) => s.toUpperCase())].join('|')})(?![\\w-]|\\.\\w)`,
+    detect(text, at, anchorEnd, push) {
+      let start = at;
+      while (start > 0 && isLabelChar(text.charCodeAt(start - 1))) start--;
+      while (start < at && (text[start] === '.' || text[start] === '-')) start++;
+      if (start === at) return null;
+      const before = start > 0 ? text.charCodeAt(start - 1) : 0;
+      if (before === 95) return null; // `my_host.local`: not a DNS name
+      const name = text.slice(start, anchorEnd);
+      const labels = name.split('.');
+      if (!labels.every((l) => LABEL.test(l))) return null;
+      if (name !== name.toLowerCase() && name !== name.toUpperCase()) return null;
+      if (labels.length === 2 && CODE_RECEIVERS.has((labels[0] ?? '').toLowerCase())) return null;
+      const suffix = (labels[labels.length - 1] ?? '').toLowerCase();
+      push({ start, end: anchorEnd, category: 'fqdn', pattern: `fqdn.${suffix}`, kind: 'fqdn' });
+      return anchorEnd;
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import type { IdentifierDictionary } from '../types.js';
+import { DNS_NAME, escapeRegex, identBefore, isIdentChar, type TriggeredDetector, type ValueKind } from './candidate.js';
+import { ORDINARY_NAMES } from './words.js';
+
+interface NameEntry {
+  readonly kind: ValueKind;
+  readonly pattern: string;
+}
+
+export interface InfraNames {
+  /** Replaced wherever they stand as a whole identifier. */
+  readonly always: ReadonlyMap<string, NameEntry>;
+  /** Declared domain and project names, ordinary words included: replaced after `--project`, `project:`, `domain:`. */
+  readonly domains: ReadonlySet<string>;
+}
+
+/**
+ * Sort the dictionary's names into those replaced everywhere and those that are
+ * ordinary words (see ORDINARY_NAMES). Bridges, hyphenated instance names and
+ * FQDNs are always identifiers; a single-word name is one unless it is an
+ * ordinary word. Where a string is several things, the most specific wins:
+ * instance, bridge, FQDN, domain, project.
+ */
+export function infraNames(dictionary: IdentifierDictionary): InfraNames {
+  const always = new Map<string, NameEntry>();
+  const add = (names: readonly string[], entry: NameEntry, ordinaryAllowed: boolean): void => {
+    for (const name of names) {
+      if (name === '' || always.has(name)) continue;
+      if (!ordinaryAllowed && ORDINARY_NAMES.has(name)) continue;
+      always.set(name, entry);
+    }
+  };
+  add(dictionary.instances.filter((n) => n.includes('-')), { kind: 'instance', pattern: 'infra.instance' }, true);
+  add(dictionary.bridges, { kind: 'bridge', pattern: 'infra.bridge' }, true);
+  add(dictionary.fqdns, { kind: 'fqdn', pattern: 'infra.fqdn' }, true);
+  add(dictionary.instances, { kind: 'instance', pattern: 'infra.instance' }, false);
+  add(dictionary.domains, { kind: 'domain', pattern: 'infra.domain' }, false);
+  add(dictionary.projects, { kind: 'domain', pattern: 'infra.project' }, false);
+  return { always, domains: new Set([...dictionary.domains, ...dictionary.projects].filter((n) => n !== '')) };
+}
+
+/** The declared names, as one alternation (longest first), on identifier boundaries. */
+export function infraNameDetector(names: InfraNames): TriggeredDetector | null {
+  if (names.always.size === 0) return null;
+  const alternation = [...names.always.keys()]
+    .sort((a, b) => b.length - a.length || (a < b ? -1 : 1))
+    .map(escapeRegex)
+    .join('|');
+  return {
+    // `pro` is not found in `project`, `net-pro` or `pro_x`; `pro-dev` is found in `pro-dev.internal`.
+    trigger: `(?:${alternation})(?![\\w-])`,
+    detect(text, at, anchorEnd, push) {
+      const entry = names.always.get(text.slice(at, anchorEnd));
+      if (entry === undefined || identBefore(text, at)) return null;
+      push({ start: at, end: anchorEnd, category: 'infra', ...entry });
+      return anchorEnd;
+    },
+  };
+}
+
+const NAME_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
+
+/** `--project pro`, `project: pro`, `"domain": "pro"`: a declared domain even when its name is an ordinary word. */
+export function domainContextDetector(names: InfraNames): TriggeredDetector | null {
+  if (names.domains.size === 0) return null;
+  return {
+    trigger: `(?:--project[= ]|(?:project|domain)["']?[ \\t]*[:=][ \\t]*["']?)`,
+    detect(text, at, anchorEnd, push) {
+      if (identBefore(text, at) && !text.startsWith('--', at)) return null;
+      NAME_AT.lastIndex = anchorEnd;
+      const m = NAME_AT.exec(text);
+      if (m === null) return null;
+      const end = anchorEnd + m[0].length;
+      if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
+      if (!names.domains.has(m[0]) || !DNS_NAME.test(m[0])) return null;
+      push({ start: anchorEnd, end, category: 'infra', pattern: 'infra.domain', kind: 'domain' });
+      return anchorEnd;
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import type { Candidate, TriggeredDetector } from './candidate.js';
+import { isWordChar } from './candidate.js';
+
+export type IpClass = 'anklume-zone' | 'rfc1918-a' | 'rfc1918-b' | 'rfc1918-c' | 'public';
+
+export interface IpAt {
+  readonly start: number;
+  readonly end: number;
+  /** The address alone, `10.110.0.5`. */
+  readonly address: string;
+  readonly octets: readonly [number, number, number, number];
+  /** The CIDR prefix length when a valid `/n` follows. */
+  readonly prefix: number | null;
+  readonly class: IpClass;
+}
+
+const DOTTED = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?/y;
+/** Words after which a dotted number is a version, not an address: `version 10.1.2.3`, `v10.1.2.3`. */
+const VERSION_BEFORE = /(?:^|[^A-Za-z])(?:version|ver|release|rel|build|v)[ \t]*[:=]?[ \t]*$/i;
+
+function octet(text: string): number | null {
+  // Leading zeros are not how addresses are written (and `010` is octal to some tools).
+  if (text.length > 1 && text.startsWith('0')) return null;
+  const n = Number(text);
+  return n <= 255 ? n : null;
+}
+
+export function classifyIp(o: readonly number[]): IpClass {
+  const [a = 0, b = 0] = o;
+  if (a === 10) return b >= 100 && b <= 159 ? 'anklume-zone' : 'rfc1918-a';
+  if (a === 172 && b >= 16 && b <= 31) return 'rfc1918-b';
+  if (a === 192 && b === 168) return 'rfc1918-c';
+  return 'public';
+}
+
+/**
+ * Read an IPv4 address (optionally with a CIDR suffix) starting exactly at `at`,
+ * or null when what is there is not one. The rule that keeps version strings
+ * and longer dotted numbers out: an address is a whole token — not preceded by
+ * a letter, digit, `_` or `.`; not followed by a letter, digit or `_`, by `.`
+ * and a digit (`10.1.2.3.4`), or by `-` and a letter (`10.1.2.3-rc1`); and not
+ * right after the word version/ver/release/build/v (`version 10.1.2.3`).
+ */
+export function readIpv4At(text: string, at: number): IpAt | null {
+  if (at > 0) {
+    const before = text.charCodeAt(at - 1);
+    if (isWordChar(before) || before === 46) return null;
+  }
+  DOTTED.lastIndex = at;
+  const m = DOTTED.exec(text);
+  if (m === null) return null;
+  const parts = [m[1], m[2], m[3], m[4]].map((p) => octet(p ?? ''));
+  if (parts.some((p) => p === null)) return null;
+  const octets = parts as [number, number, number, number];
+  let end = at + m[0].length;
+  let prefix: number | null = null;
+  if (m[5] !== undefined) {
+    const n = Number(m[5]);
+    if (n <= 32 && !(m[5].length > 1 && m[5].startsWith('0'))) prefix = n;
+    else end -= m[5].length + 1;
+  }
+  if (!isAddressEnd(text, end)) {
+    if (prefix === null) return null;
+    // `10.0.0.0/255.255.0.0`: not a CIDR, but the address before the slash stands.
+    end -= String(prefix).length + 1;
+    prefix = null;
+    if (!isAddressEnd(text, end)) return null;
+  }
+  // Only a space, tab, `:` or `=` can separate a version word from its number (`v10.1.2.3` was refused above).
+  const sep = at > 0 ? text.charCodeAt(at - 1) : 0;
+  if ((sep === 32 || sep === 9 || sep === 58 || sep === 61) && VERSION_BEFORE.test(text.slice(Math.max(0, at - 12), at))) return null;
+  const address = octets.join('.');
+  return { start: at, end, address, octets, prefix, class: classifyIp(octets) };
+}
+
+function isAddressEnd(text: string, end: number): boolean {
+  if (end >= text.length) return true;
+  const c = text.charCodeAt(end);
+  if (isWordChar(c)) return false;
+  const next = text.charCodeAt(end + 1);
+  if (c === 46 && next >= 48 && next <= 57) return false; // .digit
+  if (c === 45 && ((next >= 65 && next <= 90) || (next >= 97 && next <= 122))) return false; // -letter
+  return true;
+}
+
+/** The RFC 1918 blocks themselves are general knowledge, not an identifier of anything. */
+const GENERIC_BLOCKS = new Set(['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']);
+
+export interface IpDetectorOptions {
+  /** Declared addresses and subnets (always replaced, category infra). */
+  readonly addresses: ReadonlySet<string>;
+  readonly subnets: ReadonlySet<string>;
+  /** Whether private addresses in general are replaced (category ip). */
+  readonly enabled: boolean;
+}
+
+/** Private addresses (anklume zones, RFC 1918 A/B/C) and CIDRs, plus the declared ones. */
+export function ipDetector(options: IpDetectorOptions): TriggeredDetector {
+  return {
+    trigger: '\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}',
+    detect(text, at, anchorEnd, push) {
+      const ip = readIpv4At(text, at);
+      if (ip === null) return null;
+      const candidate = ipCandidate(ip, options);
+      if (candidate !== null) push(candidate);
+      return ip.end;
+    },
+  };
+}
+
+export function ipCandidate(ip: IpAt, options: IpDetectorOptions): Candidate | null {
+  const value = ip.prefix === null ? ip.address : `${ip.address}/${ip.prefix}`;
+  const kind = ip.prefix === null ? 'ip' : 'cidr';
+  if (options.subnets.has(value)) {
+    return { start: ip.start, end: ip.end, category: 'infra', pattern: 'infra.subnet', kind };
+  }
+  if (options.addresses.has(ip.address)) {
+    return { start: ip.start, end: ip.end, category: 'infra', pattern: 'infra.address', kind };
+  }
+  if (!options.enabled || ip.class === 'public' || GENERIC_BLOCKS.has(value)) return null;
+  return { start: ip.start, end: ip.end, category: 'ip', pattern: ip.prefix === null ? `ip.${ip.class}` : 'ip.cidr', kind };
+}

@@ -1,0 +1,147 @@
+import type { Category, IdentifierDictionary } from '../types.js';
+import { ansibleHostDetector, ansiblePathDetector } from './ansible.js';
+import { isWordChar, type Candidate, type Push, type TriggeredDetector } from './candidate.js';
+import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scanBase64, vendorKeyDetector } from './credentials.js';
+import { scanCustom, type CustomPattern } from './custom.js';
+import { fqdnDetector } from './fqdn.js';
+import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
+import { domainContextDetector, infraNameDetector, infraNames } from './infra.js';
+import { ipDetector } from './ip.js';
+import { incusPathDetector } from './service.js';
+import { urlDetector } from './url.js';
+
+export type SwitchableCategory = Exclude<Category, 'infra' | 'custom'>;
+
+export interface ScannerOptions {
+  readonly dictionary: IdentifierDictionary;
+  readonly enabled: Readonly<Record<SwitchableCategory, boolean>>;
+  readonly custom: readonly CustomPattern[];
+  readonly allow: ReadonlySet<string>;
+}
+
+/**
+ * When two found values overlap, the one of the earlier category here wins,
+ * then the longer one, then the earlier one: a secret is never left half
+ * visible because an address inside it was found too, and a declared name
+ * beats a generic pattern.
+ */
+const RANK: Readonly<Record<Category, number>> = { credentials: 0, custom: 1, infra: 2, service: 3, ansible: 4, incus: 5, fqdn: 6, ip: 7 };
+
+export type Scanner = (text: string) => Candidate[];
+
+/**
+ * Build the scanner of one domain. Every triggered detector's anchor goes into
+ * one combined regex, so the text is read once for all of them; base64 runs
+ * and the extra patterns are separate passes (they can start anywhere).
+ */
+export function createScanner(options: ScannerOptions): Scanner {
+  const { dictionary, enabled } = options;
+  const names = infraNames(dictionary);
+  const isOn = (c: Category): boolean => c === 'infra' || c === 'custom' || enabled[c];
+  const detectors: TriggeredDetector[] = [];
+  const add = (on: boolean, detector: TriggeredDetector | null): void => {
+    if (on && detector !== null) detectors.push(detector);
+  };
+  // Order matters where anchors start at the same place: the first listed is tried first.
+  add(true, infraNameDetector(names));
+  add(true, domainContextDetector(names));
+  add(enabled.credentials, privateKeyDetector());
+  add(enabled.credentials, vendorKeyDetector());
+  add(enabled.credentials, jwtDetector());
+  add(enabled.credentials, bearerDetector());
+  add(enabled.credentials, keyValueDetector());
+  add(enabled.credentials || enabled.service, urlDetector(isOn));
+  add(enabled.ansible, ansibleHostDetector());
+  add(enabled.ansible, ansiblePathDetector());
+  add(enabled.service, incusPathDetector());
+  add(enabled.incus, incusCommandDetector());
+  add(enabled.incus, bridgeDetector());
+  add(enabled.incus, instanceDetector(dictionary.domains));
+  add(enabled.fqdn, fqdnDetector());
+  add(true, ipDetector({ addresses: new Set(dictionary.addresses), subnets: new Set(dictionary.subnets), enabled: enabled.ip }));
+
+  // One capturing group per detector: the group that matched says whose anchor it is.
+  const combined = new RegExp(detectors.map((d) => `(${d.trigger})`).join('|'), 'gm');
+  // Each anchor alone, to give the next detectors their turn where the first one found nothing.
+  const sticky = detectors.map((d) => new RegExp(d.trigger, 'ym'));
+  const { allow } = options;
+
+  return (text) => {
+    const found: Candidate[] = [];
+    const push: Push = (c) => {
+      if (c.end <= c.start || (allow.size > 0 && allow.has(text.slice(c.start, c.end)))) return;
+      // A pseudonym is found again only as a whole word: a value glued to a letter or digit could not be restored.
+      if (c.kind !== 'secret' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
+      found.push(c);
+    };
+    combined.lastIndex = 0;
+    for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
+      let i = 1;
+      while (m[i] === undefined) i++;
+      const at = m.index;
+      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push) ?? null;
+      for (let j = i; resume === null && j < detectors.length; j++) {
+        const anchor = sticky[j];
+        if (anchor === undefined) continue;
+        anchor.lastIndex = at;
+        const other = anchor.exec(text);
+        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push) ?? null;
+      }
+      combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
+    }
+    if (enabled.credentials) scanBase64(text, push);
+    scanCustom(text, options.custom, push);
+    return resolveOverlaps(found);
+  };
+}
+
+function gluedBefore(text: string, start: number): boolean {
+  return start > 0 && isWordChar(text.charCodeAt(start)) && isWordChar(text.charCodeAt(start - 1));
+}
+
+function gluedAfter(text: string, end: number): boolean {
+  return end < text.length && isWordChar(text.charCodeAt(end - 1)) && isWordChar(text.charCodeAt(end));
+}
+
+/** Keep a set of non-overlapping candidates (see RANK), in text order. */
+export function resolveOverlaps(found: Candidate[]): Candidate[] {
+  if (found.length <= 1) return found;
+  // Most candidates overlap nothing: sort by position, and rank only within
+  // clusters of candidates that overlap each other.
+  const sorted = found.map((c, index) => ({ c, index })).sort((a, b) => a.c.start - b.c.start || a.index - b.index);
+  const kept: Candidate[] = [];
+  let cluster: { c: Candidate; index: number }[] = [];
+  let clusterEnd = -1;
+  const close = (): void => {
+    if (cluster.length === 1 && cluster[0] !== undefined) kept.push(cluster[0].c);
+    else if (cluster.length > 1) kept.push(...rankCluster(cluster));
+    cluster = [];
+  };
+  for (const entry of sorted) {
+    if (entry.c.start >= clusterEnd) close();
+    cluster.push(entry);
+    clusterEnd = Math.max(clusterEnd, entry.c.end);
+  }
+  close();
+  return kept;
+}
+
+function rankCluster(cluster: { c: Candidate; index: number }[]): Candidate[] {
+  const order = [...cluster].sort((a, b) => RANK[a.c.category] - RANK[b.c.category] || b.c.end - b.c.start - (a.c.end - a.c.start) || a.c.start - b.c.start || a.index - b.index);
+  const kept: Candidate[] = [];
+  for (const { c } of order) {
+    // kept is sorted by start: find the neighbours by binary search.
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((kept[mid]?.start ?? 0) < c.start) lo = mid + 1;
+      else hi = mid;
+    }
+    const next = kept[lo];
+    const prev = kept[lo - 1];
+    if ((next !== undefined && next.start < c.end) || (prev !== undefined && prev.end > c.start)) continue;
+    kept.splice(lo, 0, c);
+  }
+  return kept;
+}

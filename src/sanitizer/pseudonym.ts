@@ -1,0 +1,231 @@
+import { createHmac } from 'node:crypto';
+import type { ValueKind } from './detect/candidate.js';
+import { SanitizeError } from './errors.js';
+import type { MappingStore } from './types.js';
+
+const CONSONANTS = 'bdfgklmnprstvz';
+const VOWELS = 'aeiou';
+/** Candidates tried before giving up on a value (each one collided with something). */
+const MAX_ATTEMPTS = 64;
+
+/**
+ * Deterministic bytes for (kind, value, attempt), from the domain's secret:
+ * the same secret gives the same pseudonyms after a restart or on another
+ * gateway, so prompt caching keeps working; another domain's secret gives others.
+ */
+class Bytes {
+  private block = 0;
+  private buffer: Buffer;
+  private offset = 0;
+
+  constructor(
+    private readonly secret: Uint8Array,
+    private readonly label: string,
+  ) {
+    this.buffer = this.digest();
+  }
+
+  private digest(): Buffer {
+    return createHmac('sha256', this.secret).update(`${this.label}\u0000${this.block}`).digest();
+  }
+
+  next(): number {
+    if (this.offset >= this.buffer.length) {
+      this.block++;
+      this.buffer = this.digest();
+      this.offset = 0;
+    }
+    return this.buffer[this.offset++] ?? 0;
+  }
+
+  /** A uniform-enough integer below `n` (n ≤ 2^24). */
+  below(n: number): number {
+    return ((this.next() << 16) | (this.next() << 8) | this.next()) % n;
+  }
+}
+
+/** Pronounceable, lower-case, JSON-safe: `kelaso`. Rarely an English word, never a quote or backslash. */
+function syllables(bytes: Bytes, count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i++) out += (CONSONANTS[bytes.next() % CONSONANTS.length] ?? 'k') + (VOWELS[bytes.next() % VOWELS.length] ?? 'a');
+  return out;
+}
+
+/** A word of a name: syllables, keeping a trailing number (`db01` → `kela01`). */
+function pseudoWord(bytes: Bytes, word: string): string {
+  const digits = /\d*$/.exec(word)?.[0] ?? '';
+  const letters = word.length - digits.length;
+  // A number alone gets a word too: it must not stay what it was.
+  if (letters === 0) return syllables(bytes, 2) + digits;
+  return syllables(bytes, letters >= 5 ? 3 : 2) + digits;
+}
+
+/** Each `-`/`_`-separated part replaced, separators kept: `gpu-server` → `tepa-lokimu`. */
+function pseudoName(bytes: Bytes, name: string): string {
+  return name
+    .split(/([-_])/)
+    .map((part, i) => (i % 2 === 1 ? part : pseudoWord(bytes, part)))
+    .join('');
+}
+
+/** Every label but the last replaced when there are several: `db01.acme.corp` → `kela01.tosupa.corp`. */
+function pseudoDotted(bytes: Bytes, name: string): string {
+  const labels = name.split('.');
+  const keepLast = labels.length > 1;
+  return labels.map((l, i) => (keepLast && i === labels.length - 1 ? l : pseudoName(bytes, l))).join('.');
+}
+
+function pseudoPath(bytes: Bytes, path: string): string {
+  return path
+    .split('/')
+    .map((segment) => {
+      if (segment === '') return segment;
+      const dot = segment.lastIndexOf('.');
+      return dot > 0 ? pseudoName(bytes, segment.slice(0, dot)) + segment.slice(dot) : pseudoName(bytes, segment);
+    })
+    .join('/');
+}
+
+const SAFE_PUNCTUATION = /[-_.:/@+# ]/;
+
+/** Letters stay letters (same case), digits stay digits: `ACME-1234` → `QZRT-8812`. */
+function pseudoChars(bytes: Bytes, value: string): string {
+  let out = '';
+  for (const c of value) {
+    if (c >= 'a' && c <= 'z') out += String.fromCharCode(97 + bytes.below(26));
+    else if (c >= 'A' && c <= 'Z') out += String.fromCharCode(65 + bytes.below(26));
+    else if (c >= '0' && c <= '9') out += String.fromCharCode(48 + bytes.below(10));
+    else out += SAFE_PUNCTUATION.test(c) ? c : '-';
+  }
+  return out;
+}
+
+/**
+ * Where pseudonymous addresses live: 198.18.0.0/15 (RFC 2544, benchmarking:
+ * never routed, never in anyone's config), 512 /24s; beyond that, 240.0.0.0/4
+ * (reserved). Each original /24 gets its own pseudonymous /24 and the host
+ * octet is kept: two hosts of one subnet stay in one subnet, `.254` stays the
+ * gateway.
+ */
+const BENCH_SLOTS = 512;
+const RESERVED_SLOTS = 1 << 20;
+
+function slotPrefix(slot: number): string {
+  if (slot < BENCH_SLOTS) return `198.${18 + (slot >> 8)}.${slot & 255}`;
+  const s = slot - BENCH_SLOTS;
+  return `${240 + (s >> 16)}.${(s >> 8) & 255}.${s & 255}`;
+}
+
+export interface PseudonymizerOptions {
+  readonly secret: Uint8Array;
+  readonly store: MappingStore;
+  /** Declared domains: `<domain>-<machine>` keeps the domain's pseudonym as its prefix. */
+  readonly domains: readonly string[];
+  /** Told about every pseudonym handed out (new or remembered), so restoring knows it. */
+  readonly onPseudonym: (pseudonym: string, original: string) => void;
+}
+
+/**
+ * Format-preserving, deterministic, collision-free pseudonyms. A candidate is
+ * refused when it is already another value's pseudonym, when it is itself an
+ * original the store knows, or when it appears anywhere in the text being
+ * sanitized; the next candidate is then derived (attempt + 1).
+ */
+export class Pseudonymizer {
+  private readonly domainsByLength: readonly string[];
+
+  constructor(private readonly options: PseudonymizerOptions) {
+    this.domainsByLength = [...options.domains].sort((a, b) => b.length - a.length);
+  }
+
+  pseudonym(value: string, kind: ValueKind, text: string): string {
+    const { store } = this.options;
+    const known = store.pseudonymOf(value);
+    if (known !== undefined) {
+      this.options.onPseudonym(known, value);
+      return known;
+    }
+    if (kind === 'ip' || kind === 'cidr') return this.address(value, text);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const candidate = this.derive(value, kind, attempt, text);
+      if (this.isFree(candidate, value) && !text.includes(candidate)) return this.record(value, candidate);
+    }
+    throw new SanitizeError(`no free pseudonym for a ${kind} after ${MAX_ATTEMPTS} attempts`);
+  }
+
+  private isFree(candidate: string, value: string): boolean {
+    const { store } = this.options;
+    return candidate !== value && candidate !== '' && store.originalOf(candidate) === undefined && store.pseudonymOf(candidate) === undefined;
+  }
+
+  private record(value: string, pseudonym: string): string {
+    this.options.store.record(value, pseudonym);
+    this.options.onPseudonym(pseudonym, value);
+    return pseudonym;
+  }
+
+  private bytes(kind: string, value: string, attempt: number): Bytes {
+    return new Bytes(this.options.secret, `${kind}\u0000${value}\u0000${attempt}`);
+  }
+
+  private derive(value: string, kind: ValueKind, attempt: number, text: string): string {
+    const bytes = this.bytes(kind, value, attempt);
+    switch (kind) {
+      case 'domain':
+        return syllables(bytes, 3);
+      case 'bridge': {
+        // `net-<domain>` → `net-<the domain's pseudonym>`, at most 15 characters.
+        const tail = value.slice(4);
+        if (attempt === 0 && tail.length > 0) return `net-${this.pseudonym(tail, 'domain', text)}`;
+        return `net-${syllables(bytes, 3)}`;
+      }
+      case 'instance': {
+        const domain = this.domainsByLength.find((d) => value.startsWith(`${d}-`) && value.length > d.length + 1);
+        if (domain === undefined) return pseudoName(bytes, value);
+        return `${this.pseudonym(domain, 'domain', text)}-${pseudoName(bytes, value.slice(domain.length + 1))}`;
+      }
+      case 'host':
+      case 'fqdn':
+        return pseudoDotted(bytes, value);
+      case 'path':
+        return pseudoPath(bytes, value);
+      case 'name':
+        return pseudoName(bytes, value);
+      case 'custom':
+        return pseudoChars(bytes, value);
+      case 'ip':
+      case 'cidr':
+      case 'secret':
+        throw new SanitizeError(`a ${kind} has no name pseudonym`);
+    }
+  }
+
+  /** `a.b.c.d` or `a.b.c.d/n`: the /24's pseudonym, host octet kept. */
+  private address(value: string, text: string): string {
+    const [address = '', prefix] = value.split('/');
+    const octets = address.split('.');
+    const net = `${octets[0]}.${octets[1]}.${octets[2]}.0/24`;
+    const netPseudonym = value === net ? this.subnet(net, text) : this.pseudonym(net, 'cidr', text);
+    const pseudoAddress = `${netPseudonym.slice(0, netPseudonym.lastIndexOf('.'))}.${octets[3]}`;
+    if (value === net) return netPseudonym;
+    const candidate = prefix === undefined ? pseudoAddress : `${pseudoAddress}/${prefix}`;
+    const owner = this.options.store.originalOf(candidate);
+    if (owner !== undefined && owner !== value) {
+      throw new SanitizeError(`the pseudonymous address of a ${prefix === undefined ? 'host' : 'network'} is already another value's pseudonym`);
+    }
+    return this.record(value, candidate);
+  }
+
+  private subnet(net: string, text: string): string {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS + BENCH_SLOTS; attempt++) {
+      let slot: number;
+      if (attempt < MAX_ATTEMPTS / 2) slot = this.bytes('subnet', net, attempt).below(BENCH_SLOTS);
+      else if (attempt < MAX_ATTEMPTS / 2 + BENCH_SLOTS) slot = (this.bytes('subnet', net, 0).below(BENCH_SLOTS) + attempt) % BENCH_SLOTS;
+      else slot = BENCH_SLOTS + this.bytes('subnet', net, attempt).below(RESERVED_SLOTS - 256);
+      const prefix = slotPrefix(slot);
+      const candidate = `${prefix}.0/24`;
+      if (this.isFree(candidate, net) && !text.includes(`${prefix}.`)) return this.record(net, candidate);
+    }
+    throw new SanitizeError('no free pseudonymous /24 left');
+  }
+}
