@@ -42,10 +42,11 @@ function decodeMatch(expr: unknown): Match | null {
     if (right.startsWith('@')) return { kind: kind === 'iifname' ? 'iifname-set' : 'oifname-set', op, set: right.slice(1) };
     return { kind, op, value: right };
   }
-  if (isObject(left.payload) && left.payload.protocol === 'ip' && (left.payload.field === 'saddr' || left.payload.field === 'daddr') && op === '==') {
+  if (isObject(left.payload) && left.payload.protocol === 'ip' && (left.payload.field === 'saddr' || left.payload.field === 'daddr') && (op === '==' || op === '!=')) {
     const kind = left.payload.field;
-    if (typeof right === 'string') return { kind, value: right };
-    if (isObject(right) && isObject(right.prefix) && typeof right.prefix.addr === 'string' && typeof right.prefix.len === 'number') return { kind, value: `${right.prefix.addr}/${right.prefix.len}` };
+    const negated = op === '!=' ? { op: '!=' as const } : {};
+    if (typeof right === 'string') return { kind, value: right, ...negated };
+    if (isObject(right) && isObject(right.prefix) && typeof right.prefix.addr === 'string' && typeof right.prefix.len === 'number') return { kind, value: `${right.prefix.addr}/${right.prefix.len}`, ...negated };
     return null;
   }
   if (isObject(left.payload) && (left.payload.protocol === 'tcp' || left.payload.protocol === 'udp') && left.payload.field === 'dport' && op === '==') {

@@ -11,7 +11,7 @@ export function matchText(m: Match): string {
       return `${m.kind === 'iifname-set' ? 'iifname' : 'oifname'} ${m.op === '!=' ? '!= ' : ''}@${m.set}`;
     case 'saddr':
     case 'daddr':
-      return `ip ${m.kind} ${m.value}`;
+      return `ip ${m.kind} ${m.op === '!=' ? '!= ' : ''}${m.value}`;
     case 'ct-state':
       return `ct state ${m.states.join(',')}`;
     case 'dport': {

@@ -16,8 +16,8 @@ export type Match =
   | { readonly kind: 'iifname' | 'oifname'; readonly op: '==' | '!='; readonly value: string }
   /** `iifname @set`: membership in a named set of interface names. */
   | { readonly kind: 'iifname-set' | 'oifname-set'; readonly op: '==' | '!='; readonly set: string }
-  /** An address or a CIDR. */
-  | { readonly kind: 'saddr' | 'daddr'; readonly value: string }
+  /** An address or a CIDR (`op` absent: equal). */
+  | { readonly kind: 'saddr' | 'daddr'; readonly value: string; readonly op?: '!=' }
   | { readonly kind: 'ct-state'; readonly states: readonly string[] }
   | { readonly kind: 'dport'; readonly protocol: 'tcp' | 'udp'; readonly ports: readonly number[] };
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // Three domains on the real Incus, real nftables, real packets between real containers.
 const p = shortPrefix();
@@ -153,18 +153,16 @@ beforeAll(async () => {
   const run = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
   if (run.code !== 0) throw new Error(`apply failed:\n${run.stdout}\n${run.stderr}`);
   await Promise.all([...boxes.map((b) => waitForAddress(b.domain, b.name, b.ip)), waitForAddress('default', FOREIGN, `10.${octet}.98.10`)]);
-  // Every instance listens on both test ports.
+  // Every instance listens on both test ports. Socket-activated (one process per
+  // connection, systemd's backlog): concurrent probes never queue behind each other.
   await Promise.all(
     boxes.map(async (b) => {
       for (const port of [80, 8080]) {
-        const r = await incusExec(b.domain, b.name, ['systemd-run', `--unit=listen-${port}`, 'nc', '-lk', String(port)]);
-        if (r.code !== 0) throw new Error(`listener on ${b.name}:${port}: ${r.stderr}`);
+        await client.pushFile(b.domain, b.name, `/etc/systemd/system/listen-${port}.socket`, `[Socket]\nListenStream=${port}\nAccept=yes\n`);
+        await client.pushFile(b.domain, b.name, `/etc/systemd/system/listen-${port}@.service`, '[Service]\nExecStart=/bin/true\nStandardInput=socket\n');
       }
-      // systemd-run returns once the unit started, not once nc is bound.
-      await waitFor(`${b.name} listening`, async () => {
-        const ss = await incusExec(b.domain, b.name, ['ss', '-Hltn']);
-        return ss.stdout.includes(':80 ') && ss.stdout.includes(':8080 ') ? true : undefined;
-      });
+      const r = await incusExec(b.domain, b.name, ['sh', '-c', 'systemctl daemon-reload && systemctl start listen-80.socket listen-8080.socket']);
+      if (r.code !== 0) throw new Error(`listeners on ${b.name}: ${r.stderr}`);
     }),
   );
 });

@@ -137,6 +137,33 @@ describe('renderFirewall', () => {
   });
 });
 
+describe('openings that follow ai_provider', () => {
+  const EX = readFileSync(new URL('../../infra.example.yml', import.meta.url), 'utf8');
+  const forwardOf = (text: string): string[] => tableLines(renderFirewall(model(text))).map((l) => l.trim());
+
+  it('lets cloud and local-first domains reach the sanitizer port only, and no other domain', () => {
+    const lines = forwardOf(EX);
+    expect(lines).toContain('iifname "net-pro" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider local-first: pro reaches the sanitizer"');
+    expect(lines).toContain('iifname "net-client" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider cloud: client reaches the sanitizer"');
+    // local (perso) and disposable (sandbox) domains get nothing of the admin domain.
+    expect(lines.filter((l) => l.includes('oifname "net-anklume"') && (l.includes('net-perso') || l.includes('net-sandbox')))).toEqual([]);
+  });
+
+  it('lets the sanitizer reach Ollama, and exempts it from the exclusive guards', () => {
+    const lines = forwardOf(EX);
+    expect(lines).toContain('iifname "net-anklume" ip saddr 10.100.0.20 oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "the sanitizer reaches Ollama"');
+    expect(lines.filter((l) => l.startsWith('iifname "net-*" iifname != "net-ai-tools" iifname != @ai_access ip saddr != 10.100.0.20'))).toHaveLength(1);
+  });
+
+  it('with open access, local and local-first domains reach Ollama; with exclusive access only the holder does', () => {
+    const open = forwardOf(EX.replace('ai_access_policy: exclusive', 'ai_access_policy: open').replace(/\n  ai_access_default: pro/, ''));
+    expect(open).toContain('iifname "net-perso" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local: perso reaches Ollama"');
+    expect(open).toContain('iifname "net-pro" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local-first: pro reaches Ollama"');
+    expect(open.some((l) => l.includes('net-client" oifname "net-ai-tools'))).toBe(false);
+    expect(forwardOf(EX).some((l) => l.includes('reaches Ollama') && !l.includes('sanitizer'))).toBe(false);
+  });
+});
+
 describe('safeComment', () => {
   it('leaves no way out of the quoted comment', () => {
     const hostile = 'x" accept; flush ruleset; add rule inet anklume forward accept comment "\\\n\u0000é';
