@@ -156,7 +156,7 @@ describe('openings that follow ai_provider', () => {
   });
 
   it('with open access, local and local-first domains reach Ollama; with exclusive access only the holder does', () => {
-    const open = forwardOf(EX.replace('ai_access_policy: exclusive', 'ai_access_policy: open').replace(/\n  ai_access_default: pro/, ''));
+    const open = forwardOf(EX.replace('ai_access_policy: exclusive', 'ai_access_policy: open').replace('\n  ai_access_default: pro', ''));
     expect(open).toContain('iifname "net-perso" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local: perso reaches Ollama"');
     expect(open).toContain('iifname "net-pro" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local-first: pro reaches Ollama"');
     expect(open.some((l) => l.includes('net-client" oifname "net-ai-tools'))).toBe(false);
