@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { didYouMean, formatIssue, formatPath, type LocatedIssue } from '../config/issues.js';
+import { didYouMean, formatIssue } from '../config/issues.js';
 import { detectHostNetworks, loadInfraFile } from '../config/load.js';
 import { buildDictionary, createSanitizer, MemoryMappingStore, type Replacement, type SanitizeMode } from '../sanitizer/index.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
+import { issueJson } from './validate.js';
 
 export interface SanitizeCommandOptions {
   /** infra.yml, resolved (flag, ANKLUME_CONFIG, default). */
@@ -96,16 +97,3 @@ function renderTable(io: CliIo, rows: readonly Replacement[], meta: { domain: st
   return `\n${paint(io, 'bold', head)}\n${line(['CATEGORY', 'PATTERN', 'ORIGINAL', 'REPLACEMENT'])}${cells.map(line).join('')}`;
 }
 
-function issueJson(issue: LocatedIssue): Record<string, unknown> {
-  return {
-    file: issue.file,
-    line: issue.line,
-    column: issue.column,
-    path: formatPath(issue.path),
-    rule: issue.rule,
-    message: issue.message,
-    ...(issue.expected === undefined ? {} : { expected: issue.expected }),
-    ...(issue.found === undefined ? {} : { found: issue.found }),
-    ...(issue.hint === undefined ? {} : { hint: issue.hint }),
-  };
-}

@@ -43,7 +43,8 @@ function summarize(model: DesiredInfra): { domains: number; enabledDomains: numb
   };
 }
 
-function issueJson(issue: LocatedIssue): Record<string, unknown> {
+/** One validation error as `--json` prints it (validate, sanitize). */
+export function issueJson(issue: LocatedIssue): Record<string, unknown> {
   return {
     file: issue.file,
     line: issue.line,
