@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -286,5 +287,11 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
     expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PRO}\n`);
     expect((await fetchStatus(socket))?.firewall.state).toBe('InSync');
+
+    // A hand-made grant is drift: the daemon puts the set back to the holder alone.
+    execFileSync('nft', ['add', 'element', 'inet', 'anklume', 'ai_access', `{ "net-${PERSO}" }`]);
+    expect(await reaches(PERSO, `${PERSO}1`)).toBe(true);
+    await waitFor('the daemon to repair the AI access set', async () => (execFileSync('nft', ['list', 'set', 'inet', 'anklume', 'ai_access']).toString().includes(`net-${PERSO}`) ? undefined : true), { timeoutMs: 30_000 });
+    expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
   });
 });
