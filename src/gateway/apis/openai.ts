@@ -1,0 +1,158 @@
+import type { DomainSanitizer } from '../../sanitizer/types.js';
+import { formatSseEvent, SseParser } from '../streams/sse.js';
+import type { TextCodec } from '../streams/transform.js';
+import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, rewriteSchemaDescriptions, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+
+/**
+ * OpenAI Chat Completions (`/v1/chat/completions`; Ollama serves the same
+ * path). Tool-call arguments are JSON inside a string: parsed, rewritten leaf
+ * by leaf, serialised again. llm-apis.md §4.2.
+ */
+
+/** Text fields of a message or a delta that a model or a person wrote. */
+const TEXT_FIELDS = ['content', 'refusal', 'reasoning_content', 'reasoning'] as const;
+
+function rewriteToolCalls(calls: Json | undefined, rw: Rewrite): void {
+  if (!Array.isArray(calls)) return;
+  for (const call of calls) {
+    if (!isObject(call) || !isObject(call.function)) continue;
+    if (typeof call.function.arguments === 'string') call.function.arguments = rewriteJsonText(call.function.arguments, rw);
+  }
+}
+
+function rewriteMessage(m: JsonObject, rw: Rewrite): void {
+  for (const field of TEXT_FIELDS) rewriteField(m, field, rw);
+  if (Array.isArray(m.content)) {
+    for (const part of m.content) {
+      if (!isObject(part)) continue;
+      if (part.type === 'text') rewriteField(part, 'text', rw);
+      // image_url (often a data: URL), input_audio, file: binary payloads, left as they are.
+      else if (part.type !== 'image_url' && part.type !== 'input_audio' && part.type !== 'file') rewriteLeaves(part, rw, OPAQUE_KEYS);
+    }
+  }
+  rewriteToolCalls(m.tool_calls, rw);
+  // The legacy single function call.
+  if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') m.function_call.arguments = rewriteJsonText(m.function_call.arguments, rw);
+}
+
+export const openai: ApiAdapter = {
+  sanitizeRequest(body, rw) {
+    if (Array.isArray(body.messages)) for (const m of body.messages) if (isObject(m)) rewriteMessage(m, rw);
+    if (Array.isArray(body.tools)) {
+      for (const tool of body.tools) {
+        if (!isObject(tool) || !isObject(tool.function)) continue;
+        rewriteField(tool.function, 'description', rw);
+        if (tool.function.parameters !== undefined) rewriteSchemaDescriptions(tool.function.parameters, rw);
+      }
+    }
+  },
+
+  restoreResponse(body, rw) {
+    if (!isObject(body)) return;
+    if (Array.isArray(body.choices)) {
+      for (const choice of body.choices) if (isObject(choice) && isObject(choice.message)) rewriteMessage(choice.message, rw);
+      return;
+    }
+    rewriteLeaves(body, rw, OPAQUE_KEYS);
+  },
+
+  streamCodec(sanitizer) {
+    return openaiSseCodec(sanitizer);
+  },
+};
+
+/**
+ * Restores an OpenAI chat-completion SSE stream: per choice, the text fields
+ * and each tool call's argument fragments (JSON-escaped originals). What is
+ * held back goes out with the choice's finishing chunk, or in one extra chunk
+ * before `[DONE]` (or the end of the stream).
+ */
+export function openaiSseCodec(sanitizer: DomainSanitizer): TextCodec {
+  const parser = new SseParser();
+  const restorers = new Restorers(sanitizer);
+  let last: JsonObject = {};
+
+  /** Put what choice `c`'s restorers held back into `delta`. */
+  const flushChoice = (c: number, delta: JsonObject): void => {
+    for (const { key, text } of restorers.flushPrefix(`${c}/`)) {
+      if (text === '') continue;
+      const [, field, tc] = key.split('/');
+      if (field === 'tool') {
+        const calls = Array.isArray(delta.tool_calls) ? delta.tool_calls : (delta.tool_calls = []);
+        let call = calls.find((x) => isObject(x) && x.index === Number(tc)) as JsonObject | undefined;
+        if (call === undefined) calls.push((call = { index: Number(tc), function: { arguments: '' } }));
+        const fn = isObject(call.function) ? call.function : (call.function = { arguments: '' });
+        fn.arguments = (typeof fn.arguments === 'string' ? fn.arguments : '') + text;
+      } else if (field !== undefined) {
+        delta[field] = (typeof delta[field] === 'string' ? delta[field] : '') + text;
+      }
+    }
+  };
+
+  const flushAll = (): string => {
+    const choices: Json[] = [];
+    const indexes = new Set(restorers.keys().map((k) => Number(k.split('/')[0])));
+    for (const c of indexes) {
+      const delta: JsonObject = {};
+      flushChoice(c, delta);
+      if (Object.keys(delta).length > 0) choices.push({ index: c, delta, finish_reason: null });
+    }
+    if (choices.length === 0) return '';
+    const chunk = { id: last.id ?? null, object: 'chat.completion.chunk', created: last.created ?? 0, model: last.model ?? null, choices };
+    return formatSseEvent(undefined, JSON.stringify(chunk));
+  };
+
+  const onEvent = (ev: { event: string | undefined; data: string | undefined; raw: string }): string => {
+    if (ev.data === undefined) return ev.raw;
+    if (ev.data.trim() === '[DONE]') return flushAll() + ev.raw;
+    let data: Json;
+    try {
+      data = JSON.parse(ev.data) as Json;
+    } catch {
+      return ev.raw;
+    }
+    if (!isObject(data)) return ev.raw;
+    if (!Array.isArray(data.choices)) {
+      // A usage-only chunk (choices [] or null) or a mid-stream error.
+      if (isObject(data.error)) rewriteLeaves(data, sanitizer.restore.bind(sanitizer), OPAQUE_KEYS);
+      return data.error === undefined ? ev.raw : formatSseEvent(ev.event, JSON.stringify(data));
+    }
+    last = data;
+    for (const choice of data.choices) {
+      if (!isObject(choice)) continue;
+      const c = typeof choice.index === 'number' ? choice.index : 0;
+      const delta = isObject(choice.delta) ? choice.delta : undefined;
+      if (delta !== undefined) {
+        for (const field of TEXT_FIELDS) {
+          const v = delta[field];
+          if (typeof v === 'string') delta[field] = restorers.push(`${c}/${field}`, v);
+        }
+        if (Array.isArray(delta.tool_calls)) {
+          for (const call of delta.tool_calls) {
+            if (!isObject(call) || !isObject(call.function) || typeof call.function.arguments !== 'string') continue;
+            const tc = typeof call.index === 'number' ? call.index : 0;
+            call.function.arguments = restorers.push(`${c}/tool/${tc}`, call.function.arguments, true);
+          }
+        }
+      }
+      if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+        if (delta === undefined) choice.delta = {};
+        flushChoice(c, isObject(choice.delta) ? choice.delta : {});
+      }
+    }
+    return formatSseEvent(ev.event, JSON.stringify(data));
+  };
+
+  return {
+    push(text) {
+      let out = '';
+      for (const ev of parser.push(text)) out += onEvent(ev);
+      return out;
+    },
+    end() {
+      let out = '';
+      for (const ev of parser.end()) out += onEvent(ev);
+      return out + flushAll();
+    },
+  };
+}

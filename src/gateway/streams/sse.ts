@@ -1,0 +1,90 @@
+/**
+ * Incremental Server-Sent Events parsing (https://html.spec.whatwg.org/multipage/server-sent-events.html):
+ * text arrives in arbitrary pieces; an event ends at a blank line; lines end in
+ * `\r\n`, `\n` or `\r` (a `\r` at the end of a piece may be the first half of
+ * `\r\n`); several `data:` lines join with `\n`; `:` lines are comments.
+ */
+
+export interface SseEvent {
+  /** `event:` field, if any. */
+  readonly event: string | undefined;
+  /** The `data:` lines joined with `\n`; undefined when the block had none (comments only). */
+  readonly data: string | undefined;
+  /** The block as received (line endings normalised to `\n`), blank line included: re-emitted as is when untouched. */
+  readonly raw: string;
+}
+
+export class SseParser {
+  private buffer = '';
+  private lines: string[] = [];
+
+  /** Feed decoded text; returns the events completed by it. */
+  push(text: string): SseEvent[] {
+    this.buffer += text;
+    const events: SseEvent[] = [];
+    let start = 0;
+    for (;;) {
+      let i = start;
+      const len = this.buffer.length;
+      while (i < len) {
+        const c = this.buffer.charCodeAt(i);
+        if (c === 10 || c === 13) break;
+        i++;
+      }
+      if (i >= len) break;
+      // A lone `\r` at the very end: wait, the `\n` of `\r\n` may come next.
+      if (this.buffer.charCodeAt(i) === 13 && i === len - 1) break;
+      const line = this.buffer.slice(start, i);
+      start = this.buffer.charCodeAt(i) === 13 && this.buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      const ev = this.line(line);
+      if (ev !== undefined) events.push(ev);
+    }
+    this.buffer = this.buffer.slice(start);
+    return events;
+  }
+
+  /** End of stream: an unterminated last event is still handed on (the spec drops it; a proxy should not lose it). */
+  end(): SseEvent[] {
+    const events: SseEvent[] = [];
+    if (this.buffer !== '') {
+      const last = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
+      this.buffer = '';
+      const ev = this.line(last);
+      if (ev !== undefined) events.push(ev);
+    }
+    if (this.lines.length > 0) events.push(this.dispatch(false));
+    return events;
+  }
+
+  private line(line: string): SseEvent | undefined {
+    if (line === '') return this.lines.length === 0 ? undefined : this.dispatch(true);
+    this.lines.push(line);
+    return undefined;
+  }
+
+  private dispatch(terminated: boolean): SseEvent {
+    let event: string | undefined;
+    let data: string[] | undefined;
+    for (const l of this.lines) {
+      if (l.startsWith(':')) continue;
+      const colon = l.indexOf(':');
+      const field = colon === -1 ? l : l.slice(0, colon);
+      let value = colon === -1 ? '' : l.slice(colon + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') event = value;
+      else if (field === 'data') (data ??= []).push(value);
+    }
+    const raw = `${this.lines.join('\n')}\n${terminated ? '\n' : ''}`;
+    this.lines = [];
+    return { event, data: data?.join('\n'), raw };
+  }
+}
+
+/** Serialise an event we rewrote (`data` may hold `\n`: one `data:` line each). */
+export function formatSseEvent(event: string | undefined, data: string): string {
+  const head = event === undefined ? '' : `event: ${event}\n`;
+  return `${head}${data
+    .split('\n')
+    .map((l) => `data: ${l}`)
+    .join('\n')}\n\n`;
+}
