@@ -71,11 +71,16 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       openclaw: domain.openclaw?.enabled === true
         ? {
             machine: machines.find((m) => m.roles.includes('openclaw_server'))?.name ?? '',
-            version: global.openclaw.version,
+            version: domain.openclaw.version ?? global.openclaw.version,
             port: global.openclaw.port,
             heartbeatEvery: domain.openclaw.heartbeat_every ?? global.openclaw.heartbeat_every,
             localModel: domain.openclaw.local_model ?? global.openclaw.local_model,
             cloudModel: domain.openclaw.cloud_model ?? (domain.ai_provider === 'local' ? null : (global.openclaw.cloud_model ?? null)),
+            gatewayTokenFile: domain.openclaw.gateway_token_file ?? null,
+            telegram:
+              domain.openclaw.telegram === undefined
+                ? null
+                : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String) },
           }
         : null,
     };

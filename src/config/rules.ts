@@ -248,6 +248,9 @@ function checkOpenClaw(input: RuleInput): ValidationIssue[] {
       }
     }
     const cloudModel = domain.openclaw?.cloud_model;
+    if (enabled && domain.ai_provider === 'cloud' && cloudModel === undefined && input.global.openclaw.cloud_model === undefined) {
+      issues.push({ rule: 'openclaw-cloud-model', path: ['domains', name, 'openclaw', 'cloud_model'], message: `ai_provider cloud gives OpenClaw only the sanitizer's cloud models, and none is named`, expected: 'domains.<d>.openclaw.cloud_model or global.openclaw.cloud_model', hint: 'e.g. cloud_model: claude-sonnet-4-5' });
+    }
     if (cloudModel !== undefined && domain.ai_provider === 'local') {
       issues.push({ rule: 'openclaw-cloud-needs-provider', path: ['domains', name, 'openclaw', 'cloud_model'], message: 'a cloud model is never used when ai_provider is local', hint: 'set ai_provider: local-first or cloud, or remove cloud_model' });
     }

@@ -16,8 +16,9 @@ export function salvage<S extends z.ZodType>(schema: S, input: unknown): z.outpu
     for (const issue of result.error.issues) {
       const path = issue.path as (string | number)[];
       if (issue.code === 'unrecognized_keys') {
-        const holder = valueAt(data, path) as Record<string, unknown>;
-        for (const key of issue.keys) Reflect.deleteProperty(holder, key);
+        const holder = valueAt(data, path);
+        // An earlier issue of this round may have dropped the object already.
+        if (holder !== null && typeof holder === 'object') for (const key of issue.keys) Reflect.deleteProperty(holder, key);
         continue;
       }
       // Inside a list, drop the whole list: deleting one item would renumber the rest.

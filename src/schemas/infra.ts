@@ -67,12 +67,36 @@ const duration = z
   .regex(/^(\d+[smhd])+$/, 'a duration such as 30m, 1h or 1h30m')
   .meta({ description: 'A duration: digits and a unit s, m, h or d (30m, 1h30m).' });
 
+/** An exact version: npm would resolve a range differently on each install (and to a placeholder on Node 20). */
+const OPENCLAW_VERSION = /^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/;
+
+const hostPath = z.string().regex(/^\/[^\0\n]*$/, 'an absolute path').meta({ description: 'An absolute path on the host.' });
+
+export const OpenClawTelegramSchema = z
+  .strictObject({
+    token_file: hostPath.meta({ description: 'File on the host holding the bot token. The token itself never goes in infra.yml.' }),
+    allow_from: z
+      .array(z.union([z.string().regex(/^-?\d+$/, 'a numeric Telegram user id'), z.number().int()]))
+      .default([])
+      .meta({ description: 'Telegram user ids allowed to talk to the assistant; the first ones are its owners (heartbeat alerts go to them). Empty: DMs need pairing.' }),
+  })
+  .meta({ title: 'OpenClawTelegram', description: "The domain assistant's Telegram channel (long polling: no inbound port)." });
+
 export const DomainOpenClawSchema = z
   .strictObject({
     enabled: z.boolean().default(false).meta({ description: 'Run an OpenClaw assistant in this domain (on its openclaw_server machine).' }),
     heartbeat_every: z.union([duration, z.literal('off')]).optional().meta({ description: 'Heartbeat period, or off. Defaults to global.openclaw.heartbeat_every.' }),
     local_model: z.string().min(1).optional().meta({ description: 'Ollama model for local work. Defaults to global.openclaw.local_model.' }),
     cloud_model: z.string().min(1).optional().meta({ description: 'Cloud model for escalation; needs ai_provider cloud or local-first.' }),
+    version: z
+      .string()
+      .regex(OPENCLAW_VERSION, 'an exact OpenClaw version such as 2026.9.6')
+      .optional()
+      .meta({ description: 'OpenClaw version for this domain only (a sandbox can try a new one first). Defaults to global.openclaw.version.' }),
+    gateway_token_file: hostPath
+      .optional()
+      .meta({ description: "File on the host holding the token clients present to this domain's OpenClaw gateway. Unset: anklume generates one." }),
+    telegram: OpenClawTelegramSchema.optional(),
   })
   .meta({ title: 'DomainOpenClaw' });
 
@@ -147,7 +171,7 @@ export const SanitizerSettingsSchema = z
 
 export const OpenClawDefaultsSchema = z
   .strictObject({
-    version: z.string().min(1).default('2026.9.6').meta({ description: 'Pinned OpenClaw version.' }),
+    version: z.string().regex(OPENCLAW_VERSION, 'an exact OpenClaw version such as 2026.9.6').default('2026.9.6').meta({ description: 'Pinned OpenClaw version.' }),
     port: z.number().int().min(1).max(65535).default(18789),
     heartbeat_every: z.union([duration, z.literal('off')]).default('30m'),
     local_model: z.string().min(1).default('qwen2.5-coder:32b'),

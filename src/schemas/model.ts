@@ -91,11 +91,23 @@ export interface DesiredMachine {
 export interface DesiredOpenClaw {
   /** The machine with role openclaw_server. */
   readonly machine: string;
+  /** Exact OpenClaw version: the domain's own pin, else global.openclaw.version. */
   readonly version: string;
   readonly port: number;
+  /** A duration (`30m`) or `off`. */
   readonly heartbeatEvery: string;
   readonly localModel: string;
   readonly cloudModel: string | null;
+  /** Host file with the gateway's client token; null: anklume generates one. */
+  readonly gatewayTokenFile: string | null;
+  readonly telegram: DesiredOpenClawTelegram | null;
+}
+
+export interface DesiredOpenClawTelegram {
+  /** Host file with the bot token (never the token itself). */
+  readonly tokenFile: string;
+  /** Telegram user ids, as strings; empty means DMs need pairing. */
+  readonly allowFrom: readonly string[];
 }
 
 export type PolicyEndpoint =

@@ -291,7 +291,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     // A hand-made grant is drift: the daemon puts the set back to the holder alone.
     execFileSync('nft', ['add', 'element', 'inet', 'anklume', 'ai_access', `{ "net-${PERSO}" }`]);
     expect(await reaches(PERSO, `${PERSO}1`)).toBe(true);
-    await waitFor('the daemon to repair the AI access set', async () => (execFileSync('nft', ['list', 'set', 'inet', 'anklume', 'ai_access']).toString().includes(`net-${PERSO}`) ? undefined : true), { timeoutMs: 30_000 });
+    await waitFor('the daemon to repair the AI access set', () => Promise.resolve(execFileSync('nft', ['list', 'set', 'inet', 'anklume', 'ai_access']).toString().includes(`net-${PERSO}`) ? undefined : true), { timeoutMs: 30_000 });
     expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([true, false]);
   });
 });

@@ -4,6 +4,15 @@ import { formatIssue } from '../../src/config/issues.js';
 import { validateInfraText } from '../../src/config/validate.js';
 
 describe('validation reports', () => {
+  it('reports a missing key and an unknown key of the same object without crashing', () => {
+    const text = 'domains:\n  pro:\n    trust_level: trusted\n    openclaw:\n      enabled: true\n      telegram: { token: x }\n';
+    const r = validateInfraText(text, { file: 'infra.yml', hostNetworks: [] });
+    expect(r.ok).toBe(false);
+    const lines = r.ok ? [] : r.issues.map(formatIssue);
+    expect(lines.some((l) => l.includes('domains.pro.openclaw.telegram.token: unknown key "token"'))).toBe(true);
+    expect(lines.some((l) => l.includes('domains.pro.openclaw.telegram.token_file'))).toBe(true);
+  });
+
   it('reports three different mistakes at once, each with line and column', () => {
     const text = [
       'domains:', //                      1
