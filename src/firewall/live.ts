@@ -66,7 +66,8 @@ function decodeRule(rule: Json): LiveRule {
   const exprs = Array.isArray(rule.expr) ? (rule.expr as unknown[]) : [];
   const comment = typeof rule.comment === 'string' ? rule.comment : undefined;
   const last = exprs.at(-1);
-  const verdict = isObject(last) && 'accept' in last ? 'accept' : isObject(last) && 'drop' in last ? 'drop' : null;
+  const keepsSource = isObject(last) && isObject(last.snat) && last.snat.family === 'ip' && isObject(last.snat.addr) && isObject(last.snat.addr.payload) && last.snat.addr.payload.protocol === 'ip' && last.snat.addr.payload.field === 'saddr';
+  const verdict = isObject(last) && 'accept' in last ? 'accept' : isObject(last) && 'drop' in last ? 'drop' : keepsSource ? 'keep-source' : null;
   const matches = exprs.slice(0, -1).map(decodeMatch);
   if (verdict === null || matches.some((m) => m === null)) {
     return { text: `[not written by anklume] ${JSON.stringify(exprs)}${comment === undefined ? '' : ` comment "${comment}"`}`, known: false };
@@ -92,8 +93,10 @@ export function decodeLiveTable(document: unknown): LiveTable | null {
     }
     if (isObject(item.chain) && ours(item.chain)) {
       const c = item.chain;
-      const header = c.type === 'filter' && (c.hook === 'forward' || c.hook === 'input') && typeof c.prio === 'number' && (c.policy === 'accept' || c.policy === 'drop')
-        ? chainHeader({ name: String(c.name), hook: c.hook, priority: c.prio, policy: c.policy, rules: [] })
+      // nft lists priorities as numbers: srcnat is 100.
+      const known = typeof c.prio === 'number' && (c.policy === 'accept' || c.policy === 'drop') && ((c.type === 'filter' && (c.hook === 'forward' || c.hook === 'input')) || (c.type === 'nat' && c.hook === 'postrouting'));
+      const header = known
+        ? chainHeader({ type: c.type as Chain['type'], hook: c.hook as Chain['hook'], priority: (c.prio as number) - (c.type === 'nat' ? 100 : 0), policy: c.policy as Chain['policy'] })
         : `[not written by anklume] ${JSON.stringify({ type: c.type, hook: c.hook, prio: c.prio, policy: c.policy })}`;
       chains.set(String(c.name), { header, rules: chains.get(String(c.name))?.rules ?? [] });
     }

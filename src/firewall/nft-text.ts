@@ -22,18 +22,19 @@ export function matchText(m: Match): string {
 }
 
 export function ruleText(rule: Rule): string {
-  const parts = [...rule.matches.map(matchText), rule.verdict];
+  const parts = [...rule.matches.map(matchText), rule.verdict === 'keep-source' ? 'snat ip to ip saddr' : rule.verdict];
   if (rule.comment !== undefined && rule.comment !== '') parts.push(`comment "${rule.comment}"`);
   return parts.join(' ');
 }
 
-function priorityText(priority: number): string {
-  if (priority === 0) return 'filter';
-  return priority < 0 ? `filter - ${-priority}` : `filter + ${priority}`;
+function priorityText(chain: Pick<Chain, 'type' | 'priority'>): string {
+  const name = chain.type === 'nat' ? 'srcnat' : 'filter';
+  if (chain.priority === 0) return name;
+  return chain.priority < 0 ? `${name} - ${-chain.priority}` : `${name} + ${chain.priority}`;
 }
 
-export function chainHeader(chain: Chain): string {
-  return `type filter hook ${chain.hook} priority ${priorityText(chain.priority)}; policy ${chain.policy};`;
+export function chainHeader(chain: Pick<Chain, 'type' | 'hook' | 'priority' | 'policy'>): string {
+  return `type ${chain.type} hook ${chain.hook} priority ${priorityText(chain)}; policy ${chain.policy};`;
 }
 
 export function setLines(set: NamedSet): string[] {

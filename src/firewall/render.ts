@@ -213,8 +213,11 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   input.push({ matches: [], verdict: 'drop', comment: 'instances reach the host only as declared' });
 
   const chains: Chain[] = [
-    { name: 'forward', hook: 'forward', priority: CHAIN_PRIORITY, policy: 'accept', rules: forward },
-    { name: 'input', hook: 'input', priority: CHAIN_PRIORITY, policy: 'accept', rules: input },
+    { name: 'forward', type: 'filter', hook: 'forward', priority: CHAIN_PRIORITY, policy: 'accept', rules: forward },
+    { name: 'input', type: 'filter', hook: 'input', priority: CHAIN_PRIORITY, policy: 'accept', rules: input },
+    // Incus masquerades everything leaving a NAT bridge, other bridges included. Between
+    // domains the source address must survive: the sanitizer tells domains apart by it.
+    { name: 'postrouting', type: 'nat', hook: 'postrouting', priority: CHAIN_PRIORITY, policy: 'accept', rules: [{ matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'keep-source', comment: 'source addresses survive between domains' }] },
   ];
   const sets = exclusive ? [{ name: AI_ACCESS_SET, type: 'ifname' as const, elements: holder !== null && enabledNames.has(holder) ? [bridgeOf(holder)] : [] }] : [];
   return { sets, chains };

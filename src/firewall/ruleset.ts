@@ -11,6 +11,8 @@ export const TABLE_NAME = 'anklume';
 export const BRIDGE_WILDCARD = 'net-*';
 
 export type Verdict = 'accept' | 'drop';
+/** `snat ip to ip saddr`: a NAT binding that keeps the source address, so no later NAT chain (Incus's masquerade) rewrites it. */
+export type Statement = Verdict | 'keep-source';
 
 export type Match =
   | { readonly kind: 'iifname' | 'oifname'; readonly op: '==' | '!='; readonly value: string }
@@ -23,14 +25,15 @@ export type Match =
 
 export interface Rule {
   readonly matches: readonly Match[];
-  readonly verdict: Verdict;
+  readonly verdict: Statement;
   readonly comment?: string;
 }
 
 export interface Chain {
   readonly name: string;
-  readonly hook: 'forward' | 'input';
-  /** Relative to the `filter` priority (0): negative runs first. */
+  readonly type: 'filter' | 'nat';
+  readonly hook: 'forward' | 'input' | 'postrouting';
+  /** Relative to the type's standard priority (filter 0, srcnat 100): negative runs first. */
   readonly priority: number;
   readonly policy: Verdict;
   readonly rules: readonly Rule[];

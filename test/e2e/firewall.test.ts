@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // Three domains on the real Incus, real nftables, real packets between real containers.
 const p = shortPrefix();
@@ -159,7 +159,8 @@ beforeAll(async () => {
     boxes.map(async (b) => {
       for (const port of [80, 8080]) {
         await client.pushFile(b.domain, b.name, `/etc/systemd/system/listen-${port}.socket`, `[Socket]\nListenStream=${port}\nAccept=yes\n`);
-        await client.pushFile(b.domain, b.name, `/etc/systemd/system/listen-${port}@.service`, '[Service]\nExecStart=/bin/true\nStandardInput=socket\n');
+        // Each connection's source address is kept (systemd passes it as REMOTE_ADDR).
+        await client.pushFile(b.domain, b.name, `/etc/systemd/system/listen-${port}@.service`, `[Service]\nExecStart=/bin/sh -c 'echo "$REMOTE_ADDR" >> /var/log/peers-${port}'\nStandardInput=socket\n`);
       }
       const r = await incusExec(b.domain, b.name, ['sh', '-c', 'systemctl daemon-reload && systemctl start listen-80.socket listen-8080.socket']);
       if (r.code !== 0) throw new Error(`listeners on ${b.name}: ${r.stderr}`);
@@ -196,6 +197,17 @@ describe('isolation between domains, measured with real packets', () => {
 
   it('lets through exactly what the policies declare: every pair, TCP and ICMP, both directions', async () => {
     expect(await matrixMismatches()).toEqual([]);
+  });
+
+  it('keeps source addresses between domains: Incus does not masquerade them', async () => {
+    const [a1, , b1] = boxes;
+    await incusExec(B, b1!.name, ['sh', '-c', ': > /var/log/peers-80']);
+    expect((await runProbes(A, a1!.name, [{ ip: b1!.ip, probe: 'tcp/80' }])).get(`${b1!.ip} tcp/80`)).toBe(true);
+    const peers = await waitFor('the connection to be logged', async () => {
+      const r = await incusExec(B, b1!.name, ['cat', '/var/log/peers-80']);
+      return r.stdout.trim() === '' ? undefined : r.stdout;
+    });
+    expect(peers.trim().replace(/^::ffff:/, '')).toBe(a1!.ip);
   });
 
   it('enforces the policy to the host on its input path', async () => {
