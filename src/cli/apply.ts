@@ -1,7 +1,7 @@
 import { reconcileOnce } from '../controllers/engine.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
 import type { Outcome } from '../reconcile/execute.js';
-import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';
+import { connectIncus, firewallTarget, loadModelOrFail, serviceDeployments } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import { renderPlan } from './render-plan.js';
 
@@ -28,7 +28,7 @@ export async function runApply(options: ApplyCommandOptions, io: CliIo): Promise
     else io.stdout(`${stamp()} ${paint(io, 'yellow', 'skipped')} ${what}: ${o.reason}\n`);
   };
   try {
-    const { plan, outcomes } = await reconcileOnce(client, model, { firewall: firewallTarget(options, io),
+    const { plan, outcomes } = await reconcileOnce(client, model, { firewall: firewallTarget(options, io), services: await serviceDeployments(model, file, io),
       prune: options.prune === true,
       force: options.force === true,
       concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,

@@ -1,9 +1,13 @@
 import { Option, type Command } from 'commander';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { readFile } from 'node:fs/promises';
+import { resolveAiAccessPaths } from '../config/ai-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
 import type { FirewallTarget } from '../controllers/engine.js';
+import type { ServiceDeployment } from '../controllers/service/deployment.js';
+import { loadDeployments } from '../controllers/service/inputs.js';
 import { Nft } from '../firewall/nft.js';
 import { IncusClient } from '../incus/client.js';
 import type { DesiredInfra } from '../schemas/model.js';
@@ -29,6 +33,15 @@ export function firewallTarget(flags: IncusEndpointFlags & { readonly nft?: stri
 
 export async function connectIncus(flags: IncusEndpointFlags, io: CliIo): Promise<IncusClient> {
   return new IncusClient(await resolveIncusEndpoint(flags, io.env));
+}
+
+/**
+ * The services deployed into instances (the sanitizer): the gateway build, this
+ * very Node binary (bind-mounted read-only, so instances need no package) and
+ * the key files infra.yml names.
+ */
+export async function serviceDeployments(model: DesiredInfra, file: string, io: CliIo): Promise<ServiceDeployment[]> {
+  return loadDeployments(model, { infraText: await readFile(file, 'utf8'), nodeBinary: process.execPath, aiPaths: resolveAiAccessPaths({}, io.env) });
 }
 
 /** infra.yml is invalid: every error was printed; nothing may change. */

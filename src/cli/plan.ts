@@ -1,6 +1,6 @@
 import { planAgainstIncus } from '../controllers/engine.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
-import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';
+import { connectIncus, firewallTarget, loadModelOrFail, serviceDeployments } from './incus.js';
 import { EXIT, type CliIo } from './io.js';
 import { planCounts, planJson, renderPlan } from './render-plan.js';
 
@@ -19,7 +19,7 @@ export async function runPlan(options: PlanCommandOptions, io: CliIo): Promise<n
   const { file, model } = await loadModelOrFail(options.config, io);
   const client = await connectIncus(options, io);
   try {
-    const plan = await planAgainstIncus(client, model, { firewall: firewallTarget(options, io), prune: options.prune === true, force: options.force === true, ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }) });
+    const plan = await planAgainstIncus(client, model, { firewall: firewallTarget(options, io), services: await serviceDeployments(model, file, io), prune: options.prune === true, force: options.force === true, ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }) });
     const pending = plan.actions.length > 0;
     if (options.json === true) {
       io.stdout(`${JSON.stringify({ file, infra: model.projectName, ...planJson(plan), requests: client.stats.requests }, null, 2)}\n`);

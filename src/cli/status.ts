@@ -8,6 +8,8 @@ import { observeTarget, type FirewallTarget } from '../controllers/engine.js';
 import { readVram } from '../controllers/gpu.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
+import type { ServiceDeployment } from '../controllers/service/deployment.js';
+import { planDeployment } from '../controllers/service/plan.js';
 import type { Observed } from '../controllers/observed.js';
 import { planInfra } from '../controllers/plan.js';
 import { aiAccess, firewallStatus, type FirewallStatus, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
@@ -16,7 +18,7 @@ import type { Plan } from '../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
-import { firewallTarget } from './incus.js';
+import { firewallTarget, serviceDeployments } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import { renderStatus, statusLabel } from './render-status.js';
 
@@ -141,7 +143,7 @@ async function loadConfig(file: string): Promise<OfflineConfig> {
 }
 
 /** Observe Incus and plan as `anklumectl plan` would (no prune); or, with no model, only check that Incus answers (nothing to compare). */
-async function readIncus(client: IncusClient, model: DesiredInfra | undefined, options: { storagePool?: string | undefined; signal: AbortSignal }): Promise<OfflineIncus> {
+async function readIncus(client: IncusClient, model: DesiredInfra | undefined, options: { storagePool?: string | undefined; signal: AbortSignal; services: readonly ServiceDeployment[] }): Promise<OfflineIncus> {
   try {
     if (model === undefined) {
       await client.serverInfo({ signal: options.signal });
@@ -149,7 +151,9 @@ async function readIncus(client: IncusClient, model: DesiredInfra | undefined, o
     }
     const observed = await observe(client, { signal: options.signal });
     const storagePool = options.storagePool ?? detectStoragePool(observed);
-    return { ok: true, observed, plan: planInfra(model, observed, { storagePool, prune: false, force: false }) };
+    const plan = planInfra(model, observed, { storagePool, prune: false, force: false });
+    const deploys = options.services.map((d) => planDeployment(d, observed, plan.actions)).filter((a) => a !== null);
+    return { ok: true, observed, plan: { ...plan, actions: [...plan.actions, ...deploys] } };
   } catch (err) {
     if (options.signal.aborted) throw err;
     if (err instanceof IncusUnreachableError || err instanceof IncusPermissionError || err instanceof IncusTlsError) return { ok: false, reachable: false, error: err.message };
@@ -178,7 +182,8 @@ export async function computeOfflineStatus(
   const endpoint = await resolveIncusEndpoint(options.flags, io.env);
   const client = new IncusClient({ ...endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
   try {
-    const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal });
+    const services = config.ok ? await serviceDeployments(config.model, options.file, io) : [];
+    const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services });
     const holder = config.ok && incus.ok ? holderFromObserved(config.model, incus.observed) : null;
     const firewall = await readFirewall(config.ok ? config.model : undefined, holder, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
     return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder, vram: config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive' ? await readVram(client, config.model, options.signal) : [] });

@@ -119,6 +119,12 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       audit: global.sanitizer.audit,
       auditRedactedOnly: global.sanitizer.audit_redacted_only,
       patterns: global.sanitizer.patterns,
+      upstreams: {
+        anthropic: global.sanitizer.upstreams.anthropic,
+        openai: global.sanitizer.upstreams.openai,
+        anthropicKeyFile: global.sanitizer.upstreams.anthropic_key_file ?? null,
+        openaiKeyFile: global.sanitizer.upstreams.openai_key_file ?? null,
+      },
     },
     domains,
     policies,

@@ -6,6 +6,9 @@ import type { DesiredInfra } from '../schemas/model.js';
 import type { Nft } from '../firewall/nft.js';
 import { holderFromObserved, readHolder } from './ai-access.js';
 import { applyAction } from './apply.js';
+import { applyDeployment } from './service/apply.js';
+import type { ServiceDeployment } from './service/deployment.js';
+import { planDeployment, type DeployPayload } from './service/plan.js';
 import { FIREWALL_ACTION_ID, FirewallNotAppliedError, applyFirewall, desiredFirewall, observeFirewall, planFirewall, type FirewallPayload, type ObservedFirewall } from './firewall.js';
 import { detectStoragePool, observe } from './observe.js';
 import { planInfra } from './plan.js';
@@ -21,6 +24,8 @@ export interface EngineOptions {
    * plan then carries a blocked firewall action). Without it: no firewall action.
    */
   readonly firewall?: FirewallTarget;
+  /** Services deployed into instances (the sanitizer), after their instance. */
+  readonly services?: readonly ServiceDeployment[];
 }
 
 /** Observe Incus and the firewall, and plan (read-only: four list requests and one nft listing, no writes). */
@@ -29,7 +34,9 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   const target = options.firewall;
   const [observed, firewall] = await Promise.all([observe(client, signal), target === undefined ? null : observeTarget(target, options.signal)]);
   const storagePool = options.storagePool ?? detectStoragePool(observed);
-  const plan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
+  const infraPlan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
+  const deploys = (options.services ?? []).map((d) => planDeployment(d, observed, infraPlan.actions)).filter((a) => a !== null);
+  const plan = { ...infraPlan, actions: [...infraPlan.actions, ...deploys] };
   if (firewall === null || target === undefined) return plan;
   const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);
   return action === null ? plan : withFirewallFirst(plan, action);
@@ -58,6 +65,7 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 
 /** Carry out one action: the firewall through nft, everything else through Incus. */
 export function applyEngineAction(client: IncusClient, nft: Nft | undefined, action: Action, signal: AbortSignal): Promise<void> {
+  if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal);
   if (action.id === FIREWALL_ACTION_ID) {
     if (nft === undefined) throw new Error('internal: a firewall action without nft');
     return applyFirewall(nft, action.payload as FirewallPayload, signal).then(() => undefined);

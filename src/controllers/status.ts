@@ -3,6 +3,7 @@ import type { Action, Plan } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { objectId } from './config-object-plan.js';
+import { serviceObjectId } from './service/plan.js';
 import type { AiHolder } from './ai-access.js';
 import type { FirewallState } from './firewall.js';
 import { scoped, type Observed } from './observed.js';
@@ -137,6 +138,8 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
       const actual = observed.instances.get(scoped(domain.project, m.name));
       objectIds.push({ id: objectId('instance', domain.project, m.name), kind: 'instance', name: m.name, ip: m.ip, state: actual?.status ?? 'Missing' });
     }
+    // Services anklume deploys into an instance: their deploy action says how they stand.
+    for (const m of domain.machines.filter((x) => x.roles.includes('llm_sanitizer'))) objectIds.push({ id: serviceObjectId(domain.project, m.name), kind: 'service', name: `sanitizer on ${m.name}` });
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {

@@ -166,6 +166,15 @@ export const SanitizerSettingsSchema = z
       })
       .prefault({})
       .meta({ description: 'Detection categories, each switchable.' }),
+    upstreams: z
+      .strictObject({
+        anthropic: z.url({ protocol: /^https?$/ }).default('https://api.anthropic.com'),
+        openai: z.url({ protocol: /^https?$/ }).default('https://api.openai.com'),
+        anthropic_key_file: z.string().startsWith('/').optional().meta({ description: 'Host file with the Anthropic API key; pushed to the sanitizer readable by its service only. Never the key itself in infra.yml.' }),
+        openai_key_file: z.string().startsWith('/').optional().meta({ description: 'Host file with the OpenAI API key (same handling).' }),
+      })
+      .prefault({})
+      .meta({ description: 'Where cloud-bound prompts go once sanitized.' }),
   })
   .meta({ title: 'SanitizerSettings' });
 

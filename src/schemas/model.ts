@@ -25,6 +25,7 @@ export interface DesiredInfra {
     readonly audit: boolean;
     readonly auditRedactedOnly: boolean;
     readonly patterns: Readonly<Record<'ip' | 'incus' | 'fqdn' | 'service' | 'ansible' | 'credentials', boolean>>;
+    readonly upstreams: { readonly anthropic: string; readonly openai: string; readonly anthropicKeyFile: string | null; readonly openaiKeyFile: string | null };
   };
   /** Every domain of the file, disabled ones included (they keep their addresses). */
   readonly domains: readonly DesiredDomain[];

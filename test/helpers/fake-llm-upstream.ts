@@ -182,7 +182,8 @@ async function writeInPieces(res: http.ServerResponse, text: string, sizes: numb
   res.end();
 }
 
-export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
+/** `host`: loopback by default; the e2e tests listen where containers reach the host. */
+export async function startFakeLlmUpstream(host = '127.0.0.1'): Promise<FakeLlmUpstream> {
   const requests: RecordedRequest[] = [];
   let overrideFn: Override | undefined;
   const fake = {
@@ -242,7 +243,7 @@ export async function startFakeLlmUpstream(): Promise<FakeLlmUpstream> {
     return json(res, 404, { error: `fake upstream: no ${rec.method} ${path}` });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return Object.assign(fake, {
     url: `http://127.0.0.1:${port}`,

@@ -1,0 +1,87 @@
+import { mkdir as mkdirHost } from 'node:fs/promises';
+import type { IncusClient } from '../../incus/client.js';
+import type { Instance, InstancePut } from '../../incus/types.js';
+import { AnklumeError, describeError } from '../../shared/errors.js';
+import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
+
+const HEALTH_TIMEOUT_MS = 60_000;
+const BOOT_TIMEOUT_MS = 120_000;
+
+export class DeployFailedError extends AnklumeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DEPLOY_FAILED', message, options);
+  }
+}
+
+/**
+ * Bring a service to its deployment: devices, files, (re)start, health, then
+ * the hash on the instance. The hash is written last, so a failure anywhere
+ * leaves the old hash and the next pass tries again.
+ */
+export async function applyDeployment(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<void> {
+  for (const dir of d.hostDirs) await mkdirHost(dir, { recursive: true, mode: 0o755 });
+  const path = `/1.0/instances/${encodeURIComponent(d.instance)}`;
+  const target = { project: d.project, signal };
+
+  await client.updateWithRetry<Instance, InstancePut>(path, (current) => {
+    const missing = Object.entries(d.devices).filter(([name, dev]) => JSON.stringify(sorted(current.devices[name] ?? {})) !== JSON.stringify(sorted(dev)));
+    if (missing.length === 0) return undefined;
+    return { architecture: current.architecture, ephemeral: current.ephemeral, stateful: current.stateful, profiles: current.profiles, description: current.description, config: current.config, devices: { ...current.devices, ...Object.fromEntries(missing) } };
+  }, target);
+
+  await waitForSystemd(client, d, signal);
+  // Incus writes files, not the folders above them.
+  const dirs = [...new Set(d.files.map((f) => f.path.slice(0, f.path.lastIndexOf('/'))))];
+  const mkdir = await client.exec(d.project, d.instance, ['mkdir', '-p', ...dirs], { signal });
+  if (mkdir.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: mkdir failed: ${mkdir.stderr.trim()}`);
+  for (const f of d.files) await client.pushFile(d.project, d.instance, f.path, f.content, { mode: f.mode, signal });
+  const restart = await client.exec(d.project, d.instance, ['sh', '-c', `systemctl daemon-reload && systemctl enable ${d.unit} && systemctl restart ${d.unit}`], { signal });
+  if (restart.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: systemctl failed: ${(restart.stderr || restart.stdout).trim()}`);
+
+  await waitHealthy(d, signal);
+  await client.updateWithRetry<Instance, InstancePut>(path, (current) => ({
+    architecture: current.architecture,
+    ephemeral: current.ephemeral,
+    stateful: current.stateful,
+    profiles: current.profiles,
+    description: current.description,
+    config: { ...current.config, [DEPLOY_HASH_KEY]: d.hash },
+    devices: current.devices,
+  }), target);
+}
+
+/** An instance created a moment ago is still booting: its systemd must answer before units can be started. */
+async function waitForSystemd(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  let last = '';
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    const r = await client.exec(d.project, d.instance, ['systemctl', 'is-system-running', '--wait'], { signal });
+    last = (r.stdout || r.stderr).trim();
+    // `degraded` is a booted system with a failed unit somewhere: units can be started.
+    if (last === 'running' || last === 'degraded') return;
+    await new Promise((r2) => setTimeout(r2, 500));
+  }
+  throw new DeployFailedError(`${d.name} on ${d.instance}: systemd did not finish booting within ${BOOT_TIMEOUT_MS / 1000}s (${last})`);
+}
+
+async function waitHealthy(d: ServiceDeployment, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    signal.throwIfAborted();
+    try {
+      const res = await fetch(d.healthUrl, { signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) });
+      if (res.ok) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = describeError(err);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new DeployFailedError(`${d.name} on ${d.instance} did not become healthy at ${d.healthUrl} within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}); see journalctl -u ${d.unit} in the instance`);
+}
+
+function sorted(o: Readonly<Record<string, string>>): [string, string][] {
+  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
+}

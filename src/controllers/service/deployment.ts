@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A service anklume runs inside one of its instances (the sanitizer, an
+ * OpenClaw assistant): files pushed through the Incus API, devices the
+ * instance needs, and a systemd unit restarted when any of it changes. The
+ * content hash, recorded on the instance, is how "changed" is decided: a
+ * converged service costs no request at all.
+ */
+export interface ServiceFile {
+  readonly path: string;
+  readonly content: string;
+  readonly mode: number;
+}
+
+export interface ServiceDeployment {
+  /** The Incus project (the domain) and instance that run it. */
+  readonly project: string;
+  readonly instance: string;
+  readonly domain: string;
+  /** What status shows: `sanitizer`, `openclaw`. */
+  readonly name: string;
+  readonly files: readonly ServiceFile[];
+  /** Devices added to the instance (bind mounts of host paths). */
+  readonly devices: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Host directories that the devices need to exist. */
+  readonly hostDirs: readonly string[];
+  readonly unit: string;
+  /** Polled after a restart until it answers 200. */
+  readonly healthUrl: string;
+  readonly hash: string;
+}
+
+/** The instance config key holding the hash of what was deployed. */
+export const DEPLOY_HASH_KEY = 'user.anklume.deploy-hash';
+
+export function deploymentHash(parts: { files: readonly ServiceFile[]; devices: ServiceDeployment['devices']; unit: string }): string {
+  const h = createHash('sha256');
+  for (const f of [...parts.files].sort((a, b) => a.path.localeCompare(b.path))) h.update(`${f.path}\0${f.mode}\0${f.content}\0`);
+  h.update(JSON.stringify(Object.entries(parts.devices).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Object.entries(v).sort()])));
+  h.update(parts.unit);
+  return h.digest('hex').slice(0, 32);
+}

@@ -1,0 +1,158 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IncusClient, Instance } from '../../src/incus/index.js';
+import { runBin } from '../helpers/cli.js';
+import { startFakeLlmUpstream, type FakeLlmUpstream } from '../helpers/fake-llm-upstream.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
+
+// The sanitizer deployed by anklume into its instance, reached from real containers.
+const p = shortPrefix();
+const octet = freeSecondOctet();
+const [ADM, CLOUD, LOCAL] = [`${p}-adm`, `${p}-cl`, `${p}-lo`];
+const SAN = `${p}-san`;
+const infraName = `${p}-aiw`;
+const ip = { san: `10.${octet}.1.20`, cloud: `10.${octet}.2.10`, local: `10.${octet}.3.10` };
+const PORT = 8089;
+const SECRET_KEY = 'sk-ant-api03-e2e-host-only-key-0123456789';
+
+let client: IncusClient;
+let upstream: FakeLlmUpstream;
+let infraFile: string;
+const env = { INCUS_SOCKET };
+
+function infraText(upstreamPort: number, keyFile: string): string {
+  return `
+project_name: ${infraName}
+global:
+  base_subnet: "10.${octet}"
+  default_os_image: ${TEST_IMAGE}
+  sanitizer:
+    listen_port: ${PORT}
+    mode: pseudonymize
+    upstreams:
+      # The "cloud" of this test: a recording fake on the host, reached through the admin bridge's gateway.
+      anthropic: http://10.${octet}.1.254:${upstreamPort}
+      anthropic_key_file: ${keyFile}
+domains:
+  ${ADM}:
+    subnet_id: 1
+    trust_level: admin
+    ephemeral: true
+    machines:
+      ${SAN}: { ip: ${ip.san}, roles: [llm_sanitizer] }
+  ${CLOUD}:
+    subnet_id: 2
+    ai_provider: cloud
+    ephemeral: true
+    machines:
+      ${CLOUD}1: { ip: ${ip.cloud} }
+  ${LOCAL}:
+    subnet_id: 3
+    ai_provider: local
+    ephemeral: true
+    machines:
+      ${LOCAL}1: { ip: ${ip.local} }
+network_policies:
+  - description: the sanitizer reaches the fake cloud on the host
+    from: ${SAN}
+    to: host
+    ports: [${upstreamPort}]
+`;
+}
+
+/** A raw HTTP request from inside a container (the test image has nc, not curl); returns the whole answer. */
+async function postFrom(project: string, instance: string, path: string, body: unknown): Promise<string> {
+  const json = JSON.stringify(body);
+  const request = `POST ${path} HTTP/1.1\r\nHost: ${ip.san}:${PORT}\r\nContent-Type: application/json\r\nanthropic-version: 2023-06-01\r\nx-api-key: client-side-placeholder\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`;
+  // Through the environment: the request holds quotes and line breaks.
+  const out = await incusExec(project, instance, ['env', `REQ=${request}`, 'sh', '-c', `printf '%s' "$REQ" | nc -w 10 ${ip.san} ${PORT}`]);
+  return out.stdout;
+}
+
+beforeAll(async () => {
+  client = testClient();
+  upstream = await startFakeLlmUpstream('0.0.0.0');
+  const upstreamPort = Number(new URL(upstream.url).port);
+  infraFile = writeTemp('infra.yml', 'placeholder');
+  const keyFile = join(dirname(infraFile), 'anthropic.key');
+  writeFileSync(keyFile, `${SECRET_KEY}\n`, { mode: 0o600 });
+  writeFileSync(infraFile, infraText(upstreamPort, keyFile));
+});
+
+afterAll(async () => {
+  await upstream.close();
+  try {
+    await removeTestInfra(client, { infraName, prefix: p });
+  } finally {
+    client.close();
+  }
+});
+
+describe('the sanitizer deployed by anklume, with real containers', () => {
+  it('deploys the gateway into its instance, healthy, and a second apply changes nothing', async () => {
+    const plan = await runBin('anklumectl', ['plan', '-f', infraFile], { env });
+    expect(plan.stdout).toMatch(/\+ create service sanitizer on .*-san +sanitizer not deployed/);
+    const apply = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(apply.stdout).toMatch(/ok +create service sanitizer on/);
+    const health = await fetch(`http://${ip.san}:${PORT}/health`);
+    expect(health.status).toBe(200);
+
+    const again = await runBin('anklumectl', ['plan', '-f', infraFile, '--json'], { env });
+    expect((JSON.parse(again.stdout) as { actions: unknown[] }).actions).toEqual([]);
+    const status = await runBin('anklumectl', ['status', '-f', infraFile, '--json', '--socket', join(dirname(infraFile), 'none.sock')], { env });
+    const adm = (JSON.parse(status.stdout) as { domains: { name: string; objects: { kind: string; conditions: { type: string; status: boolean }[] }[] }[] }).domains.find((d) => d.name === ADM);
+    const service = adm?.objects.find((o) => o.kind === 'service');
+    expect(service?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+  });
+
+  it('keeps the cloud key readable by the service only', async () => {
+    const ls = await incusExec(ADM, SAN, ['stat', '-c', '%a %U', '/etc/anklume-sanitizer/keys/anthropic.key']);
+    expect(ls.stdout.trim()).toBe('600 root');
+    const infra = await incusExec(ADM, SAN, ['cat', '/etc/anklume-sanitizer/infra.yml', '/etc/anklume-sanitizer/sanitizer.yml']);
+    expect(infra.stdout).not.toContain(SECRET_KEY);
+  });
+
+  it('a cloud domain: the request reaches the fake cloud sanitized, with the host key, and the answer comes back restored', async () => {
+    await waitForAddress(CLOUD, `${CLOUD}1`, ip.cloud);
+    const sensitive = `Our box ${CLOUD}1 at ${ip.cloud} fails; the admin password=hunter2hunter2 does not help.`;
+    const answer = await postFrom(CLOUD, `${CLOUD}1`, '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 64, messages: [{ role: 'user', content: sensitive }] });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    const seen = upstream.requests.at(-1);
+    expect(seen?.url).toBe('/v1/messages');
+    expect(seen?.raw).not.toContain(ip.cloud);
+    expect(seen?.raw).not.toContain(`${CLOUD}1`);
+    expect(seen?.raw).not.toContain('hunter2hunter2');
+    expect(seen?.headers['x-api-key']).toBe(SECRET_KEY);
+    // The fake echoes what it received: the client reads its own values again.
+    expect(answer).toContain(ip.cloud);
+    expect(answer).toContain(`${CLOUD}1`);
+  });
+
+  it('a domain without cloud access cannot open the sanitizer port, so its requests never reach the cloud', async () => {
+    await waitForAddress(LOCAL, `${LOCAL}1`, ip.local);
+    const before = upstream.requests.length;
+    const probe = await incusExec(LOCAL, `${LOCAL}1`, ['nc', '-z', '-w1', ip.san, String(PORT)]);
+    expect(probe.code).not.toBe(0);
+    await postFrom(LOCAL, `${LOCAL}1`, '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('restarts the gateway only when its build or config changes', async () => {
+    const pid = async (): Promise<string> => (await incusExec(ADM, SAN, ['systemctl', 'show', '-p', 'MainPID', '--value', 'anklume-sanitizer'])).stdout.trim();
+    const first = await pid();
+    const same = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
+    expect(same.stdout).toContain('Nothing to do');
+    expect(await pid()).toBe(first);
+    const instance = await client.get<Instance>(`/1.0/instances/${SAN}`, { project: ADM });
+    const hash = instance.config['user.anklume.deploy-hash'];
+
+    writeFileSync(infraFile, readFileSync(infraFile, 'utf8').replace('mode: pseudonymize', 'mode: mask'));
+    const changed = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
+    expect(changed.code, changed.stdout + changed.stderr).toBe(0);
+    expect(changed.stdout).toMatch(/ok +update service sanitizer on/);
+    expect(await pid()).not.toBe(first);
+    expect((await client.get<Instance>(`/1.0/instances/${SAN}`, { project: ADM })).config['user.anklume.deploy-hash']).not.toBe(hash);
+  });
+});
