@@ -1,14 +1,18 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { formatIssue } from '../config/issues.js';
-import { loadInfraFile } from '../config/load.js';
+import { readFile } from 'node:fs/promises';
+import { ConfigReadError } from '../config/load.js';
+import { validateInfraText } from '../config/validate.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { DesiredInfra } from '../schemas/model.js';
-import { AnklumeError, describeError } from '../shared/errors.js';
+import { AnklumeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface ConfigState {
   /** The last valid model: what the daemon converges to, whatever the file says now. */
   readonly model: DesiredInfra;
+  /** The text of that valid version (the sanitizer gets a copy of it). */
+  readonly text: string;
   readonly valid: boolean;
   /** `file:line:col: path: message` lines when the file on disk is invalid. */
   readonly errors: readonly string[];
@@ -26,13 +30,15 @@ export interface ConfigSourceOptions {
 }
 
 /** Read infra.yml; the error lines when it is invalid or unreadable. */
-async function read(path: string, hostNetworks: readonly HostNetwork[]): Promise<{ model: DesiredInfra } | { errors: string[] }> {
+async function read(path: string, hostNetworks: readonly HostNetwork[]): Promise<{ model: DesiredInfra; text: string } | { errors: string[] }> {
+  let text: string;
   try {
-    const result = await loadInfraFile(path, { hostNetworks });
-    return result.ok ? { model: result.model } : { errors: result.issues.map(formatIssue) };
+    text = await readFile(path, 'utf8');
   } catch (err) {
-    return { errors: [describeError(err)] };
+    return { errors: [new ConfigReadError(path, err).message] };
   }
+  const result = validateInfraText(text, { file: path, hostNetworks });
+  return result.ok ? { model: result.model, text } : { errors: result.issues.map(formatIssue) };
 }
 
 /**
@@ -46,15 +52,15 @@ export class ConfigSource {
   private reading: Promise<void> = Promise.resolve();
   private current: ConfigState;
 
-  private constructor(private readonly options: ConfigSourceOptions, initial: DesiredInfra) {
-    this.current = { model: initial, valid: true, errors: [], loadedAt: new Date().toISOString() };
+  private constructor(private readonly options: ConfigSourceOptions, initial: { model: DesiredInfra; text: string }) {
+    this.current = { model: initial.model, text: initial.text, valid: true, errors: [], loadedAt: new Date().toISOString() };
   }
 
   /** Load the file once; a daemon does not start on an invalid file (the errors are thrown). */
   static async open(options: ConfigSourceOptions): Promise<ConfigSource> {
     const first = await read(options.path, options.hostNetworks());
     if ('errors' in first) throw new InvalidConfigError(options.path, first.errors);
-    return new ConfigSource(options, first.model);
+    return new ConfigSource(options, first);
   }
 
   get state(): ConfigState {
@@ -95,9 +101,10 @@ export class ConfigSource {
       this.options.onChange(this.current, false);
       return;
     }
-    const changed = JSON.stringify(result.model) !== JSON.stringify(this.current.model);
+    // A comment edited changes the sanitizer's copy of the file, not the model: both count.
+    const changed = JSON.stringify(result.model) !== JSON.stringify(this.current.model) || result.text !== this.current.text;
     if (!this.current.valid) this.options.logger.info({ file: this.options.path }, 'infra.yml is valid again: resuming');
-    this.current = { model: result.model, valid: true, errors: [], loadedAt };
+    this.current = { model: result.model, text: result.text, valid: true, errors: [], loadedAt };
     if (changed) this.options.logger.info({ file: this.options.path, domains: result.model.domains.length }, 'infra.yml changed: converging');
     this.options.onChange(this.current, changed);
   }

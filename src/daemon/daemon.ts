@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
-import { applyAction } from '../controllers/apply.js';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
 import { readHolder, type AiHolder } from '../controllers/ai-access.js';
@@ -8,7 +7,10 @@ import { readVram } from '../controllers/gpu.js';
 import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
 import type { AiAccessPaths } from '../config/ai-paths.js';
 import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallState } from '../controllers/firewall.js';
-import { nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import { applyEngineAction, nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import type { ServiceDeployment } from '../controllers/service/deployment.js';
+import { loadDeployments } from '../controllers/service/inputs.js';
+import { planDeployment } from '../controllers/service/plan.js';
 import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
 import type { HostNetwork } from '../config/rules.js';
 import { IncusClient } from '../incus/client.js';
@@ -88,6 +90,8 @@ export class Daemon {
   private lastLeftoverNotes = '[]';
   private firewall: FirewallStatus = firewallStatus(null, { checkedAt: null });
   private firewallTimer: NodeJS.Timeout | undefined;
+  /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
+  private deployCache: { text: string; deployments: Promise<ServiceDeployment[]> } | undefined;
   /** The AI access holder as last read from Incus (null until then). */
   private holder: AiHolder | null = null;
   private vram: VramReading[] = [];
@@ -233,6 +237,14 @@ export class Daemon {
     return [...domains];
   }
 
+  private deployments(): Promise<ServiceDeployment[]> {
+    const text = this.config?.state.text ?? '';
+    if (this.deployCache?.text !== text) {
+      this.deployCache = { text, deployments: loadDeployments(this.model, { infraText: text, nodeBinary: process.execPath, aiPaths: this.options.aiPaths }) };
+    }
+    return this.deployCache.deployments;
+  }
+
   /** `anklumectl switch-ai` through the daemon: the switch runs here, its firewall changes through the serialised pass. */
   async switchAi(request: SwitchRequest): Promise<SwitchAnswer> {
     const progress: string[] = [];
@@ -276,7 +288,17 @@ export class Daemon {
     const model = this.model;
     const observed = await this.cache.get(signal);
     const storagePool = this.options.storagePool ?? detectStoragePool(observed);
-    const whole = planInfra(model, observed, { storagePool, prune: this.options.prune, force: false });
+    const infra = planInfra(model, observed, { storagePool, prune: this.options.prune, force: false });
+    let services: ServiceDeployment[] = [];
+    try {
+      services = await this.deployments();
+    } catch (err) {
+      // A missing key file or gateway build fails the domain that hosts the service, not the others.
+      const hosts = key !== LEFTOVERS && model.domains.some((d) => d.name === key.slice('domain/'.length) && d.machines.some((m) => m.roles.includes('llm_sanitizer')));
+      if (hosts) throw err;
+    }
+    const deploys = services.map((d) => planDeployment(d, observed, infra.actions)).filter((a) => a !== null);
+    const whole: Plan = { ...infra, actions: [...infra.actions, ...deploys] };
     const domainNames = new Set(model.domains.map((d) => d.name));
     const name = key === LEFTOVERS ? null : key.slice('domain/'.length);
     const plan: Plan = name === null
@@ -404,7 +426,7 @@ export class Daemon {
   }
 
   private applyLocked(action: Action, signal: AbortSignal): Promise<void> {
-    const run = (): Promise<void> => applyAction(this.client, action, signal);
+    const run = (): Promise<void> => applyEngineAction(this.client, nftOf(this.options.firewall), action, signal);
     if (action.kind === 'network' && action.verb !== 'delete') return this.lock.withExclusive(run);
     if (action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start')) return this.lock.withShared(run);
     return run();

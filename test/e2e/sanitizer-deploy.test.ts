@@ -3,8 +3,9 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
+import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { startFakeLlmUpstream, type FakeLlmUpstream } from '../helpers/fake-llm-upstream.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // The sanitizer deployed by anklume into its instance, reached from real containers.
 const p = shortPrefix();
@@ -19,6 +20,7 @@ const SECRET_KEY = 'sk-ant-api03-e2e-host-only-key-0123456789';
 let client: IncusClient;
 let upstream: FakeLlmUpstream;
 let infraFile: string;
+let daemon: RunningDaemon | undefined;
 const env = { INCUS_SOCKET };
 
 function infraText(upstreamPort: number, keyFile: string): string {
@@ -81,6 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (daemon !== undefined) await stopDaemon(daemon);
   await upstream.close();
   try {
     await removeTestInfra(client, { infraName, prefix: p });
@@ -154,5 +157,22 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     expect(changed.stdout).toMatch(/ok +update service sanitizer on/);
     expect(await pid()).not.toBe(first);
     expect((await client.get<Instance>(`/1.0/instances/${SAN}`, { project: ADM })).config['user.anklume.deploy-hash']).not.toBe(hash);
+  });
+
+  it('anklumed redeploys it by itself when infra.yml changes', async () => {
+    const socket = join(dirname(infraFile), 'anklumed.sock');
+    daemon = startDaemon(['--config', infraFile, '--resync', '0 0 1 1 *'], socket, { INCUS_SOCKET });
+    const hashNow = async (): Promise<string | undefined> => (await client.get<Instance>(`/1.0/instances/${SAN}`, { project: ADM })).config['user.anklume.deploy-hash'];
+    const before = await hashNow();
+    await waitFor('anklumed to see every domain Ready', async () => {
+      const st = await fetchStatus(socket);
+      return st !== undefined && st.domains.every(isReady) && st.domains.every((d) => d.objects.every(isReady)) ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    expect(await hashNow()).toBe(before);
+
+    writeFileSync(infraFile, readFileSync(infraFile, 'utf8').replace('mode: mask', 'mode: pseudonymize'));
+    await waitFor('the sanitizer to be redeployed', async () => ((await hashNow()) !== before ? true : undefined), { timeoutMs: 60_000 });
+    expect((await fetch(`http://${ip.san}:${PORT}/health`)).status).toBe(200);
+    expect(daemon.log()).toMatch(/update service sanitizer on/);
   });
 });
