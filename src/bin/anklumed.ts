@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { resolveControlSocket } from '../config/daemon-paths.js';
+import { resolveControlSocket, resolveStateDir } from '../config/daemon-paths.js';
 import { resolveGroup } from '../config/groups.js';
 import { resolveAiAccessPaths } from '../config/ai-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
@@ -99,6 +99,7 @@ async function main(): Promise<number> {
       firewall: remote ? { unavailable: REMOTE_INCUS_FIREWALL } : { nft: new Nft(resolveNftBinary({ flag: flags.nft, env })) },
       firewallCheckMs: firewallCheck * 1000,
       aiPaths: resolveAiAccessPaths(flags, env),
+      stateDir: resolveStateDir(env),
     });
     await daemon.start();
   } catch (err) {

@@ -3,6 +3,7 @@ import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-e
 import { detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
 import { readFile } from 'node:fs/promises';
 import { resolveAiAccessPaths } from '../config/ai-paths.js';
+import { resolveStateDir } from '../config/daemon-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
 import type { FirewallTarget } from '../controllers/engine.js';
@@ -41,7 +42,7 @@ export async function connectIncus(flags: IncusEndpointFlags, io: CliIo): Promis
  * the key files infra.yml names.
  */
 export async function serviceDeployments(model: DesiredInfra, file: string, io: CliIo): Promise<ServiceDeployment[]> {
-  return loadDeployments(model, { infraText: await readFile(file, 'utf8'), nodeBinary: process.execPath, aiPaths: resolveAiAccessPaths({}, io.env) });
+  return loadDeployments(model, { infraText: await readFile(file, 'utf8'), nodeBinary: process.execPath, aiPaths: resolveAiAccessPaths({}, io.env), stateDir: resolveStateDir(io.env) });
 }
 
 /** infra.yml is invalid: every error was printed; nothing may change. */

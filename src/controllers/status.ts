@@ -140,6 +140,7 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
     }
     // Services anklume deploys into an instance: their deploy action says how they stand.
     for (const m of domain.machines.filter((x) => x.roles.includes('llm_sanitizer'))) objectIds.push({ id: serviceObjectId(domain.project, m.name), kind: 'service', name: `sanitizer on ${m.name}` });
+    if (domain.openclaw !== null) objectIds.push({ id: serviceObjectId(domain.project, domain.openclaw.machine), kind: 'service', name: `openclaw on ${domain.openclaw.machine}` });
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {

@@ -53,6 +53,8 @@ export interface DaemonOptions {
   readonly firewallCheckMs: number;
   /** The AI access state file, switch log and switch lock. */
   readonly aiPaths: AiAccessPaths;
+  /** Where anklume keeps what it generates on the host (OpenClaw gateway tokens). */
+  readonly stateDir: string;
 }
 
 /** The key of a domain's work; `LEFTOVERS` is this infra's objects whose domain left infra.yml. */
@@ -240,7 +242,7 @@ export class Daemon {
   private deployments(): Promise<ServiceDeployment[]> {
     const text = this.config?.state.text ?? '';
     if (this.deployCache?.text !== text) {
-      this.deployCache = { text, deployments: loadDeployments(this.model, { infraText: text, nodeBinary: process.execPath, aiPaths: this.options.aiPaths }) };
+      this.deployCache = { text, deployments: loadDeployments(this.model, { infraText: text, nodeBinary: process.execPath, aiPaths: this.options.aiPaths, stateDir: this.options.stateDir }) };
     }
     return this.deployCache.deployments;
   }

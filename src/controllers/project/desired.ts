@@ -37,8 +37,8 @@ export function desiredProject(domain: DesiredDomain, infra: DesiredInfra): Desi
     // A disk from a host path (not a storage volume) is blocked by the default `managed`.
     if (type === 'disk' && device.source?.startsWith('/') === true) restricted['restricted.devices.disk'] = 'allow';
   }
-  // The sanitizer runs the host's Node and reads the AI access state through read-only host mounts.
-  if (domain.machines.some((m) => m.roles.includes('llm_sanitizer'))) restricted['restricted.devices.disk'] = 'allow';
+  // The sanitizer runs the host's Node and reads the AI access state, OpenClaw its pinned install: read-only host mounts.
+  if (domain.machines.some((m) => m.roles.includes('llm_sanitizer')) || domain.openclaw !== null) restricted['restricted.devices.disk'] = 'allow';
   if (configs.some((c) => c['security.nesting'] === 'true')) restricted['restricted.containers.nesting'] = 'allow';
   if (configs.some((c) => c['security.privileged'] === 'true')) restricted['restricted.containers.privilege'] = 'allow';
   if (configs.some((c) => Object.keys(c).some((k) => k.startsWith('raw.')))) {

@@ -1,4 +1,5 @@
-import { mkdir as mkdirHost } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir as mkdirHost, readFile, writeFile } from 'node:fs/promises';
 import type { IncusClient } from '../../incus/client.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
@@ -20,6 +21,7 @@ export class DeployFailedError extends AnklumeError {
  */
 export async function applyDeployment(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<void> {
   for (const dir of d.hostDirs) await mkdirHost(dir, { recursive: true, mode: 0o755 });
+  if (d.hostInstall !== undefined) await installOnHost(d, d.hostInstall, signal);
   const path = `/1.0/instances/${encodeURIComponent(d.instance)}`;
   const target = { project: d.project, signal };
 
@@ -30,11 +32,13 @@ export async function applyDeployment(client: IncusClient, d: ServiceDeployment,
   }, target);
 
   await waitForSystemd(client, d, signal);
+  if (d.setup !== undefined) await shell(client, d, 'setup', d.setup, signal);
   // Incus writes files, not the folders above them.
   const dirs = [...new Set(d.files.map((f) => f.path.slice(0, f.path.lastIndexOf('/'))))];
   const mkdir = await client.exec(d.project, d.instance, ['mkdir', '-p', ...dirs], { signal });
   if (mkdir.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: mkdir failed: ${mkdir.stderr.trim()}`);
   for (const f of d.files) await client.pushFile(d.project, d.instance, f.path, f.content, { mode: f.mode, signal });
+  if (d.afterFiles !== undefined) await shell(client, d, 'file ownership', d.afterFiles, signal);
   const restart = await client.exec(d.project, d.instance, ['sh', '-c', `systemctl daemon-reload && systemctl enable ${d.unit} && systemctl restart ${d.unit}`], { signal });
   if (restart.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: systemctl failed: ${(restart.stderr || restart.stdout).trim()}`);
 
@@ -48,6 +52,34 @@ export async function applyDeployment(client: IncusClient, d: ServiceDeployment,
     config: { ...current.config, [DEPLOY_HASH_KEY]: d.hash },
     devices: current.devices,
   }), target);
+}
+
+async function shell(client: IncusClient, d: ServiceDeployment, what: string, script: string, signal: AbortSignal): Promise<void> {
+  const r = await client.exec(d.project, d.instance, ['sh', '-ec', script], { signal });
+  if (r.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: ${what} failed: ${(r.stderr || r.stdout).trim()}`);
+}
+
+/** Run the host install once (its stamp says it is complete), one command after the other. */
+async function installOnHost(d: ServiceDeployment, install: NonNullable<ServiceDeployment['hostInstall']>, signal: AbortSignal): Promise<void> {
+  const have = await readFile(install.stampFile, 'utf8').catch(() => '');
+  if (have.trim() === install.stamp) return;
+  for (const step of install.steps) {
+    const [cmd, ...args] = step.argv;
+    if (cmd === undefined) continue;
+    // Through sh so the step's PATH goes in front of the inherited one (its Node first).
+    const assignments = Object.entries(step.env).map(([k, v]) => `${k}=${quote(v)}${k === 'PATH' ? ':"$PATH"' : ''}`).join(' ');
+    await new Promise<void>((resolve, reject) => {
+      execFile('/bin/sh', ['-c', `${assignments === '' ? '' : `export ${assignments}; `}exec "$@"`, 'sh', cmd, ...args], { signal, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+        if (err === null) resolve();
+        else reject(new DeployFailedError(`${d.name}: host install step "${step.argv.join(' ')}" failed: ${stderr.trim() || err.message}`, { cause: err }));
+      });
+    });
+  }
+  await writeFile(install.stampFile, `${install.stamp}\n`);
+}
+
+function quote(value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 /** An instance created a moment ago is still booting: its systemd must answer before units can be started. */

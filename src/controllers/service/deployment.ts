@@ -29,6 +29,12 @@ export interface ServiceDeployment {
   /** Polled after a restart until it answers 200. */
   readonly healthUrl: string;
   readonly hash: string;
+  /** Shell run in the instance before the files are pushed (create a user, ...). */
+  readonly setup?: string;
+  /** Shell run in the instance after the files are pushed (ownership by a group the setup created, ...). */
+  readonly afterFiles?: string;
+  /** Something the host must have first (a pinned install the devices mount): commands run when `stampFile` does not hold `stamp`. */
+  readonly hostInstall?: { readonly steps: readonly { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> }[]; readonly stampFile: string; readonly stamp: string };
 }
 
 /** The instance config key holding the hash of what was deployed. */

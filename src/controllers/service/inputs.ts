@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AiAccessPaths } from '../../config/ai-paths.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { ServiceDeployment } from './deployment.js';
+import { openclawDeployment } from './openclaw.js';
 import { sanitizerDeployment } from './sanitizer.js';
 
 /** dist/anklume-sanitizer.mjs, next to the compiled controllers (or, from the sources, in dist/). */
@@ -30,8 +32,17 @@ async function readKey(what: string, path: string | null): Promise<string | unde
  * (the gateway build, a Node binary, the cloud key files). Empty when
  * infra.yml declares none.
  */
-export async function loadDeployments(model: DesiredInfra, context: { infraText: string; nodeBinary: string; aiPaths: AiAccessPaths }): Promise<ServiceDeployment[]> {
-  if (!model.domains.some((d) => d.enabled && d.machines.some((m) => m.roles.includes('llm_sanitizer')))) return [];
+export async function loadDeployments(model: DesiredInfra, context: { infraText: string; nodeBinary: string; aiPaths: AiAccessPaths; stateDir: string }): Promise<ServiceDeployment[]> {
+  const assistants: ServiceDeployment[] = [];
+  for (const domain of model.domains.filter((d) => d.enabled && d.openclaw !== null)) {
+    const openclaw = domain.openclaw;
+    if (openclaw === null) continue;
+    const gatewayToken = openclaw.gatewayTokenFile === null ? await generatedToken(join(context.stateDir, 'openclaw', `${domain.name}.gateway-token`)) : await readKey('OpenClaw gateway token', openclaw.gatewayTokenFile);
+    const telegramToken = openclaw.telegram === null ? undefined : await readKey('Telegram token', openclaw.telegram.tokenFile);
+    const d = openclawDeployment(model, domain, { gatewayToken: gatewayToken?.trim() ?? '', ...(telegramToken === undefined ? {} : { telegramToken }) });
+    if (d !== null) assistants.push(d);
+  }
+  if (!model.domains.some((d) => d.enabled && d.machines.some((m) => m.roles.includes('llm_sanitizer')))) return assistants;
   const anthropic = await readKey('Anthropic', model.sanitizer.upstreams.anthropicKeyFile);
   const openai = await readKey('OpenAI', model.sanitizer.upstreams.openaiKeyFile);
   const deployment = sanitizerDeployment(model, {
@@ -42,5 +53,19 @@ export async function loadDeployments(model: DesiredInfra, context: { infraText:
     aiStateFile: context.aiPaths.stateFile,
     keys: { ...(anthropic === undefined ? {} : { anthropic }), ...(openai === undefined ? {} : { openai }) },
   });
-  return deployment === null ? [] : [deployment];
+  return deployment === null ? assistants : [deployment, ...assistants];
+}
+
+/**
+ * A gateway token anklume made for a domain that names no token file: kept
+ * on the host (0600), so it is the same on every pass and the service is not
+ * restarted for nothing.
+ */
+async function generatedToken(path: string): Promise<string> {
+  const existing = await readFile(path, 'utf8').catch(() => undefined);
+  if (existing !== undefined && existing.trim() !== '') return existing.trim();
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('base64url');
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'w' });
+  return token;
 }
