@@ -50,7 +50,7 @@ describe('decodeLiveTable and diffFirewall', () => {
 
   it('reports a changed verdict, a changed port and a reordering', () => {
     const doc = copy();
-    const sanitizer = rules(doc).find((r) => String(r.rule.comment).startsWith('policy 1:'));
+    const sanitizer = rules(doc).find((r) => String(r.rule.comment).startsWith('ai_provider local-first: pro reaches the sanitizer'));
     sanitizer!.rule.expr[3].match.right = 8090;
     const diff = diffFirewall(exampleRuleset(), decodeLiveTable(doc));
     expect(diff.changes.map((c) => c.sign).sort()).toEqual(['+', '-']);

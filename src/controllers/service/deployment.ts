@@ -33,6 +33,8 @@ export interface ServiceDeployment {
   readonly setup?: string;
   /** Shell run in the instance after the files are pushed (ownership by a group the setup created, ...). */
   readonly afterFiles?: string;
+  /** Why it cannot be deployed now (a key file unreadable, ...): the action is planned blocked with this reason. */
+  readonly problem?: string;
   /** Something the host must have first (a pinned install the devices mount): commands run when `stampFile` does not hold `stamp`. */
   readonly hostInstall?: { readonly steps: readonly { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> }[]; readonly stampFile: string; readonly stamp: string };
 }

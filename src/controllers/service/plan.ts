@@ -20,7 +20,7 @@ export function serviceObjectId(project: string, instance: string): string {
 export function planDeployment(deployment: ServiceDeployment, observed: Observed, planned: readonly Action[]): Action<DeployPayload> | null {
   const actual = observed.instances.get(scoped(deployment.project, deployment.instance));
   const deployed = actual?.config[DEPLOY_HASH_KEY];
-  if (actual !== undefined && actual.status === 'Running' && deployed === deployment.hash) return null;
+  if (actual !== undefined && actual.status === 'Running' && deployed === deployment.hash && deployment.problem === undefined) return null;
   const instanceId = objectId('instance', deployment.project, deployment.instance);
   const after = planned.filter((a) => a.id === instanceId || a.id.startsWith(`${instanceId}#`)).map((a) => a.id);
   const reason = deployed === undefined ? `${deployment.name} not deployed` : deployed === deployment.hash ? 'instance not running' : `${deployment.name} build or config changed`;
@@ -33,6 +33,7 @@ export function planDeployment(deployment: ServiceDeployment, observed: Observed
     reason,
     changes: deployed === undefined ? [] : [{ key: DEPLOY_HASH_KEY, from: deployed, to: deployment.hash }],
     after,
+    ...(deployment.problem === undefined ? {} : { blocked: deployment.problem }),
     payload: { op: 'deploy', deployment },
   };
 }
