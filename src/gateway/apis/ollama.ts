@@ -1,6 +1,6 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
 import { ndjsonCodec, type TextCodec } from '../streams/transform.js';
-import { isObject, Restorers, rewriteField, rewriteLeaves, rewriteSchemaDescriptions, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+import { isObject, Restorers, rewriteField, rewriteLeaves, rewriteFunctionTools, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
 /**
  * Ollama's native API (`/api/chat`, `/api/generate`), llm-apis.md §4.3.
@@ -32,13 +32,7 @@ export const ollama: ApiAdapter = {
     rewriteField(body, 'prompt', rw);
     rewriteField(body, 'system', rw);
     rewriteField(body, 'suffix', rw);
-    if (Array.isArray(body.tools)) {
-      for (const tool of body.tools) {
-        if (!isObject(tool) || !isObject(tool.function)) continue;
-        rewriteField(tool.function, 'description', rw);
-        if (tool.function.parameters !== undefined) rewriteSchemaDescriptions(tool.function.parameters, rw);
-      }
-    }
+    rewriteFunctionTools(body.tools, rw);
   },
 
   restoreResponse(body, rw) {

@@ -1,7 +1,7 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
 import { formatSseEvent, SseParser } from '../streams/sse.js';
 import type { TextCodec } from '../streams/transform.js';
-import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, rewriteSchemaDescriptions, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, rewriteFunctionTools, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
 /**
  * OpenAI Chat Completions (`/v1/chat/completions`; Ollama serves the same
@@ -38,13 +38,7 @@ function rewriteMessage(m: JsonObject, rw: Rewrite): void {
 export const openai: ApiAdapter = {
   sanitizeRequest(body, rw) {
     if (Array.isArray(body.messages)) for (const m of body.messages) if (isObject(m)) rewriteMessage(m, rw);
-    if (Array.isArray(body.tools)) {
-      for (const tool of body.tools) {
-        if (!isObject(tool) || !isObject(tool.function)) continue;
-        rewriteField(tool.function, 'description', rw);
-        if (tool.function.parameters !== undefined) rewriteSchemaDescriptions(tool.function.parameters, rw);
-      }
-    }
+    rewriteFunctionTools(body.tools, rw);
   },
 
   restoreResponse(body, rw) {

@@ -95,6 +95,16 @@ export function rewriteSchemaDescriptions(schema: Json, rewrite: Rewrite): void 
 }
 
 /** What an API adapter does to bodies; one per wire format. */
+/** Function tools as OpenAI and Ollama declare them: their descriptions are text people wrote. */
+export function rewriteFunctionTools(tools: Json | undefined, rewrite: Rewrite): void {
+  if (!Array.isArray(tools)) return;
+  for (const tool of tools) {
+    if (!isObject(tool) || !isObject(tool.function)) continue;
+    rewriteField(tool.function, 'description', rewrite);
+    if (tool.function.parameters !== undefined) rewriteSchemaDescriptions(tool.function.parameters, rewrite);
+  }
+}
+
 export interface ApiAdapter {
   /** Rewrite, in place, every string a person or a tool produced in a request body. */
   sanitizeRequest(body: JsonObject, rewrite: Rewrite): void;
