@@ -10,10 +10,10 @@ import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, 
 // The sanitizer deployed by anklume into its instance, reached from real containers.
 const p = shortPrefix();
 const octet = freeSecondOctet();
-const [ADM, CLOUD, LOCAL] = [`${p}-adm`, `${p}-cl`, `${p}-lo`];
+const [ADM, CLOUD, LOCAL, FIRST, AI] = [`${p}-adm`, `${p}-cl`, `${p}-lo`, `${p}-lf`, `${p}-ai`];
 const SAN = `${p}-san`;
 const infraName = `${p}-aiw`;
-const ip = { san: `10.${octet}.1.20`, cloud: `10.${octet}.2.10`, local: `10.${octet}.3.10` };
+const ip = { san: `10.${octet}.1.20`, cloud: `10.${octet}.2.10`, local: `10.${octet}.3.10`, first: `10.${octet}.4.10`, ollama: `10.${octet}.5.10` };
 const PORT = 8089;
 const SECRET_KEY = 'sk-ant-api03-e2e-host-only-key-0123456789';
 
@@ -29,6 +29,7 @@ project_name: ${infraName}
 global:
   base_subnet: "10.${octet}"
   default_os_image: ${TEST_IMAGE}
+  ai_tools_domain: ${AI}
   sanitizer:
     listen_port: ${PORT}
     mode: pseudonymize
@@ -55,6 +56,17 @@ domains:
     ephemeral: true
     machines:
       ${LOCAL}1: { ip: ${ip.local} }
+  ${FIRST}:
+    subnet_id: 4
+    ai_provider: local-first
+    ephemeral: true
+    machines:
+      ${FIRST}1: { ip: ${ip.first} }
+  ${AI}:
+    subnet_id: 5
+    ephemeral: true
+    machines:
+      ${AI}1: { ip: ${ip.ollama}, roles: [ollama_server] }
 network_policies:
   - description: the sanitizer reaches the fake cloud on the host
     from: ${SAN}
@@ -139,6 +151,38 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     const probe = await incusExec(LOCAL, `${LOCAL}1`, ['nc', '-z', '-w1', ip.san, String(PORT)]);
     expect(probe.code).not.toBe(0);
     await postFrom(LOCAL, `${LOCAL}1`, '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'hello' }] });
+    expect(upstream.requests.length).toBe(before);
+  });
+
+  it('a local-first domain: routed to Ollama in ai-tools through the sanitizer, never to the cloud', async () => {
+    // A stand-in Ollama (Anthropic-compatible /v1/messages) on the ai-tools server, one shell per connection.
+    const reply = '{"id":"msg_local","type":"message","role":"assistant","model":"llama-test","content":[{"type":"text","text":"answered locally"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2}}';
+    const script = [
+      '#!/bin/sh',
+      'len=0',
+      'while IFS= read -r line; do',
+      '  line=$(printf "%s" "$line" | tr -d "\\r")',
+      '  [ -z "$line" ] && break',
+      '  case "$line" in [Cc]ontent-[Ll]ength:*) len=$(printf "%s" "${line#*:}" | tr -d " ");; esac',
+      'done',
+      '[ "$len" -gt 0 ] && head -c "$len" > /var/log/ollama-request',
+      `body='${reply}'`,
+      'printf "HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s" "${#body}" "$body"',
+      '',
+    ].join('\n');
+    await waitForAddress(AI, `${AI}1`, ip.ollama);
+    await client.pushFile(AI, `${AI}1`, '/usr/local/bin/fake-ollama', script, { mode: 0o755 });
+    await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama.socket', '[Socket]\nListenStream=11434\nAccept=yes\n');
+    await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama@.service', '[Service]\nExecStart=/usr/local/bin/fake-ollama\nStandardInput=socket\n');
+    expect((await incusExec(AI, `${AI}1`, ['sh', '-c', 'systemctl daemon-reload && systemctl start fake-ollama.socket'])).code).toBe(0);
+
+    await waitForAddress(FIRST, `${FIRST}1`, ip.first);
+    const before = upstream.requests.length;
+    const answer = await postFrom(FIRST, `${FIRST}1`, '/v1/messages', { model: 'llama-test', max_tokens: 8, messages: [{ role: 'user', content: `look at ${FIRST}1` }] });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain('answered locally');
+    // Raw on the local route (ai_sanitize true sanitizes what leaves for the cloud only): Ollama got the real name.
+    expect((await incusExec(AI, `${AI}1`, ['cat', '/var/log/ollama-request'])).stdout).toContain(`${FIRST}1`);
     expect(upstream.requests.length).toBe(before);
   });
 
