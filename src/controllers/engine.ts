@@ -24,7 +24,7 @@ export interface EngineOptions {
    * plan then carries a blocked firewall action). Without it: no firewall action.
    */
   readonly firewall?: FirewallTarget;
-  /** Services deployed into instances (the sanitizer), after their instance. */
+  /** Services deployed into instances (the sanitizer, OpenClaw assistants), after their instance. */
   readonly services?: readonly ServiceDeployment[];
 }
 
