@@ -6,6 +6,7 @@ import { GatewayServer } from '../gateway/server.js';
 import { buildDictionary, createSanitizer } from '../sanitizer/index.js';
 import { describeError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { stopOnSignal } from '../shared/signals.js';
 
 interface Flags {
   config?: string;
@@ -52,23 +53,7 @@ async function main(): Promise<number> {
   }
 
   const deadlineMs = Number(flags.shutdownDeadline) * 1000;
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'signal received: draining');
-      server.close(deadlineMs).then(resolve, (err: unknown) => {
-        logger.error({ err: describeError(err) }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  await stopOnSignal(logger, () => server.close(deadlineMs), 'signal received: draining');
   runtime.close();
   logger.info('stopped');
   logger.flush();

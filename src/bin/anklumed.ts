@@ -11,6 +11,7 @@ import { Daemon } from '../daemon/daemon.js';
 import { InvalidConfigError } from '../daemon/config-source.js';
 import { describeError, UsageError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
+import { stopOnSignal } from '../shared/signals.js';
 
 interface Flags {
   config?: string;
@@ -111,23 +112,7 @@ async function main(): Promise<number> {
     return err instanceof UsageError ? 2 : 1;
   }
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'signal received');
-      daemon.stop().then(resolve, (err: unknown) => {
-        logger.error({ err: describeError(err) }, 'shutdown failed');
-        resolve();
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
+  await stopOnSignal(logger, () => daemon.stop());
   logger.flush();
   return 0;
 }

@@ -1,5 +1,5 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
-import { formatSseEvent, SseParser } from '../streams/sse.js';
+import { formatSseEvent, sseCodec } from '../streams/sse.js';
 import type { TextCodec } from '../streams/transform.js';
 import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteLeaves, rewriteSchemaDescriptions, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
@@ -123,7 +123,6 @@ type BlockKind = 'text' | 'json' | 'opaque';
  * delta just before the block's content_block_stop.
  */
 export function anthropicSseCodec(sanitizer: DomainSanitizer): TextCodec {
-  const parser = new SseParser();
   const restorers = new Restorers(sanitizer);
   const kinds = new Map<number, BlockKind>();
   const rw: Rewrite = (t) => sanitizer.restore(t);
@@ -193,18 +192,6 @@ export function anthropicSseCodec(sanitizer: DomainSanitizer): TextCodec {
     }
   };
 
-  return {
-    push(text) {
-      let out = '';
-      for (const ev of parser.push(text)) out += onEvent(ev);
-      return out;
-    },
-    end() {
-      let out = '';
-      for (const ev of parser.end()) out += onEvent(ev);
-      // A stream cut before its stops: still hand on what was held back.
-      for (const i of [...kinds.keys()]) out += flushBlock(i);
-      return out;
-    },
-  };
+  // A stream cut before its stops: still hand on what was held back.
+  return sseCodec(onEvent, () => [...kinds.keys()].map(flushBlock).join(''));
 }

@@ -1,5 +1,5 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
-import { formatSseEvent, SseParser } from '../streams/sse.js';
+import { formatSseEvent, sseCodec } from '../streams/sse.js';
 import type { TextCodec } from '../streams/transform.js';
 import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, rewriteFunctionTools, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
@@ -62,7 +62,6 @@ export const openai: ApiAdapter = {
  * before `[DONE]` (or the end of the stream).
  */
 export function openaiSseCodec(sanitizer: DomainSanitizer): TextCodec {
-  const parser = new SseParser();
   const restorers = new Restorers(sanitizer);
   let last: JsonObject = {};
 
@@ -137,16 +136,5 @@ export function openaiSseCodec(sanitizer: DomainSanitizer): TextCodec {
     return formatSseEvent(ev.event, JSON.stringify(data));
   };
 
-  return {
-    push(text) {
-      let out = '';
-      for (const ev of parser.push(text)) out += onEvent(ev);
-      return out;
-    },
-    end() {
-      let out = '';
-      for (const ev of parser.end()) out += onEvent(ev);
-      return out + flushAll();
-    },
-  };
+  return sseCodec(onEvent, flushAll);
 }

@@ -1,3 +1,4 @@
+import type { TextCodec } from './transform.js';
 /**
  * Incremental Server-Sent Events parsing (https://html.spec.whatwg.org/multipage/server-sent-events.html):
  * text arrives in arbitrary pieces; an event ends at a blank line; lines end in
@@ -87,4 +88,14 @@ export function formatSseEvent(event: string | undefined, data: string): string 
     .split('\n')
     .map((l) => `data: ${l}`)
     .join('\n')}\n\n`;
+}
+
+/** A TextCodec over SSE: each parsed event is rewritten by `onEvent`; `atEnd` gives what was held back when the stream ends. */
+export function sseCodec(onEvent: (ev: SseEvent) => string, atEnd: () => string): TextCodec {
+  const parser = new SseParser();
+  const each = (events: readonly SseEvent[]): string => events.map(onEvent).join('');
+  return {
+    push: (text) => each(parser.push(text)),
+    end: () => each(parser.end()) + atEnd(),
+  };
 }
