@@ -29,6 +29,12 @@ function merged(current: IncusConfig, set: IncusConfig, unset: readonly string[]
   return next;
 }
 
+/** The PUT body of an instance as Incus has it now, with these fields changed (a PUT replaces them all). */
+export function instancePut(current: Instance, changes: Partial<InstancePut> = {}): InstancePut {
+  const { architecture, ephemeral, stateful, profiles, description, config, devices } = current;
+  return { architecture, ephemeral, stateful, profiles, description, config, devices, ...changes };
+}
+
 function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonly string[]): IncusDevices {
   const next: Record<string, Record<string, string>> = { ...current, ...set };
   for (const name of remove) Reflect.deleteProperty(next, name);
@@ -72,15 +78,13 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
         const p = payload as Extract<InstancePayload, { op: 'update' }>;
         await client.updateWithRetry<Instance, InstancePut>(
           path('instance', p.desired.name),
-          (current) => ({
-            architecture: current.architecture,
-            ephemeral: current.ephemeral,
-            stateful: current.stateful,
-            profiles: p.profiles === null ? current.profiles : [...p.profiles],
-            description: p.description ?? current.description,
-            config: merged(current.config, p.set, p.unset),
-            devices: mergedDevices(current.devices, p.setDevices, p.removeDevices),
-          }),
+          (current) =>
+            instancePut(current, {
+              profiles: p.profiles === null ? current.profiles : [...p.profiles],
+              description: p.description ?? current.description,
+              config: merged(current.config, p.set, p.unset),
+              devices: mergedDevices(current.devices, p.setDevices, p.removeDevices),
+            }),
           { project: p.desired.project, signal },
         );
         return;

@@ -3,6 +3,8 @@ import { mkdir as mkdirHost, readFile, writeFile } from 'node:fs/promises';
 import type { IncusClient } from '../../incus/client.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
+import { instancePut } from '../apply.js';
+import { renderDevice } from '../diff.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 
 const HEALTH_TIMEOUT_MS = 60_000;
@@ -26,9 +28,9 @@ export async function applyDeployment(client: IncusClient, d: ServiceDeployment,
   const target = { project: d.project, signal };
 
   await client.updateWithRetry<Instance, InstancePut>(path, (current) => {
-    const missing = Object.entries(d.devices).filter(([name, dev]) => JSON.stringify(sorted(current.devices[name] ?? {})) !== JSON.stringify(sorted(dev)));
+    const missing = Object.entries(d.devices).filter(([name, dev]) => renderDevice(current.devices[name] ?? {}) !== renderDevice(dev));
     if (missing.length === 0) return undefined;
-    return { architecture: current.architecture, ephemeral: current.ephemeral, stateful: current.stateful, profiles: current.profiles, description: current.description, config: current.config, devices: { ...current.devices, ...Object.fromEntries(missing) } };
+    return instancePut(current, { devices: { ...current.devices, ...Object.fromEntries(missing) } });
   }, target);
 
   await waitForSystemd(client, d, signal);
@@ -43,15 +45,7 @@ export async function applyDeployment(client: IncusClient, d: ServiceDeployment,
   if (restart.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: systemctl failed: ${(restart.stderr || restart.stdout).trim()}`);
 
   await waitHealthy(d, signal);
-  await client.updateWithRetry<Instance, InstancePut>(path, (current) => ({
-    architecture: current.architecture,
-    ephemeral: current.ephemeral,
-    stateful: current.stateful,
-    profiles: current.profiles,
-    description: current.description,
-    config: { ...current.config, [DEPLOY_HASH_KEY]: d.hash },
-    devices: current.devices,
-  }), target);
+  await client.updateWithRetry<Instance, InstancePut>(path, (current) => instancePut(current, { config: { ...current.config, [DEPLOY_HASH_KEY]: d.hash } }), target);
 }
 
 async function shell(client: IncusClient, d: ServiceDeployment, what: string, script: string, signal: AbortSignal): Promise<void> {
@@ -112,8 +106,4 @@ async function waitHealthy(d: ServiceDeployment, signal: AbortSignal): Promise<v
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new DeployFailedError(`${d.name} on ${d.instance} did not become healthy at ${d.healthUrl} within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}); see journalctl -u ${d.unit} in the instance`);
-}
-
-function sorted(o: Readonly<Record<string, string>>): [string, string][] {
-  return Object.entries(o).sort(([a], [b]) => a.localeCompare(b));
 }

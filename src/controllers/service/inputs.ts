@@ -34,19 +34,8 @@ async function readKey(what: string, path: string | null): Promise<string | unde
  */
 export async function loadDeployments(model: DesiredInfra, context: { infraText: string; nodeBinary: string; aiPaths: AiAccessPaths; stateDir: string }): Promise<ServiceDeployment[]> {
   const deployments: ServiceDeployment[] = [];
-  const problems: string[] = [];
-  // A file that cannot be read blocks that one service (shown in plan and status), never the whole pass.
-  const read = async (what: string, path: string | null): Promise<string | undefined> => {
-    try {
-      return await readKey(what, path);
-    } catch (err) {
-      problems.push((err as Error).message);
-      return undefined;
-    }
-  };
-  const withProblems = (d: ServiceDeployment): ServiceDeployment => (problems.length === 0 ? d : { ...d, problem: problems.join('; ') });
-
   if (model.domains.some((d) => d.enabled && d.machines.some((m) => m.roles.includes('llm_sanitizer')))) {
+    const { read, blocked } = keyReader();
     const anthropic = await read('Anthropic', model.sanitizer.upstreams.anthropicKeyFile);
     const openai = await read('OpenAI', model.sanitizer.upstreams.openaiKeyFile);
     const deployment = sanitizerDeployment(model, {
@@ -57,20 +46,40 @@ export async function loadDeployments(model: DesiredInfra, context: { infraText:
       aiStateFile: context.aiPaths.stateFile,
       keys: { ...(anthropic === undefined ? {} : { anthropic }), ...(openai === undefined ? {} : { openai }) },
     });
-    if (deployment !== null) deployments.push(withProblems(deployment));
+    if (deployment !== null) deployments.push(blocked(deployment));
   }
   for (const domain of model.domains.filter((d) => d.enabled && d.openclaw !== null)) {
     const openclaw = domain.openclaw;
     if (openclaw === null) continue;
-    problems.length = 0;
+    const { read, blocked } = keyReader();
     const gatewayToken = openclaw.gatewayTokenFile === null ? await generatedToken(join(context.stateDir, 'openclaw', `${domain.name}.gateway-token`)) : await read('OpenClaw gateway token', openclaw.gatewayTokenFile);
     const telegramToken = openclaw.telegram === null ? undefined : await read('Telegram token', openclaw.telegram.tokenFile);
     // Without its token the config cannot be rendered: a placeholder keeps the plan readable, the problem blocks it.
     const values = { gatewayToken: gatewayToken?.trim() ?? 'unreadable', ...(telegramToken === undefined ? (openclaw.telegram === null ? {} : { telegramToken: 'unreadable' }) : { telegramToken }) };
     const d = openclawDeployment(model, domain, values);
-    if (d !== null) deployments.push(withProblems(d));
+    if (d !== null) deployments.push(blocked(d));
   }
   return deployments;
+}
+
+/**
+ * Reads the host files of one service. A file that cannot be read blocks that
+ * service (shown in plan and status), never the whole pass: `blocked` marks
+ * the deployment with every such problem.
+ */
+function keyReader(): { read: (what: string, path: string | null) => Promise<string | undefined>; blocked: (d: ServiceDeployment) => ServiceDeployment } {
+  const problems: string[] = [];
+  return {
+    read: async (what, path) => {
+      try {
+        return await readKey(what, path);
+      } catch (err) {
+        problems.push((err as Error).message);
+        return undefined;
+      }
+    },
+    blocked: (d) => (problems.length === 0 ? d : { ...d, problem: problems.join('; ') }),
+  };
 }
 
 /**
