@@ -4,12 +4,12 @@ import { executePlan, type Outcome } from '../reconcile/execute.js';
 import type { Action } from '../reconcile/action.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import type { Nft } from '../firewall/nft.js';
-import { holderFromObserved, readHolder } from './ai-access.js';
+import { holderFromObserved, readHolder, type AiHolder } from './ai-access.js';
 import { applyAction } from './apply.js';
 import { applyDeployment } from './service/apply.js';
 import type { ServiceDeployment } from './service/deployment.js';
 import { planDeployment, type DeployPayload } from './service/plan.js';
-import { FIREWALL_ACTION_ID, FirewallNotAppliedError, applyFirewall, desiredFirewall, observeFirewall, planFirewall, type FirewallPayload, type ObservedFirewall } from './firewall.js';
+import { FIREWALL_ACTION_ID, FirewallNotAppliedError, applyFirewall, desiredFirewall, firewallState, observeFirewall, planFirewall, type FirewallPayload, type FirewallState, type ObservedFirewall } from './firewall.js';
 import { detectStoragePool, observe } from './observe.js';
 import { planInfra } from './plan.js';
 
@@ -93,15 +93,31 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
   return { plan, outcomes };
 }
 
+/** What one look at the firewall finds: the holder read fresh from Incus, the state of the live rules, and the action that would fix them. */
+export interface FirewallCheck {
+  readonly holder: AiHolder;
+  readonly state: FirewallState;
+  readonly action: Action<FirewallPayload> | null;
+}
+
 /**
- * Bring the firewall to the model and the AI access holder recorded in Incus
- * now (read fresh), without a daemon: what `switch-ai` does between steps.
- * Throws unless the live rules end up as rendered.
+ * Read the AI access holder from Incus (never a cache: a switch in progress
+ * just wrote it) and the live table, and compare them with the model.
  */
-export async function syncFirewallNow(client: IncusClient, model: DesiredInfra, target: FirewallTarget, signal?: AbortSignal): Promise<void> {
+export async function checkFirewall(client: IncusClient, model: DesiredInfra, target: FirewallTarget, signal?: AbortSignal): Promise<FirewallCheck> {
   const holder = await readHolder(client, model, signal);
   const ruleset = desiredFirewall(model, holder.holder);
-  const action = planFirewall(ruleset, await observeTarget(target, signal));
+  const observed = await observeTarget(target, signal);
+  return { holder, state: firewallState(ruleset, observed), action: planFirewall(ruleset, observed) };
+}
+
+/**
+ * Bring the firewall to the model and the holder recorded in Incus now,
+ * without a daemon: what `switch-ai` does between steps. Throws unless the
+ * live rules end up as rendered.
+ */
+export async function syncFirewallNow(client: IncusClient, model: DesiredInfra, target: FirewallTarget, signal?: AbortSignal): Promise<void> {
+  const { action } = await checkFirewall(client, model, target, signal);
   if (action === null) return;
   const nft = nftOf(target);
   if (action.blocked !== undefined || nft === undefined) throw new FirewallNotAppliedError(action.blocked ?? 'no nft to apply the firewall with');

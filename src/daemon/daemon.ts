@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
 import { detectStoragePool, observe } from '../controllers/observe.js';
 import { planInfra } from '../controllers/plan.js';
-import { readHolder, type AiHolder } from '../controllers/ai-access.js';
+import type { AiHolder } from '../controllers/ai-access.js';
 import { readVram } from '../controllers/gpu.js';
 import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
 import type { AiAccessPaths } from '../config/ai-paths.js';
-import { applyFirewall, desiredFirewall, firewallState, planFirewall, type FirewallState } from '../controllers/firewall.js';
-import { applyEngineAction, nftOf, observeTarget, type FirewallTarget } from '../controllers/engine.js';
+import { applyFirewall, type FirewallState } from '../controllers/firewall.js';
+import { applyEngineAction, checkFirewall, nftOf, type FirewallTarget } from '../controllers/engine.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { loadDeployments } from '../controllers/service/inputs.js';
 import { planDeployment } from '../controllers/service/plan.js';
@@ -380,16 +380,12 @@ export class Daemon {
 
   private async firewallPass(signal: AbortSignal): Promise<void> {
     const target = this.options.firewall;
-    // The holder read fresh from Incus, never from the cache: a switch in progress just wrote it.
-    this.holder = await readHolder(this.client, this.model, signal);
-    // The spec's state file mirrors the holder recorded in Incus.
-    if (this.model.ai.accessPolicy === 'exclusive') await mirrorStateFile(this.options.aiPaths.stateFile, this.holder.holder).catch((err: unknown) => this.log.warn({ err: describeError(err), file: this.options.aiPaths.stateFile }, 'cannot write the AI access state file'));
-    const ruleset = desiredFirewall(this.model, this.holder.holder);
-    await this.refreshVram(signal);
-    const observed = await observeTarget(target, signal);
+    const { holder, state: before, action } = await checkFirewall(this.client, this.model, target, signal);
     const checkedAt = new Date().toISOString();
-    const before = firewallState(ruleset, observed);
-    const action = planFirewall(ruleset, observed);
+    this.holder = holder;
+    // The spec's state file mirrors the holder recorded in Incus.
+    if (this.model.ai.accessPolicy === 'exclusive') await mirrorStateFile(this.options.aiPaths.stateFile, holder.holder).catch((err: unknown) => this.log.warn({ err: describeError(err), file: this.options.aiPaths.stateFile }, 'cannot write the AI access state file'));
+    await this.refreshVram(signal);
     const nft = nftOf(target);
     if (action === null || action.blocked !== undefined || nft === undefined) {
       this.setFirewall(before, checkedAt, before.state === 'InSync' ? 'debug' : 'error');
