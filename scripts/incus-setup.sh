@@ -10,7 +10,9 @@
 # Environment:
 #   ANKLUME_IMAGE_CACHE   where the built image files are kept
 #                         (default /var/cache/anklume-test-image)
-#   ANKLUME_DEBIAN_MIRROR Debian mirror (default http://deb.debian.org/debian)
+#   ANKLUME_DEBIAN_MIRROR Debian mirror for the image (default: debootstrap's
+#                         own); the backports source uses the mirror apt
+#                         already uses for the release
 set -euo pipefail
 
 readonly IMAGE_ALIAS='anklume-test/debian-13'
@@ -20,7 +22,7 @@ readonly IMAGE_SUITE='trixie'
 # old cached image is never reused for a new recipe.
 readonly IMAGE_RECIPE='v2'
 readonly CACHE_DIR="${ANKLUME_IMAGE_CACHE:-/var/cache/anklume-test-image}"
-readonly MIRROR="${ANKLUME_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+readonly MIRROR="${ANKLUME_DEBIAN_MIRROR:-}"
 readonly INCUSD='/usr/libexec/incus/incusd'
 readonly INCUS_SOCKET='/var/lib/incus/unix.socket'
 readonly INCUSD_LOG='/var/log/incus/incusd.log'
@@ -53,16 +55,38 @@ is_installed() {
   dpkg-query -W -f='${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'
 }
 
+# The first URI of an enabled apt source (one-line or deb822) for the release itself.
+release_mirror() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [[ -r $f ]] || continue
+    awk -v suite="$CODENAME" '$1 == "deb" { for (i = 2; i < NF; i++) if ($i !~ /^\[/ && $(i + 1) == suite) { print $i; exit } }' "$f"
+  done | head -n1 | grep . && return 0
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [[ -r $f ]] || continue
+    awk -v suite="$CODENAME" '
+      /^[[:space:]]*$/ { if (uri != "" && hit && enabled) { print uri; exit } uri = ""; hit = 0; enabled = 1; next }
+      /^URIs:/ { uri = $2 }
+      /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite) hit = 1 }
+      /^Enabled:[[:space:]]*no/ { enabled = 0 }
+      BEGIN { enabled = 1 }
+      END { if (uri != "" && hit && enabled) print uri }' "$f"
+  done | head -n1 | grep .
+}
+
 ensure_backports_source() {
   # Any enabled line or deb822 stanza naming the suite is enough.
   if grep -Eqs "^[^#]*[[:space:]]${BACKPORTS}([[:space:]]|$)" \
       /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
     return
   fi
-  step "adding ${BACKPORTS} to apt sources"
+  # The mirror this host already gets the release from: no mirror is named here.
+  local uri
+  uri=$(release_mirror) || die "no apt source for ${CODENAME} found to add ${BACKPORTS} beside; add ${BACKPORTS} to apt's sources"
+  step "adding ${BACKPORTS} to apt sources (${uri})"
   cat >"/etc/apt/sources.list.d/${BACKPORTS}.sources" <<EOF
 Types: deb
-URIs: ${MIRROR}
+URIs: ${uri}
 Suites: ${BACKPORTS}
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
@@ -301,14 +325,14 @@ build_image() {
   root="$work/rootfs"
   mkdir -p "$root"
 
-  step "debootstrap ${IMAGE_SUITE} (minbase + systemd) from $MIRROR"
+  step "debootstrap ${IMAGE_SUITE} (minbase + systemd)${MIRROR:+ from $MIRROR}"
   # dbus and udev are not optional: systemd-networkd needs both to bring eth0
   # up and take its DHCP lease.
   local include=systemd,systemd-sysv,systemd-resolved,dbus,udev,iproute2,ca-certificates
   # Tools the network e2e tests use inside instances.
   include+=,iputils-ping,netcat-openbsd,procps
   debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE_DIR/debs" \
-    "$IMAGE_SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 || {
+    "$IMAGE_SUITE" "$root" ${MIRROR:+"$MIRROR"} >"$work/debootstrap.log" 2>&1 || {
     tail -n 40 "$work/debootstrap.log" >&2
     die "debootstrap failed"
   }

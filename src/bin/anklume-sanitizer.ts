@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULT_CONFIG_PATH, loadGatewayConfig } from '../gateway/config.js';
+import { HOST_FILES, resolveSanitizerConfig } from '../config/paths.js';
+import { loadGatewayConfig } from '../gateway/config.js';
 import { buildRuntime, type GatewayRuntime } from '../gateway/runtime.js';
 import { GatewayServer } from '../gateway/server.js';
 import { buildDictionary, createSanitizer } from '../sanitizer/index.js';
@@ -19,7 +20,7 @@ const env = { ...process.env };
 const program = new Command('anklume-sanitizer')
   .description('The sanitizing LLM gateway: anonymises what leaves for a cloud LLM, restores what comes back, routes each domain by its ai_provider.')
   .version('0.1.0')
-  .addOption(new Option('--config <path>', 'gateway config (YAML; env ANKLUME_SANITIZER_CONFIG)').default(undefined, DEFAULT_CONFIG_PATH))
+  .addOption(new Option('--config <path>', 'gateway config (YAML; env ANKLUME_SANITIZER_CONFIG)').default(undefined, HOST_FILES.sanitizerConfig))
   .option('--shutdown-deadline <seconds>', 'on SIGTERM, time given to answers in flight', '30')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace', env.ANKLUME_LOG_LEVEL ?? 'info')
   .addOption(new Option('--log-format <format>', 'json, or pretty (default: pretty on a terminal)').choices(['json', 'pretty']))
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
   }
   const flags = program.opts<Flags>();
   const logger = createLogger({ name: 'anklume-sanitizer', level: flags.logLevel, pretty: (flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')) === 'pretty' });
-  const configPath = flags.config ?? env.ANKLUME_SANITIZER_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const configPath = resolveSanitizerConfig({ flag: flags.config, env });
   let runtime: GatewayRuntime;
   let server: GatewayServer;
   try {

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from 'commander';
-import { resolveControlSocket, resolveStateDir } from '../config/daemon-paths.js';
 import { resolveGroup } from '../config/groups.js';
-import { resolveAiAccessPaths } from '../config/ai-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
-import { resolveIncusEndpoint } from '../config/incus-endpoint.js';
+import { INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint } from '../config/incus-endpoint.js';
 import { Nft } from '../firewall/nft.js';
-import { detectHostNetworks, resolveInfraPath } from '../config/load.js';
+import { detectHostNetworks } from '../config/load.js';
+import { HOST_FILES, resolveAiAccessPaths, resolveControlSocket, resolveInfraPath, resolveStateDir, resolveWriterLock } from '../config/paths.js';
 import { Daemon } from '../daemon/daemon.js';
 import { InvalidConfigError } from '../daemon/config-source.js';
 import { describeError, UsageError } from '../shared/errors.js';
@@ -22,6 +21,8 @@ interface Flags {
   incusCert?: string;
   incusKey?: string;
   incusServerCert?: string;
+  incusTimeout?: string;
+  execTimeout?: string;
   resync: string;
   metrics?: string;
   prune?: boolean;
@@ -36,25 +37,29 @@ interface Flags {
   aiStateFile?: string;
   aiSwitchLog?: string;
   aiSwitchLock?: string;
+  lock?: string;
 }
 
 const env = { ...process.env };
 const program = new Command('anklumed')
   .description('The anklume daemon: converges Incus to infra.yml and keeps it there (file changes, Incus events, periodic resync).')
   .version('0.1.0')
-  .addOption(new Option('--config <path>', 'infra.yml (env ANKLUME_CONFIG)').default(undefined, '/etc/anklume/infra.yml'))
-  .addOption(new Option('--socket <path>', 'control socket for anklumectl (env ANKLUME_SOCKET)').default(undefined, '/run/anklume/anklumed.sock'))
+  .addOption(new Option('--config <path>', 'infra.yml (env ANKLUME_CONFIG)').default(undefined, HOST_FILES.infra))
+  .addOption(new Option('--socket <path>', 'control socket for anklumectl (env ANKLUME_SOCKET)').default(undefined, HOST_FILES.controlSocket))
+  .addOption(new Option('--lock <path>', 'the host\'s writer lock (an flock), held while the daemon runs; a direct anklumectl apply takes the same (env ANKLUME_LOCK)').default(undefined, HOST_FILES.writerLock))
   .option('--socket-group <group>', 'group owning the control socket (mode 0660)')
   .option('--incus-socket <path>', 'Incus unix socket (env INCUS_SOCKET, default /var/lib/incus/unix.socket)')
   .option('--incus-url <url>', 'remote Incus over HTTPS (env ANKLUME_INCUS_URL)')
   .option('--incus-cert <file>', 'client certificate for --incus-url')
   .option('--incus-key <file>', 'client key for --incus-url')
   .option('--incus-server-cert <file>', 'server certificate to pin for --incus-url')
+  .option('--incus-timeout <seconds>', `seconds Incus may take to answer one request (env ANKLUME_INCUS_TIMEOUT, default ${INCUS_TIMEOUT_DEFAULTS.requestTimeoutMs / 1000})`)
+  .option('--exec-timeout <seconds>', `seconds a command run in an instance may take before it is stopped (env ANKLUME_EXEC_TIMEOUT, default ${INCUS_TIMEOUT_DEFAULTS.execTimeoutSeconds})`)
   .option('--nft <path>', 'nft binary for the host firewall (env ANKLUME_NFT, default /usr/sbin/nft)')
   .option('--firewall-check <seconds>', 'how often the live nftables rules are read back and repaired', '30')
-  .option('--ai-state-file <path>', 'exclusive AI access holder, mirrored from Incus (env ANKLUME_AI_STATE_FILE, default /opt/anklume/ai-access-current)')
-  .option('--ai-switch-log <path>', 'switch-ai log (env ANKLUME_AI_SWITCH_LOG, default /var/log/anklume/ai-switch.log)')
-  .option('--ai-switch-lock <path>', 'one switch-ai at a time (env ANKLUME_AI_SWITCH_LOCK, default /run/anklume/ai-switch.lock)')
+  .option('--ai-state-file <path>', `exclusive AI access holder, mirrored from Incus (env ANKLUME_AI_STATE_FILE, default ${HOST_FILES.aiAccessState})`)
+  .option('--ai-switch-log <path>', `switch-ai log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
+  .option('--ai-switch-lock <path>', `one switch-ai at a time (env ANKLUME_AI_SWITCH_LOCK, default ${HOST_FILES.aiSwitchLock})`)
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
@@ -87,6 +92,7 @@ async function main(): Promise<number> {
       incus,
       incusEndpoint: 'socketPath' in incus ? incus.socketPath : incus.url,
       controlSocket: resolveControlSocket({ flag: flags.socket, env }),
+      lockPath: resolveWriterLock({ flag: flags.lock, env }),
       ...(flags.socketGroup === undefined ? {} : { socketGroup: await resolveGroup(flags.socketGroup) }),
       resync: flags.resync,
       ...(flags.metrics === undefined ? {} : { metricsAddress: flags.metrics }),

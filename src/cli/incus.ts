@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
-import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
-import { detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
+import { detectHostNetworks, loadInfraFile } from '../config/load.js';
+import { resolveAiAccessPaths, resolveInfraPath, resolveStateDir } from '../config/paths.js';
 import { readFile } from 'node:fs/promises';
-import { resolveAiAccessPaths } from '../config/ai-paths.js';
-import { resolveStateDir } from '../config/daemon-paths.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
 import type { FirewallTarget } from '../controllers/engine.js';
@@ -23,6 +22,8 @@ export function addIncusOptions(command: Command): Command {
     .addOption(new Option('--incus-cert <file>', 'client certificate for --incus-url'))
     .addOption(new Option('--incus-key <file>', 'client key for --incus-url'))
     .addOption(new Option('--incus-server-cert <file>', 'server certificate to pin for --incus-url'))
+    .addOption(new Option('--incus-timeout <seconds>', `seconds Incus may take to answer one request (env ANKLUME_INCUS_TIMEOUT, default ${INCUS_TIMEOUT_DEFAULTS.requestTimeoutMs / 1000})`))
+    .addOption(new Option('--exec-timeout <seconds>', `seconds a command run in an instance may take before it is stopped (env ANKLUME_EXEC_TIMEOUT, default ${INCUS_TIMEOUT_DEFAULTS.execTimeoutSeconds})`))
     .addOption(new Option('--nft <path>', 'nft binary for the host firewall (env ANKLUME_NFT, default /usr/sbin/nft)'));
 }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { resolveInfraPath } from '../config/load.js';
+import { HOST_FILES, resolveInfraPath } from '../config/paths.js';
 import { SCHEMA_KINDS } from '../schemas/json-schema.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
@@ -14,10 +14,13 @@ import { runSwitchAi, type SwitchAiCommandOptions } from './switch-ai.js';
 import { runValidate } from './validate.js';
 
 const configOption = (): Option =>
-  new Option('-f, --config <path>', 'infra.yml to read (env ANKLUME_CONFIG, default /etc/anklume/infra.yml)');
+  new Option('-f, --config <path>', `infra.yml to read (env ANKLUME_CONFIG, default ${HOST_FILES.infra})`);
 
 const socketOption = (): Option =>
-  new Option('--socket <path>', 'anklumed control socket (env ANKLUME_SOCKET, default /run/anklume/anklumed.sock)');
+  new Option('--socket <path>', `anklumed control socket (env ANKLUME_SOCKET, default ${HOST_FILES.controlSocket})`);
+
+const lockOption = (): Option =>
+  new Option('--lock <path>', `without a daemon: the host's writer lock, an flock anklumed holds while it runs (env ANKLUME_LOCK, default ${HOST_FILES.writerLock})`);
 
 const STATUS_EXIT_HELP = `
 Without a running anklumed, the same view is computed from infra.yml and Incus
@@ -72,12 +75,15 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
   addIncusOptions(
     program
       .command('apply')
-      .description('Converge Incus to infra.yml once: a line per action, a summary; exit 1 if anything failed.')
+      .description('Converge Incus to infra.yml once: a line per action, a summary; exit 1 if anything failed. Through anklumed when it runs (on its own infra.yml only); otherwise directly, under the writer lock.')
       .addOption(configOption())
       .option('--prune', 'delete managed objects (only anklume\'s own) that left infra.yml')
       .option('--force', 'renumber a domain whose subnet changed; with --prune, also delete protected instances and allow deleting over half of them')
-      .option('--parallel <n>', 'actions in flight at once', '4')
-      .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
+      .option('--parallel <n>', 'without a daemon: actions in flight at once', '4')
+      .option('--storage-pool <pool>', 'without a daemon: pool for root disks (default: the pool of the default profile)')
+      .addOption(socketOption())
+      .addOption(lockOption())
+      .option('--no-wait', 'without a daemon: refuse at once when another writer holds the lock (default: wait up to 30 s)'),
   ).action(async (opts: ApplyCommandOptions) => {
     setStatus(await runApply(opts, io));
   });
@@ -118,9 +124,10 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .option('--dry-run', 'print the steps and change nothing')
       .option('--json', 'print the result as JSON')
       .addOption(socketOption())
-      .option('--ai-state-file <path>', 'without a daemon: the holder file (env ANKLUME_AI_STATE_FILE, default /opt/anklume/ai-access-current)')
-      .option('--ai-switch-log <path>', 'without a daemon: the switch log (env ANKLUME_AI_SWITCH_LOG, default /var/log/anklume/ai-switch.log)')
-      .option('--ai-switch-lock <path>', 'without a daemon: the switch lock (env ANKLUME_AI_SWITCH_LOCK, default /run/anklume/ai-switch.lock)'),
+      .option('--ai-state-file <path>', `without a daemon: the holder file (env ANKLUME_AI_STATE_FILE, default ${HOST_FILES.aiAccessState})`)
+      .option('--ai-switch-log <path>', `without a daemon: the switch log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
+      .option('--ai-switch-lock <path>', `without a daemon: the switch lock (env ANKLUME_AI_SWITCH_LOCK, default ${HOST_FILES.aiSwitchLock})`)
+      .addOption(lockOption()),
   ).action(async (domain: string, opts: SwitchAiCommandOptions) => {
     setStatus(await runSwitchAi(domain, opts, io));
   });

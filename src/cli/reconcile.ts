@@ -1,4 +1,4 @@
-import { resolveControlSocket } from '../config/daemon-paths.js';
+import { resolveControlSocket } from '../config/paths.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
 import { EXIT, paint, type CliIo } from './io.js';
 

@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { resolveControlSocket } from '../config/daemon-paths.js';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';
-import { ConfigReadError, detectHostNetworks, loadInfraFile, resolveInfraPath } from '../config/load.js';
+import { ConfigReadError, detectHostNetworks, loadInfraFile } from '../config/load.js';
+import { resolveControlSocket, resolveInfraPath } from '../config/paths.js';
 import { holderFromObserved, type AiHolder } from '../controllers/ai-access.js';
 import { observeTarget, type FirewallTarget } from '../controllers/engine.js';
 import { readVram } from '../controllers/gpu.js';
@@ -186,7 +186,7 @@ export async function computeOfflineStatus(
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services });
     const holder = config.ok && incus.ok ? holderFromObserved(config.model, incus.observed) : null;
     const firewall = await readFirewall(config.ok ? config.model : undefined, holder, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder, vram: config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive' ? await readVram(client, config.model, options.signal) : [] });
+    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder, vram: config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive' ? (await readVram(client, config.model, options.signal)).readings : [] });
   } finally {
     client.close();
   }

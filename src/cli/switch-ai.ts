@@ -1,13 +1,15 @@
-import { resolveAiAccessPaths } from '../config/ai-paths.js';
-import { resolveControlSocket } from '../config/daemon-paths.js';
+import { resolveAiAccessPaths, resolveControlSocket } from '../config/paths.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { NO_FLUSH_WARNING, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer } from '../controllers/ai-switch.js';
 import { syncFirewallNow } from '../controllers/engine.js';
+import type { DesiredInfra } from '../schemas/model.js';
 import { DaemonClient, DaemonNotRunningError, DaemonRequestError } from './daemon-client.js';
 import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
+import { WriterLockedError, type WriterLock } from '../shared/writer-lock.js';
+import { holdWriterLock, type WriterLockFlags } from './writer-lock.js';
 
-export interface SwitchAiCommandOptions extends IncusEndpointFlags {
+export interface SwitchAiCommandOptions extends IncusEndpointFlags, WriterLockFlags {
   readonly config?: string;
   readonly socket?: string;
   /** commander turns --no-flush into flush: false. */
@@ -46,6 +48,22 @@ export async function runSwitchAi(domain: string, options: SwitchAiCommandOption
 
 async function switchDirectly(domain: string, request: { flush: boolean; dryRun: boolean }, options: SwitchAiCommandOptions, io: CliIo): Promise<SwitchAnswer> {
   const { model } = await loadModelOrFail(options.config, io);
+  // A dry run only reads. A switch writes the firewall and Incus: one writer at a time, as apply.
+  let lock: WriterLock | undefined;
+  try {
+    if (!request.dryRun) lock = await holdWriterLock(options, io, `anklumectl switch-ai ${domain}`);
+  } catch (err) {
+    if (err instanceof WriterLockedError) return { ok: false, error: err.message, step: 'refused', progress: [] };
+    throw err;
+  }
+  try {
+    return await switchWithClient(domain, request, model, options, io);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function switchWithClient(domain: string, request: { flush: boolean; dryRun: boolean }, model: DesiredInfra, options: SwitchAiCommandOptions, io: CliIo): Promise<SwitchAnswer> {
   const client = await connectIncus(options, io);
   const target = firewallTarget(options, io);
   const progress: string[] = [];

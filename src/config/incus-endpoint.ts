@@ -4,10 +4,37 @@ import { AnklumeError, UsageError } from '../shared/errors.js';
 /** Debian's Incus socket. */
 export const DEFAULT_INCUS_SOCKET = '/var/lib/incus/unix.socket';
 
-/** Where Incus is (the shape src/incus's client takes): a unix socket, or HTTPS with a pinned certificate. */
-export type IncusEndpointConfig =
+/**
+ * How long anklume waits for Incus, unless a flag, the environment or the
+ * caller says otherwise. Defined once: the client applies them, the flags'
+ * help and README quote them.
+ */
+export const INCUS_TIMEOUT_DEFAULTS = {
+  /** One ordinary request (everything but operation waits): Incus answers those in well under a second. */
+  requestTimeoutMs: 30_000,
+  /** Waiting for an async operation: unpacking an image or a first start can take minutes. */
+  operationTimeoutSeconds: 600,
+  /** One command run in an instance (`nvidia-smi`, `systemctl restart ...`). */
+  execTimeoutSeconds: 60,
+} as const;
+
+/** The largest timeout a flag accepts: one day (and well within Node's timer range). */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+/** The timeouts that travel with the endpoint into `new IncusClient({...endpoint})`. */
+export interface IncusTimeoutConfig {
+  /** `--incus-timeout` / ANKLUME_INCUS_TIMEOUT, in ms. */
+  readonly requestTimeoutMs: number;
+  /** `--exec-timeout` / ANKLUME_EXEC_TIMEOUT. */
+  readonly execTimeoutSeconds: number;
+}
+
+/** Where Incus is (the shape src/incus's client takes): a unix socket, or HTTPS with a pinned certificate; plus the timeouts. */
+export type IncusEndpointConfig = (
   | { readonly socketPath: string }
-  | { readonly url: string; readonly tls: { readonly cert: string; readonly key: string; readonly serverCert: string } };
+  | { readonly url: string; readonly tls: { readonly cert: string; readonly key: string; readonly serverCert: string } }
+) &
+  IncusTimeoutConfig;
 
 /** The Incus endpoint flags shared by anklumectl and anklumed. */
 export interface IncusEndpointFlags {
@@ -16,16 +43,25 @@ export interface IncusEndpointFlags {
   readonly incusCert?: string | undefined;
   readonly incusKey?: string | undefined;
   readonly incusServerCert?: string | undefined;
+  /** Seconds, as typed. */
+  readonly incusTimeout?: string | undefined;
+  /** Seconds, as typed. */
+  readonly execTimeout?: string | undefined;
 }
 
 /**
  * Where Incus is: `--incus-url` (HTTPS, with a client certificate and key and
  * the pinned server certificate) or a unix socket: `--incus-socket`, then
- * INCUS_SOCKET, then /var/lib/incus/unix.socket.
+ * INCUS_SOCKET, then /var/lib/incus/unix.socket. And how long to wait for it:
+ * `--incus-timeout` (else ANKLUME_INCUS_TIMEOUT, else 30 s) per request,
+ * `--exec-timeout` (else ANKLUME_EXEC_TIMEOUT, else 60 s) per command run in
+ * an instance. A timeout that is not a positive number of seconds is a
+ * {@link UsageError}.
  */
 export async function resolveIncusEndpoint(flags: IncusEndpointFlags, env: Readonly<Record<string, string | undefined>>): Promise<IncusEndpointConfig> {
+  const timeouts = resolveIncusTimeouts(flags, env);
   const url = flags.incusUrl ?? env.ANKLUME_INCUS_URL;
-  if (url === undefined) return { socketPath: flags.incusSocket ?? env.INCUS_SOCKET ?? DEFAULT_INCUS_SOCKET };
+  if (url === undefined) return { socketPath: flags.incusSocket ?? env.INCUS_SOCKET ?? DEFAULT_INCUS_SOCKET, ...timeouts };
   const files = { cert: flags.incusCert ?? env.ANKLUME_INCUS_CERT, key: flags.incusKey ?? env.ANKLUME_INCUS_KEY, serverCert: flags.incusServerCert ?? env.ANKLUME_INCUS_SERVER_CERT };
   const missing = Object.entries({ '--incus-cert': files.cert, '--incus-key': files.key, '--incus-server-cert': files.serverCert }).filter(([, v]) => v === undefined).map(([k]) => k);
   if (missing.length > 0) throw new UsageError(`--incus-url needs ${missing.join(', ')} (a client certificate and key, and the server certificate to pin)`);
@@ -43,5 +79,27 @@ export async function resolveIncusEndpoint(flags: IncusEndpointFlags, env: Reado
       key: await read('client key', files.key ?? ''),
       serverCert: await read('server certificate', files.serverCert ?? ''),
     },
+    ...timeouts,
   };
+}
+
+/** The request and exec timeouts: flag, then environment, then {@link INCUS_TIMEOUT_DEFAULTS}. */
+export function resolveIncusTimeouts(flags: Pick<IncusEndpointFlags, 'incusTimeout' | 'execTimeout'>, env: Readonly<Record<string, string | undefined>>): IncusTimeoutConfig {
+  const request = seconds(flags.incusTimeout, '--incus-timeout') ?? seconds(env.ANKLUME_INCUS_TIMEOUT, 'ANKLUME_INCUS_TIMEOUT');
+  const exec = seconds(flags.execTimeout, '--exec-timeout') ?? seconds(env.ANKLUME_EXEC_TIMEOUT, 'ANKLUME_EXEC_TIMEOUT');
+  return {
+    // Rounded up: 0 ms would mean no timeout at all to the HTTP layer.
+    requestTimeoutMs: request === undefined ? INCUS_TIMEOUT_DEFAULTS.requestTimeoutMs : Math.ceil(request * 1000),
+    execTimeoutSeconds: exec ?? INCUS_TIMEOUT_DEFAULTS.execTimeoutSeconds,
+  };
+}
+
+/** A positive number of seconds (`30`, `2.5`), or undefined when not given. */
+function seconds(value: string | undefined, source: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : NaN;
+  if (!(n > 0) || n > MAX_TIMEOUT_SECONDS) {
+    throw new UsageError(`${source} must be a positive number of seconds, at most ${MAX_TIMEOUT_SECONDS} (got "${value}")`);
+  }
+  return n;
 }

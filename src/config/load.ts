@@ -4,19 +4,12 @@ import { AnklumeError } from '../shared/errors.js';
 import type { HostNetwork } from './rules.js';
 import { validateInfraText, type ValidationResult } from './validate.js';
 
-export const DEFAULT_INFRA_PATH = '/etc/anklume/infra.yml';
-
 /** infra.yml could not be read at all (as opposed to read and found invalid). */
 export class ConfigReadError extends AnklumeError {
   constructor(path: string, cause: unknown) {
     const reason = (cause as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (cause as Error).message;
     super('CONFIG_UNREADABLE', `cannot read ${path}: ${reason}`, { cause });
   }
-}
-
-/** `-f/--config` first, then ANKLUME_CONFIG, then /etc/anklume/infra.yml. */
-export function resolveInfraPath(options: { flag?: string | undefined; env: Readonly<Record<string, string | undefined>> }): string {
-  return options.flag ?? options.env.ANKLUME_CONFIG ?? DEFAULT_INFRA_PATH;
 }
 
 /** The host's IPv4 networks, for the subnet overlap rule. */

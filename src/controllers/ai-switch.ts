@@ -1,6 +1,6 @@
 import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AiAccessPaths } from '../config/ai-paths.js';
+import type { AiAccessPaths } from '../config/paths.js';
 import type { IncusClient } from '../incus/client.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, describeError } from '../shared/errors.js';

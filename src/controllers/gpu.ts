@@ -1,5 +1,7 @@
 import type { IncusClient } from '../incus/client.js';
+import { isNotFound } from '../incus/errors.js';
 import type { DesiredInfra, DesiredMachine } from '../schemas/model.js';
+import { ollamaEndpoints } from '../schemas/services.js';
 import { describeError } from '../shared/errors.js';
 import type { VramReading } from './status.js';
 
@@ -39,19 +41,23 @@ async function hasNvidiaSmi(client: IncusClient, project: string, instance: stri
   return r.code === 0;
 }
 
-/** VRAM of every GPU visible in the ai-tools GPU instances; empty when none is. Never throws: status must not fail on it. */
-export async function readVram(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<VramReading[]> {
+/** VRAM of every GPU visible in the ai-tools GPU instances, and why a reading failed (a stopped instance is no failure: it has no GPU in use). */
+export async function readVram(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<{ readings: VramReading[]; errors: string[] }> {
   const readings: VramReading[] = [];
+  const errors: string[] = [];
   for (const m of gpuMachines(model)) {
     try {
       if (!(await hasNvidiaSmi(client, model.ai.toolsDomain, m.name, signal))) continue;
       const r = await client.exec(model.ai.toolsDomain, m.name, QUERY_GPU, signal === undefined ? {} : { signal });
       if (r.code === 0) readings.push(...parseGpuMemory(m.name, r.stdout));
-    } catch {
-      // A stopped instance, no exec: no reading.
+      else errors.push(`nvidia-smi in ${m.name}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    } catch (err) {
+      if (signal?.aborted === true) throw err;
+      // An instance not created yet, or stopped (Incus refuses exec then): no reading, not a failure.
+      if (!isNotFound(err) && !/not running/i.test(describeError(err))) errors.push(`nvidia-smi in ${m.name}: ${describeError(err)}`);
     }
   }
-  return readings;
+  return { readings, errors };
 }
 
 export interface ServiceChange {
@@ -88,9 +94,8 @@ export async function startServices(client: IncusClient, services: readonly Serv
 export async function unloadOllamaModels(model: DesiredInfra, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ unloaded: string[]; notAnswering: string[] }> {
   const unloaded: string[] = [];
   const notAnswering: string[] = [];
-  const servers = aiToolsMachines(model).filter((m) => m.roles.includes('ollama_server'));
-  for (const m of servers) {
-    const base = `http://${m.ip}:11434`;
+  for (const server of ollamaEndpoints(model)) {
+    const base = server.url;
     const timeout = (): AbortSignal => AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 2000), ...(options.signal === undefined ? [] : [options.signal])]);
     try {
       const ps = (await (await fetch(`${base}/api/ps`, { signal: timeout() })).json()) as { models?: { name?: string; model?: string }[] };
@@ -98,10 +103,10 @@ export async function unloadOllamaModels(model: DesiredInfra, options: { timeout
         const name = loaded.model ?? loaded.name;
         if (name === undefined) continue;
         await fetch(`${base}/api/generate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: name, keep_alive: 0 }), signal: timeout() });
-        unloaded.push(`${m.name}:${name}`);
+        unloaded.push(`${server.machine}:${name}`);
       }
     } catch (err) {
-      notAnswering.push(`${m.name} (${describeError(err)})`);
+      notAnswering.push(`${server.machine} (${describeError(err)})`);
     }
   }
   return { unloaded, notAnswering };
@@ -120,7 +125,7 @@ export interface FlushReport {
 export async function flushVram(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<FlushReport> {
   const opts = signal === undefined ? {} : { signal };
   const notes: string[] = [];
-  const before = await readVram(client, model, signal);
+  const before = (await readVram(client, model, signal)).readings;
   const { unloaded, notAnswering } = await unloadOllamaModels(model, opts);
   if (notAnswering.length > 0) notes.push(`Ollama not answering (already stopped): ${notAnswering.join(', ')}`);
   const killed: FlushReport['killed'] = [];
@@ -140,6 +145,6 @@ export async function flushVram(client: IncusClient, model: DesiredInfra, signal
     reset.push({ instance: m.name, ok: r.code === 0, message: (r.stdout + r.stderr).trim().split('\n')[0] ?? '' });
   }
   if (!visible) notes.push('no GPU visible (no nvidia-smi in the ai-tools instances): nothing to flush');
-  const after = await readVram(client, model, signal);
+  const after = (await readVram(client, model, signal)).readings;
   return { before, after, killed, reset, unloaded, notes };
 }

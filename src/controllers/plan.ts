@@ -17,6 +17,12 @@ export interface PlanOptions {
   readonly prune: boolean;
   /** Allow deleting protected instances, and passes that delete more than half of the managed instances. */
   readonly force: boolean;
+  /**
+   * Plan only the objects of these groups (a domain's name; a leftover's
+   * recorded domain). Every domain still counts for what the file wants, so
+   * nothing of another domain is ever taken for a leftover. Default: all.
+   */
+  readonly only?: (group: string) => boolean;
 }
 
 /** A project created by anklume starts with an empty default profile (features.profiles=true). */
@@ -37,6 +43,10 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
   for (const domain of model.domains) {
     if (!domain.enabled) {
       kept.add(domain.name);
+      continue;
+    }
+    if (options.only !== undefined && !options.only(domain.name)) {
+      for (const id of objectIdsOf(domain)) wanted.add(id);
       continue;
     }
     const inPlan = (id: string): string[] => (actions.some((a) => a.id === id) ? [id] : []);
@@ -74,9 +84,21 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
 
   serializeBridgeWrites(actions);
   const leftovers = findLeftovers(observed, infra, wanted, kept);
-  if (options.prune) actions.push(...planDeletions(leftovers, observed, infra, options));
-  else for (const l of leftovers) notes.push({ group: l.group, kind: l.kind, name: l.name, message: 'no longer in infra.yml; kept (apply --prune deletes it)' });
+  const mine = (l: { readonly group: string }): boolean => options.only === undefined || options.only(l.group);
+  // The deletion guard counts every leftover, whichever group is planned now.
+  if (options.prune) actions.push(...planDeletions(leftovers, observed, infra, options).filter(mine));
+  else for (const l of leftovers.filter(mine)) notes.push({ group: l.group, kind: l.kind, name: l.name, message: 'no longer in infra.yml; kept (apply --prune deletes it)' });
   return { actions, notes };
+}
+
+/** The ids of the objects an enabled domain wants (the same ids its plan and status use). */
+function objectIdsOf(domain: DesiredInfra['domains'][number]): string[] {
+  return [
+    objectId('network', null, domain.bridge),
+    objectId('project', null, domain.project),
+    ...['default', ...domain.profiles.map((p) => p.name)].map((p) => objectId('profile', domain.project, p)),
+    ...domain.machines.map((m) => objectId('instance', domain.project, m.name)),
+  ];
 }
 
 /**

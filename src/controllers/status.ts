@@ -3,7 +3,7 @@ import type { Action, Plan } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { objectId } from './config-object-plan.js';
-import { serviceObjectId } from './service/plan.js';
+import { servicesOf } from './service/plan.js';
 import type { AiHolder } from './ai-access.js';
 import type { FirewallState } from './firewall.js';
 import { scoped, type Observed } from './observed.js';
@@ -139,8 +139,7 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
       objectIds.push({ id: objectId('instance', domain.project, m.name), kind: 'instance', name: m.name, ip: m.ip, state: actual?.status ?? 'Missing' });
     }
     // Services anklume deploys into an instance: their deploy action says how they stand.
-    for (const m of domain.machines.filter((x) => x.roles.includes('llm_sanitizer'))) objectIds.push({ id: serviceObjectId(domain.project, m.name), kind: 'service', name: `sanitizer on ${m.name}` });
-    if (domain.openclaw !== null) objectIds.push({ id: serviceObjectId(domain.project, domain.openclaw.machine), kind: 'service', name: `openclaw on ${domain.openclaw.machine}` });
+    for (const s of servicesOf(domain)) objectIds.push({ id: s.id, kind: 'service', name: s.name });
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {
@@ -148,15 +147,38 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
     if (action.verb === 'delete' && !objectIds.some((o) => o.id === base)) objectIds.push({ id: base, kind: action.kind, name: action.name });
   }
 
-  const objects = objectIds.map((o): ObjectStatus => {
-    const actions = byObject.get(o.id) ?? [];
-    // The worst of the object's actions decides (a blocked replace beats a done start).
-    const verdicts = actions.length === 0 ? [verdictOf(undefined, undefined, false)] : actions.map((a) => verdictOf(a, outcomeOf.get(a.id), input.running?.has(a.id) === true));
-    const worst = verdicts.find((v) => v.degraded) ?? verdicts.find((v) => v.progressing) ?? verdicts[0] ?? verdictOf(undefined, undefined, false);
-    const merged: Verdict = { ...worst, ready: verdicts.every((v) => v.ready) };
-    return { id: o.id, kind: o.kind, name: o.name, conditions: conditions(merged, now, previousObjects.get(o.id)?.conditions), ...(o.ip === undefined ? {} : { ip: o.ip }), ...(o.state === undefined ? {} : { state: o.state }) };
-  });
+  const objects = objectIds.map((o) => objectStatus(o, byObject.get(o.id) ?? [], outcomeOf, input.running, now, previousObjects.get(o.id)));
+  return {
+    ...rollUp(domain, objects, now, input.previous),
+    lastReconcile: input.lastReconcile,
+    retries: input.retries,
+    notes: plan.notes.map((n) => `${n.kind} ${n.name}: ${n.message}`),
+  };
+}
 
+/** The status of one object from the actions planned for it and how they ended (pure). */
+export function objectStatus(
+  o: { readonly id: string; readonly kind: string; readonly name: string; readonly ip?: string; readonly state?: string },
+  actions: readonly Action[],
+  outcomeOf: ReadonlyMap<string, Outcome>,
+  running: ReadonlySet<string> | undefined,
+  now: string,
+  previous: ObjectStatus | undefined,
+): ObjectStatus {
+  // The worst of the object's actions decides (a blocked replace beats a done start).
+  const verdicts = actions.length === 0 ? [verdictOf(undefined, undefined, false)] : actions.map((a) => verdictOf(a, outcomeOf.get(a.id), running?.has(a.id) === true));
+  const worst = verdicts.find((v) => v.degraded) ?? verdicts.find((v) => v.progressing) ?? verdicts[0] ?? verdictOf(undefined, undefined, false);
+  const merged: Verdict = { ...worst, ready: verdicts.every((v) => v.ready) };
+  return { id: o.id, kind: o.kind, name: o.name, conditions: conditions(merged, now, previous?.conditions), ...(o.ip === undefined ? {} : { ip: o.ip }), ...(o.state === undefined ? {} : { state: o.state }) };
+}
+
+/** A status whose objects' statuses were changed: its own conditions follow them. */
+export function withObjects(domain: DesiredDomain, status: DomainStatus, objects: readonly ObjectStatus[], now: string): DomainStatus {
+  return { ...status, ...rollUp(domain, objects, now, status) };
+}
+
+/** A domain's conditions from its objects' (pure). */
+function rollUp(domain: DesiredDomain, objects: readonly ObjectStatus[], now: string, previous: DomainStatus | undefined): Omit<DomainStatus, 'lastReconcile' | 'retries' | 'notes'> {
   const is = (o: ObjectStatus, type: ConditionType): boolean => o.conditions.find((c) => c.type === type)?.status === true;
   const degraded = objects.filter((o) => is(o, 'Degraded'));
   const progressing = objects.filter((o) => is(o, 'Progressing'));
@@ -167,7 +189,6 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
       : progressing.length > 0
         ? { ready: false, progressing: true, degraded: false, reason: 'Converging', message: `${progressing.length} object(s) converging` }
         : { ready: true, progressing: false, degraded: false, reason: 'Converged', message: `${objects.length} object(s) match infra.yml` };
-
   return {
     name: domain.name,
     enabled: domain.enabled,
@@ -176,12 +197,9 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
     bridge: domain.bridge,
     aiProvider: domain.aiProvider,
     aiSanitize: domain.aiSanitize,
-    conditions: conditions(domainVerdict, now, input.previous?.conditions),
+    conditions: conditions(domainVerdict, now, previous?.conditions),
     observedSpecHash: specHash(domain),
-    lastReconcile: input.lastReconcile,
-    retries: input.retries,
     objects,
-    notes: plan.notes.map((n) => `${n.kind} ${n.name}: ${n.message}`),
   };
 }
 
@@ -200,6 +218,8 @@ export interface AiAccessStatus {
   readonly source: string;
   /** GPU memory where a GPU is visible (nvidia-smi in the ai-tools instances). */
   readonly vram?: readonly VramReading[];
+  /** Why the last VRAM reading failed (a hung or missing nvidia-smi, ...). */
+  readonly vramError?: string;
 }
 
 export interface VramReading {

@@ -3,6 +3,7 @@ import { createConnection } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { SwitchAnswer, SwitchRequest } from '../controllers/ai-switch.js';
+import { parseApplyRequest, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import type { StatusDocument } from '../controllers/status.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
@@ -14,6 +15,13 @@ export interface ControlHandlers {
   reconcile(domains: readonly string[]): string[];
   /** `switch-ai`: the result (200), a refusal (RequestError: 400), or a failure midway (SwitchFailed: 500 with step and state). */
   switchAi(request: SwitchRequest): Promise<SwitchAnswer>;
+  /**
+   * `anklumectl apply` through the daemon: one pass over every domain now, each
+   * action's start and outcome given to onEvent as it happens, resolving to the
+   * summary. Throw RequestError to refuse before the first event (400); the
+   * signal aborts when the client goes away.
+   */
+  apply(request: ApplyRequest, onEvent: (event: ApplyEvent) => void, signal: AbortSignal): Promise<ApplySummary>;
 }
 
 /** A bad request: answered 400 with its message. */
@@ -48,6 +56,38 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/**
+ * POST /v1/apply: NDJSON lines written as the pass goes, `{"event": ...}` each,
+ * then `{"summary": ...}`, or `{"error": ...}` when it fails after the first
+ * line. Before the first line a failure is an ordinary JSON error answer.
+ */
+async function serveApply(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers, logger: Logger): Promise<void> {
+  const request = parseApplyRequest(await readJson(req));
+  if (request === undefined) throw new RequestError('expected {"prune": true|false, "force": true|false}');
+  const abort = new AbortController();
+  // 'close' once the answer is complete too; before that it means the client went away.
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort(new AnklumeError('CLIENT_GONE', 'anklumectl went away during the apply'));
+  });
+  const line = (value: unknown): void => {
+    if (res.destroyed || res.writableEnded) return;
+    if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.write(`${JSON.stringify(value)}\n`);
+  };
+  let summary: ApplySummary;
+  try {
+    summary = await handlers.apply(request, (event) => line({ event }), abort.signal);
+  } catch (err) {
+    if (!res.headersSent) throw err;
+    if (!abort.signal.aborted) logger.error({ err }, 'apply through the control API failed');
+    line({ error: describeError(err) });
+    res.end();
+    return;
+  }
+  line({ summary });
+  res.end();
+}
+
 /** Is a daemon answering on this socket? (A stale file left by a crash is not one.) */
 function socketIsLive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -62,7 +102,8 @@ function socketIsLive(path: string): Promise<boolean> {
 
 /**
  * The control API for anklumectl: HTTP/1.1 on a unix socket (mode 0660, group
- * configurable). GET /v1/status, POST /v1/reconcile {"domains": [...]}.
+ * configurable). GET /v1/status, POST /v1/reconcile {"domains": [...]},
+ * POST /v1/switch-ai, POST /v1/apply (streamed, see serveApply).
  */
 export async function startControlServer(options: { path: string; group?: number; handlers: ControlHandlers; logger: Logger }): Promise<Server> {
   const { path, handlers, logger } = options;
@@ -96,6 +137,7 @@ export async function startControlServer(options: { path: string; group?: number
           const answer = await handlers.switchAi({ target: domain, flush, dryRun });
           return send(res, answer.ok ? 200 : 500, answer);
         }
+        if (req.method === 'POST' && url.pathname === '/v1/apply') return await serveApply(req, res, handlers, logger);
         return send(res, 404, { error: `no route ${req.method ?? ''} ${url.pathname}` });
       } catch (err) {
         if (err instanceof RequestError) return send(res, 400, { error: err.message });

@@ -1,32 +1,37 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
-import { detectStoragePool, observe } from '../controllers/observe.js';
-import { planInfra } from '../controllers/plan.js';
-import type { AiHolder } from '../controllers/ai-access.js';
-import { readVram } from '../controllers/gpu.js';
-import { SwitchFailedError, SwitchRefusedError, mirrorStateFile, switchAi, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
 import type { AiAccessPaths } from '../config/ai-paths.js';
-import { applyFirewall, type FirewallState } from '../controllers/firewall.js';
-import { applyEngineAction, checkFirewall, nftOf, type FirewallTarget } from '../controllers/engine.js';
+import type { HostNetwork } from '../config/rules.js';
+import type { Activity } from '../controllers/activity.js';
+import { AI_ACCESS_KEY, AiAccessReconciler } from '../controllers/ai-access/reconciler.js';
+import { SwitchRefusedError, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-switch.js';
+import { DomainReconciler, LEFTOVERS, domainKey } from '../controllers/domain/reconciler.js';
+import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
+import type { FirewallTarget } from '../controllers/engine.js';
+import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
+import { observe } from '../controllers/observe.js';
+import type { Observed } from '../controllers/observed.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { loadDeployments } from '../controllers/service/inputs.js';
-import { planDeployment } from '../controllers/service/plan.js';
-import { aiAccess, domainStatus, firewallStatus, planOfDomain, specHash, type DomainStatus, type FirewallStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
-import type { HostNetwork } from '../config/rules.js';
+import { ServiceReconciler, serviceKeys } from '../controllers/service/reconciler.js';
+import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
 import { IncusEventStream, eventKeys } from '../incus/events.js';
-import { runnable, type Action, type Plan } from '../reconcile/action.js';
-import { executePlan, type Outcome } from '../reconcile/execute.js';
-import { MetricsRegistry, PROMETHEUS_CONTENT_TYPE, instrumentQueue, operatorMetrics, type OperatorMetrics } from '../reconcile/metrics.js';
-import { WorkQueue } from '../reconcile/queue.js';
+import { Manager } from '../reconcile/manager.js';
+import { MetricsRegistry, operatorMetrics, type OperatorMetrics } from '../reconcile/metrics.js';
+import { ObservationCache } from '../reconcile/observation-cache.js';
+import type { Action, Note } from '../reconcile/action.js';
+import type { Outcome } from '../reconcile/execute.js';
+import type { Priority } from '../reconcile/queue.js';
+import { SharedExclusiveLock } from '../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { SharedExclusiveLock } from './bridge-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
 import { RequestError, startControlServer } from './control-server.js';
-import { ObservationCache } from './observation-cache.js';
+import { startMetricsServer } from './metrics-server.js';
+import { statusDocument } from './status-document.js';
 
 export interface DaemonOptions {
   readonly configPath: string;
@@ -41,6 +46,7 @@ export interface DaemonOptions {
   /** `host:port` for Prometheus metrics; none when absent. */
   readonly metricsAddress?: string;
   readonly prune: boolean;
+  /** Domains reconciled at once. */
   readonly concurrency: number;
   readonly storagePool?: string;
   readonly debounceMs: number;
@@ -57,56 +63,59 @@ export interface DaemonOptions {
   readonly stateDir: string;
 }
 
-/** The key of a domain's work; `LEFTOVERS` is this infra's objects whose domain left infra.yml. */
-const domainKey = (domain: string): string => `domain/${domain}`;
-const LEFTOVERS = 'leftovers';
-const FIREWALL = 'firewall';
-const CONTROLLER = 'domain';
+/**
+ * Each call's deadline. A domain pass may create instances from a large
+ * image; a deploy may install OpenClaw on the host first; the firewall is
+ * one nft transaction and a read-back. Every Incus request and exec has its
+ * own, shorter timeout inside these (the client's).
+ */
+const DEADLINE_MS = { firewall: 60_000, domain: 15 * 60_000, service: 15 * 60_000, 'ai-access': 5 * 60_000 } as const;
+
+/** The work-queue key an action's outcome belongs to. */
+function keyOf(action: Action, known: ReadonlySet<string>): string {
+  if (action.kind === 'firewall') return FIREWALL_KEY;
+  if (action.kind === 'service') return action.id;
+  return known.has(action.group) ? domainKey(action.group) : LEFTOVERS;
+}
 
 /**
- * anklumed: three sources only enqueue work — infra.yml (chokidar), the Incus
- * events stream (relist on every connect) and a periodic resync (node-cron) —
- * and a work queue reconciles one domain per key, level-triggered, with
- * per-key backoff. Status conditions and metrics come out of every pass.
+ * anklumed, wiring only: the sources (infra.yml, Incus events, the resync
+ * and firewall timers) enqueue keys; the manager routes each key to its
+ * controller's reconciler, each on its own queue; the control socket serves
+ * status, reconcile, apply and switch-ai.
  */
 export class Daemon {
   private readonly log: Logger;
   private readonly client: IncusClient;
-  private readonly queue = new WorkQueue();
-  private readonly cache: ObservationCache;
-  private readonly lock = new SharedExclusiveLock();
+  private readonly cache: ObservationCache<Observed>;
   private readonly metrics: OperatorMetrics = operatorMetrics(new MetricsRegistry());
-  private readonly statuses = new Map<string, DomainStatus>();
-  private readonly running = new Set<string>();
+  private readonly manager: Manager;
+  private readonly domains: DomainReconciler;
+  private readonly firewall: FirewallReconciler;
+  private readonly aiAccess: AiAccessReconciler;
+  private readonly services: ServiceReconciler;
+  private readonly activityListeners = new Set<(a: Activity) => void>();
   private readonly startedAt = new Date().toISOString();
   private config: ConfigSource | undefined;
   private events: IncusEventStream | undefined;
   private cron: ScheduledTask | undefined;
   private control: Server | undefined;
   private metricsServer: Server | undefined;
+  private firewallTimer: NodeJS.Timeout | undefined;
   private eventsState = { connected: false, reconnects: 0, lastEventAt: null as string | null };
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
   private stopping = false;
-  /** Leftover notes are logged when they change, not on every pass. */
-  private lastLeftoverNotes = '[]';
-  private firewall: FirewallStatus = firewallStatus(null, { checkedAt: null });
-  private firewallTimer: NodeJS.Timeout | undefined;
   /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
   private deployCache: { text: string; deployments: Promise<ServiceDeployment[]> } | undefined;
-  /** The AI access holder as last read from Incus (null until then). */
-  private holder: AiHolder | null = null;
-  private vram: VramReading[] = [];
-  private vramReadAt = 0;
-  /** One nft transaction at a time: the firewall key and domains that need it first share it. */
-  private firewallSync: Promise<void> | undefined;
 
   constructor(private readonly options: DaemonOptions) {
-    this.log = options.logger;
-    this.client = new IncusClient({ ...options.incus, logger: options.logger.child({ component: 'incus' }) });
+    if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
+    const log = (this.log = options.logger);
+    const client = (this.client = new IncusClient({ ...options.incus, logger: log.child({ component: 'incus' }) }));
     this.cache = new ObservationCache(async (signal) => {
       try {
-        const observed = await observe(this.client, { signal });
+        const observed = await observe(client, { signal });
         this.incusError = undefined;
         return observed;
       } catch (err) {
@@ -114,7 +123,32 @@ export class Daemon {
         throw err;
       }
     });
-    if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
+    const shared = {
+      client,
+      model: () => this.model,
+      observe: (signal: AbortSignal) => this.cache.get(signal),
+      invalidate: () => this.cache.invalidate(),
+      onActivity: (a: Activity) => {
+        for (const listener of this.activityListeners) listener(a);
+      },
+    };
+    this.firewall = new FirewallReconciler({ client, model: shared.model, target: options.firewall, logger: log.child({ controller: 'firewall', key: FIREWALL_KEY }), onActivity: shared.onActivity });
+    this.domains = new DomainReconciler({
+      ...shared,
+      defaults: { prune: options.prune, force: false },
+      ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }),
+      concurrency: options.concurrency,
+      firewallFirst: (signal) => this.firewall.sync(signal),
+      bridgeLock: new SharedExclusiveLock(),
+      retries: (key) => this.manager.retries('domain', key),
+    });
+    this.services = new ServiceReconciler({ ...shared, deployments: () => this.deployments() });
+    this.aiAccess = new AiAccessReconciler({ client, model: shared.model, paths: options.aiPaths, logger: log.child({ controller: 'ai-access' }) });
+    this.manager = new Manager({ logger: log, metrics: this.metrics });
+    this.manager.register({ reconciler: this.firewall, concurrency: 1, deadlineMs: DEADLINE_MS.firewall });
+    this.manager.register({ reconciler: this.domains, concurrency: options.concurrency, deadlineMs: DEADLINE_MS.domain });
+    this.manager.register({ reconciler: this.services, concurrency: 2, deadlineMs: DEADLINE_MS.service });
+    this.manager.register({ reconciler: this.aiAccess, concurrency: 1, deadlineMs: DEADLINE_MS['ai-access'] });
   }
 
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
@@ -134,48 +168,17 @@ export class Daemon {
       path: options.controlSocket,
       ...(options.socketGroup === undefined ? {} : { group: options.socketGroup }),
       logger: log.child({ component: 'control' }),
-      handlers: { status: () => this.status(), reconcile: (domains) => this.reconcileNow(domains), switchAi: (request) => this.switchAi(request) },
-    });
-    if (options.metricsAddress !== undefined) this.metricsServer = await this.startMetrics(options.metricsAddress);
-
-    instrumentQueue(this.queue, this.metrics, { name: 'anklume', controller: CONTROLLER });
-    this.queue.addObserver({
-      onDone: (e) => {
-        if (e.result === 'error') log.warn({ key: e.key, retries: this.queue.retries(e.key), err: describeError(e.error) }, 'reconcile failed; retrying with backoff');
+      handlers: {
+        status: () => this.status(),
+        reconcile: (domains) => this.reconcileNow(domains),
+        switchAi: (request) => this.switchAi(request),
+        apply: (request, onEvent, signal) => this.apply(request, onEvent, signal),
       },
     });
-    this.queue.start({ concurrency: options.concurrency, handler: (key, signal) => this.reconcile(key, signal) });
+    if (options.metricsAddress !== undefined) this.metricsServer = await startMetricsServer({ address: options.metricsAddress, metrics: this.metrics, logger: log, objects: () => this.status().domains });
 
-    // Connect to events first, then relist: Incus keeps no history (incus-api.md §0.6).
-    this.events = new IncusEventStream({ ...options.incus, types: ['lifecycle'] });
-    this.events.on('open', () => {
-      this.eventsState.connected = true;
-      this.metrics.setIncusEventsConnected(true);
-      log.info('Incus events connected: relisting everything');
-      this.cache.invalidate();
-      this.enqueueAll();
-    });
-    this.events.on('close', () => {
-      if (this.eventsState.connected && !this.stopping) log.warn('Incus events disconnected: reconnecting');
-      this.eventsState.connected = false;
-      this.metrics.setIncusEventsConnected(false);
-    });
-    this.events.on('reconnect', () => this.eventsState.reconnects++);
-    this.events.on('error', (err) => log.debug({ err: describeError(err) }, 'Incus events error'));
-    this.events.on('event', (event) => {
-      const keys = eventKeys(event);
-      if (keys.length === 0) return; // read noise, or kinds anklume does not manage
-      this.eventsState.lastEventAt = new Date().toISOString();
-      this.cache.invalidate();
-      for (const k of keys) {
-        const domain = this.domainOf(k.kind, k.name, k.project);
-        if (domain !== null) this.queue.add(domainKey(domain));
-        // A bridge came, went or changed: read the rules back (they name bridges).
-        if (k.kind === 'network') this.queue.add(FIREWALL);
-      }
-    });
-    this.events.start();
-
+    this.manager.start();
+    this.startEvents();
     this.cron = cronSchedule(options.resync, () => {
       log.debug('periodic resync');
       this.cache.invalidate();
@@ -183,7 +186,8 @@ export class Daemon {
       this.enqueueAll();
     });
     this.config.watch();
-    this.firewallTimer = setInterval(() => this.queue.add(FIREWALL), options.firewallCheckMs);
+    // nft sends no events: the table is read back on a timer, on the firewall's own queue.
+    this.firewallTimer = setInterval(() => this.manager.enqueue('firewall', FIREWALL_KEY), options.firewallCheckMs);
     this.firewallTimer.unref();
     this.enqueueAll();
     log.info({ config: options.configPath, socket: options.controlSocket, incus: options.incusEndpoint, domains: this.model.domains.length, resync: options.resync }, 'anklumed started');
@@ -198,7 +202,7 @@ export class Daemon {
     await this.events?.close();
     await this.config?.close();
     const closing = this.control === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.control?.close(() => resolve()));
-    const report = await this.queue.shutdown({ deadlineMs: this.options.shutdownDeadlineMs });
+    const report = await this.manager.stop({ deadlineMs: this.options.shutdownDeadlineMs });
     await closing;
     await new Promise<void>((resolve) => (this.metricsServer === undefined ? resolve() : this.metricsServer.close(() => resolve())));
     this.client.close();
@@ -210,33 +214,149 @@ export class Daemon {
     return this.config.state.model;
   }
 
+  /** Connect to events first, then relist: Incus keeps no history (incus-api.md §0.6). */
+  private startEvents(): void {
+    const { log } = this;
+    const events = (this.events = new IncusEventStream({ ...this.options.incus, types: ['lifecycle'] }));
+    events.on('open', () => {
+      this.eventsState.connected = true;
+      this.metrics.setIncusEventsConnected(true);
+      log.info('Incus events connected: relisting everything');
+      this.cache.invalidate();
+      this.enqueueAll();
+    });
+    events.on('close', () => {
+      if (this.eventsState.connected && !this.stopping) log.warn('Incus events disconnected: reconnecting');
+      this.eventsState.connected = false;
+      this.metrics.setIncusEventsConnected(false);
+    });
+    events.on('reconnect', () => this.eventsState.reconnects++);
+    events.on('error', (err) => log.debug({ err: describeError(err) }, 'Incus events error'));
+    events.on('event', (event) => {
+      const keys = eventKeys(event);
+      if (keys.length === 0) return; // read noise, or kinds anklume does not manage
+      this.eventsState.lastEventAt = new Date().toISOString();
+      this.cache.invalidate();
+      for (const k of keys) this.route(k.kind, k.name, k.project);
+    });
+    events.start();
+  }
+
+  /** Which controllers an Incus object's change concerns. */
+  private route(kind: string, name: string, project: string): void {
+    const domain = this.domainOf(kind, name, project);
+    if (domain !== null) this.manager.enqueue('domain', domainKey(domain));
+    // A bridge came, went or changed: read the rules back (they name bridges).
+    if (kind === 'network') this.manager.enqueue('firewall', FIREWALL_KEY);
+    // An instance started or changed: the services deployed into it look again.
+    if (kind === 'instance' && domain !== null) for (const key of serviceKeys(this.model, domain)) this.manager.enqueue('service', key);
+    // The AI access holder is recorded on the ai-tools project (a switch run elsewhere changes it).
+    if (kind === 'project' && name === this.model.ai.toolsDomain) {
+      this.manager.enqueue('firewall', FIREWALL_KEY);
+      this.manager.enqueue('ai-access', AI_ACCESS_KEY);
+    }
+  }
+
   private onConfig(state: ConfigState, changed: boolean): void {
     this.metrics.setConfigValid(state.valid);
     if (!state.valid || !changed) return;
-    const now = new Set(state.model.domains.map((d) => d.name));
-    for (const name of this.statuses.keys()) if (!now.has(name)) this.statuses.delete(name);
-    this.knownDomains = now;
+    this.knownDomains = new Set(state.model.domains.map((d) => d.name));
+    this.domains.retain(this.knownDomains);
     this.cache.invalidate();
     this.enqueueAll();
   }
 
-  private enqueueAll(priority: 'user' | 'normal' = 'normal'): string[] {
+  /** Every key of every controller; the firewall first, so that new bridges and instances come up isolated. */
+  private allKeys(): { controller: string; key: string }[] {
     const domains = this.model.domains.map((d) => d.name);
-    // The firewall first: new bridges and instances come up isolated.
-    this.queue.add(FIREWALL, { priority });
-    for (const d of domains) this.queue.add(domainKey(d), { priority });
-    this.queue.add(LEFTOVERS, { priority });
-    return domains;
+    return [
+      { controller: 'firewall', key: FIREWALL_KEY },
+      ...domains.map((d) => ({ controller: 'domain', key: domainKey(d) })),
+      { controller: 'domain', key: LEFTOVERS },
+      ...domains.flatMap((d) => serviceKeys(this.model, d).map((key) => ({ controller: 'service', key }))),
+      { controller: 'ai-access', key: AI_ACCESS_KEY },
+    ];
+  }
+
+  private enqueueAll(priority: Priority = 'normal'): void {
+    for (const { controller, key } of this.allKeys()) this.manager.enqueue(controller, key, { priority });
   }
 
   /** `anklumectl reconcile`: these domains (all when none) go first. */
   reconcileNow(domains: readonly string[]): string[] {
-    if (domains.length === 0) return this.enqueueAll('user');
+    if (domains.length === 0) {
+      this.enqueueAll('user');
+      return this.model.domains.map((d) => d.name);
+    }
     const unknown = domains.filter((d) => !this.knownDomains.has(d));
     if (unknown.length > 0) throw new RequestError(`unknown domain${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')}`);
     this.cache.invalidate();
-    for (const d of domains) this.queue.add(domainKey(d), { priority: 'user' });
+    for (const d of domains) {
+      this.manager.enqueue('domain', domainKey(d), { priority: 'user' });
+      for (const key of serviceKeys(this.model, d)) this.manager.enqueue('service', key, { priority: 'user' });
+    }
     return [...domains];
+  }
+
+  /**
+   * `anklumectl apply` through the daemon: one pass of every controller at
+   * user priority, the firewall and the domains first, then the services
+   * (they need their instances running). What the reconcilers do meanwhile
+   * streams to the caller. Resolves when every run has ended.
+   */
+  async apply(request: ApplyRequest, onEvent: (event: ApplyEvent) => void, signal: AbortSignal): Promise<ApplySummary> {
+    const started = performance.now();
+    const outcomes: Outcome[] = [];
+    const notes: Note[] = [];
+    const errors: string[] = [];
+    const listener = (a: Activity): void => {
+      if (a.type === 'start') onEvent(startEvent(a.action));
+      else if (a.type === 'outcome') {
+        outcomes.push(a.outcome);
+        onEvent(outcomeEvent(a.outcome));
+      } else notes.push(a.note);
+    };
+    const runs = (keys: { controller: string; key: string }[]): Promise<void> => {
+      const ends = keys.map(({ controller, key }) =>
+        this.manager.nextRun(controller, key).then((e) => {
+          // A run that failed with no action to blame: Incus unreachable, a deadline, ...
+          if (e.result === 'error' && !outcomes.some((o) => o.status === 'failed' && keyOf(o.action, this.knownDomains) === key)) errors.push(`${controller} ${key}: ${describeError(e.error)}`);
+        }),
+      );
+      for (const { controller, key } of keys) this.manager.enqueue(controller, key, { priority: 'user' });
+      const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+      return Promise.race([Promise.all(ends).then(() => undefined), aborted]);
+    };
+    this.activityListeners.add(listener);
+    try {
+      this.cache.invalidate();
+      const all = this.allKeys();
+      for (const { controller, key } of all) if (controller === 'domain') this.domains.setNextPassOptions(key, request);
+      await runs(all.filter((k) => k.controller !== 'service'));
+      if (!signal.aborted) await runs(all.filter((k) => k.controller === 'service'));
+    } finally {
+      this.activityListeners.delete(listener);
+    }
+    for (const message of errors) onEvent({ type: 'note', message });
+    const count = (status: Outcome['status']): number => outcomes.filter((o) => o.status === status).length;
+    return { actions: outcomes.length, done: count('done'), failed: count('failed') + errors.length, skipped: count('skipped'), notes, ms: performance.now() - started };
+  }
+
+  /** `anklumectl switch-ai` through the daemon: the firewall changes go through the firewall controller's serialised pass. */
+  async switchAi(request: SwitchRequest): Promise<SwitchAnswer> {
+    try {
+      const answer = await this.aiAccess.switch(request, (signal) => {
+        this.cache.invalidate();
+        return this.firewall.sync(signal);
+      });
+      // Whatever happened, the rules and the recorded holder are looked at again.
+      this.manager.enqueue('firewall', FIREWALL_KEY, { priority: 'user' });
+      this.manager.enqueue('ai-access', AI_ACCESS_KEY, { priority: 'user' });
+      return answer;
+    } catch (err) {
+      if (err instanceof SwitchRefusedError) throw new RequestError(err.message);
+      throw err;
+    }
   }
 
   private deployments(): Promise<ServiceDeployment[]> {
@@ -247,35 +367,6 @@ export class Daemon {
     return this.deployCache.deployments;
   }
 
-  /** `anklumectl switch-ai` through the daemon: the switch runs here, its firewall changes through the serialised pass. */
-  async switchAi(request: SwitchRequest): Promise<SwitchAnswer> {
-    const progress: string[] = [];
-    const log = this.log.child({ key: 'switch-ai', target: request.target });
-    try {
-      const result = await switchAi({
-        client: this.client,
-        model: this.model,
-        paths: this.options.aiPaths,
-        syncFirewall: async (signal) => {
-          this.cache.invalidate();
-          await this.reconcileFirewall(signal ?? new AbortController().signal);
-        },
-        progress: (line) => {
-          progress.push(line);
-          log.info(line);
-        },
-      }, request);
-      if (result.changed) log.info({ from: result.from, to: result.to, flush: result.flush }, `AI access switched: ${result.from ?? 'nobody'} -> ${result.to}`);
-      return { ok: true, result, progress };
-    } catch (err) {
-      if (err instanceof SwitchRefusedError) throw new RequestError(err.message);
-      log.error({ err: describeError(err) }, 'switch-ai failed');
-      this.queue.add(FIREWALL, { priority: 'user' });
-      if (err instanceof SwitchFailedError) return { ok: false, error: err.message, step: err.step, state: err.state, progress };
-      return { ok: false, error: describeError(err), progress };
-    }
-  }
-
   /** The domain an Incus object belongs to, by anklume's naming; null for objects of no domain. */
   private domainOf(kind: string, name: string, project: string): string | null {
     if (kind === 'network') return name.startsWith('net-') && this.knownDomains.has(name.slice(4)) ? name.slice(4) : null;
@@ -283,223 +374,23 @@ export class Daemon {
     return this.knownDomains.has(candidate) ? candidate : null;
   }
 
-  /** Reconcile one key: observe (shared), plan everything, carry out this domain's part. */
-  private async reconcile(key: string, signal: AbortSignal): Promise<void> {
-    if (key === FIREWALL) return this.reconcileFirewall(signal);
-    const started = performance.now();
-    const model = this.model;
-    const observed = await this.cache.get(signal);
-    const storagePool = this.options.storagePool ?? detectStoragePool(observed);
-    const infra = planInfra(model, observed, { storagePool, prune: this.options.prune, force: false });
-    let services: ServiceDeployment[] = [];
-    try {
-      services = await this.deployments();
-    } catch (err) {
-      // A missing key file or gateway build fails the domain that hosts the service, not the others.
-      const hosts = key !== LEFTOVERS && model.domains.some((d) => d.name === key.slice('domain/'.length) && d.machines.some((m) => m.roles.includes('llm_sanitizer')));
-      if (hosts) throw err;
-    }
-    const deploys = services.map((d) => planDeployment(d, observed, infra.actions)).filter((a) => a !== null);
-    const whole: Plan = { ...infra, actions: [...infra.actions, ...deploys] };
-    const domainNames = new Set(model.domains.map((d) => d.name));
-    const name = key === LEFTOVERS ? null : key.slice('domain/'.length);
-    const plan: Plan = name === null
-      ? { actions: whole.actions.filter((a) => !domainNames.has(a.group)), notes: whole.notes.filter((n) => !domainNames.has(n.group)) }
-      : planOfDomain(whole, name);
-    const domain = name === null ? undefined : model.domains.find((d) => d.name === name);
-    if (name !== null && domain === undefined) return; // left infra.yml since it was queued
-
-    const log = this.log.child({ key });
-    const outcomes: Outcome[] = [];
-    const publish = (lastReconcile?: DomainStatus['lastReconcile']): void => {
-      if (domain === undefined) return;
-      const previous = this.statuses.get(domain.name);
-      this.statuses.set(domain.name, domainStatus({
-        domain,
-        plan,
-        outcomes,
-        observed,
-        running: this.running,
-        now: new Date().toISOString(),
-        previous,
-        lastReconcile: lastReconcile ?? previous?.lastReconcile ?? null,
-        retries: this.queue.retries(key),
-      }));
-    };
-    for (const action of plan.actions) if (action.blocked !== undefined) log.warn({ action: action.id, reason: action.blocked }, 'not done');
-    // Leftovers of domains gone from infra.yml have no domain status to carry their notes: log them.
-    const notesText = JSON.stringify(plan.notes);
-    if (name === null && notesText !== this.lastLeftoverNotes) {
-      this.lastLeftoverNotes = notesText;
-      for (const note of plan.notes) log.info({ domain: note.group, object: `${note.kind} ${note.name}` }, note.message);
-    }
-
-    if (runnable(plan).length > 0) {
-      // Bridges and instances come up behind the rules; a firewall failure is reported, not a reason to stop here.
-      if (plan.actions.some((a) => a.kind === 'network' || a.kind === 'instance')) await this.syncFirewall(signal).catch(() => undefined);
-      publish();
-      await executePlan(plan.actions, {
-        concurrency: this.options.concurrency,
-        signal,
-        run: (action, s) => this.applyLocked(action, s),
-        onStart: (action) => {
-          this.running.add(action.id);
-          publish();
-        },
-        onOutcome: (o) => {
-          this.running.delete(o.action.id);
-          outcomes.push(o);
-          const base = { action: o.action.id, verb: o.action.verb, reason: o.action.reason };
-          if (o.status === 'done') log.info({ ...base, result: 'done', ms: Math.round(o.ms) }, `${o.action.verb} ${o.action.kind} ${o.action.name}`);
-          else if (o.status === 'failed') log.error({ ...base, result: 'failed', ms: Math.round(o.ms), err: o.error }, `${o.action.verb} ${o.action.kind} ${o.action.name} failed`);
-          else if (o.action.blocked === undefined) log.warn({ ...base, result: 'skipped', why: o.reason }, `${o.action.verb} ${o.action.kind} ${o.action.name} skipped`);
-          publish();
-        },
-      });
-      // What was written is no longer what the cache holds.
-      this.cache.invalidate();
-    }
-    const failed = outcomes.filter((o) => o.status === 'failed');
-    publish({ time: new Date().toISOString(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 ? 'error' : 'success' });
-    if (failed.length > 0) throw new AnklumeError('RECONCILE_FAILED', `${failed.length} action(s) failed: ${failed.map((o) => `${o.action.id}: ${o.status === 'failed' ? o.error : ''}`).join('; ')}`);
-  }
-
-  /** The firewall key: read the table back, repair it when it differs. Throws on failure (the queue backs off). */
-  private async reconcileFirewall(signal: AbortSignal): Promise<void> {
-    await this.syncFirewall(signal);
-    if (!this.firewall.managed) throw new AnklumeError('FIREWALL_NOT_APPLIED', this.firewall.message);
-  }
-
-  /** Serialised: concurrent callers wait for the one pass in flight, then run their own. */
-  private syncFirewall(signal: AbortSignal): Promise<void> {
-    const previous = this.firewallSync ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.firewallPass(signal));
-    this.firewallSync = next;
-    return next;
-  }
-
-  private async firewallPass(signal: AbortSignal): Promise<void> {
-    const target = this.options.firewall;
-    const { holder, state: before, action } = await checkFirewall(this.client, this.model, target, signal);
-    const checkedAt = new Date().toISOString();
-    this.holder = holder;
-    // The spec's state file mirrors the holder recorded in Incus.
-    if (this.model.ai.accessPolicy === 'exclusive') await mirrorStateFile(this.options.aiPaths.stateFile, holder.holder).catch((err: unknown) => this.log.warn({ err: describeError(err), file: this.options.aiPaths.stateFile }, 'cannot write the AI access state file'));
-    await this.refreshVram(signal);
-    const nft = nftOf(target);
-    if (action === null || action.blocked !== undefined || nft === undefined) {
-      this.setFirewall(before, checkedAt, before.state === 'InSync' ? 'debug' : 'error');
-      return;
-    }
-    const log = this.log.child({ key: FIREWALL });
-    const started = performance.now();
-    let after: FirewallState;
-    try {
-      after = await applyFirewall(nft, action.payload, signal);
-    } catch (err) {
-      log.error({ action: action.id, verb: action.verb, reason: action.reason, result: 'failed', ms: Math.round(performance.now() - started), err: describeError(err) }, `${action.verb} firewall inet anklume failed`);
-      this.setFirewall({ ...before, message: `${before.message}; applying failed: ${describeError(err)}` }, checkedAt, 'none');
-      throw err;
-    }
-    const changed = action.changes.length;
-    log.info({ action: action.id, verb: action.verb, reason: action.reason, result: 'done', changes: changed, ms: Math.round(performance.now() - started) }, `${action.verb} firewall inet anklume`);
-    this.setFirewall(after, checkedAt, 'none', new Date().toISOString());
-  }
-
-  /** GPU memory for status, read at most every 30 s (nvidia-smi through Incus exec: a few requests). */
-  private async refreshVram(signal: AbortSignal): Promise<void> {
-    if (this.model.ai.accessPolicy !== 'exclusive' || Date.now() - this.vramReadAt < 30_000) return;
-    this.vramReadAt = Date.now();
-    this.vram = await readVram(this.client, this.model, signal);
-  }
-
-  private setFirewall(state: FirewallState, checkedAt: string, logLevel: 'debug' | 'error' | 'none', appliedAt?: string): void {
-    const previous = this.firewall;
-    this.firewall = firewallStatus(state, { checkedAt, appliedAt: appliedAt ?? previous.appliedAt });
-    // Say it when the state changes, not on every check.
-    if (logLevel !== 'none' && (previous.state !== this.firewall.state || previous.message !== this.firewall.message)) {
-      if (logLevel === 'error') this.log.error({ key: FIREWALL, state: state.state }, state.message);
-      else this.log.debug({ key: FIREWALL, state: state.state }, state.message);
-    }
-  }
-
-  private applyLocked(action: Action, signal: AbortSignal): Promise<void> {
-    const run = (): Promise<void> => applyEngineAction(this.client, nftOf(this.options.firewall), action, signal);
-    if (action.kind === 'network' && action.verb !== 'delete') return this.lock.withExclusive(run);
-    if (action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start')) return this.lock.withShared(run);
-    return run();
-  }
-
   /** The status document served on the control socket. */
   status(): StatusDocument {
     const model = this.model;
     const config = this.config?.state;
-    const domains = model.domains.map((d): DomainStatus => this.statuses.get(d.name) ?? {
-      name: d.name,
-      enabled: d.enabled,
-      trustLevel: d.trustLevel,
-      subnet: d.network.subnet,
-      bridge: d.bridge,
-      aiProvider: d.aiProvider,
-      aiSanitize: d.aiSanitize,
-      conditions: [
-        { type: 'Ready', status: false, reason: 'Pending', message: 'not reconciled yet', lastTransitionTime: this.startedAt },
-        { type: 'Progressing', status: true, reason: 'Pending', message: 'not reconciled yet', lastTransitionTime: this.startedAt },
-        { type: 'Degraded', status: false, reason: 'Pending', message: 'not reconciled yet', lastTransitionTime: this.startedAt },
-      ],
-      observedSpecHash: '',
-      lastReconcile: null,
-      retries: this.queue.retries(domainKey(d.name)),
-      objects: [],
-      notes: [],
-    });
-    return {
-      generatedAt: new Date().toISOString(),
-      daemon: { running: true, pid: process.pid, startedAt: this.startedAt },
+    return statusDocument({
+      model,
+      startedAt: this.startedAt,
+      now: new Date().toISOString(),
+      domain: (name) => this.domains.status(name),
+      service: (id) => this.services.status(id),
+      retries: (name) => this.manager.retries('domain', domainKey(name)),
       config: { file: this.options.configPath, valid: config?.valid ?? false, errors: config?.errors ?? [], specHash: specHash(model), loadedAt: config?.loadedAt ?? null },
       incus: { endpoint: this.options.incusEndpoint, reachable: this.incusError === undefined, ...(this.incusError === undefined ? {} : { error: this.incusError }) },
       events: { ...this.eventsState },
-      queue: { depth: this.queue.depth(), inFlight: this.queue.inFlight() },
-      firewall: this.firewall,
-      aiAccess: aiAccess(model, this.holder, this.vram),
-      domains,
-    };
-  }
-
-  private async startMetrics(address: string): Promise<Server> {
-    const colon = address.lastIndexOf(':');
-    const host = colon <= 0 ? '127.0.0.1' : address.slice(0, colon);
-    const port = Number(address.slice(colon + 1));
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AnklumeError('USAGE', `--metrics "${address}" is not host:port`);
-    const server = createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('metrics are at /metrics\n');
-        return;
-      }
-      this.metrics.setObjects(this.objectCounts());
-      const body = this.metrics.registry.render();
-      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(body);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve());
-    });
-    this.log.info({ address: `${host}:${(server.address() as { port: number }).port}` }, 'metrics served at /metrics');
-    return server;
-  }
-
-  private objectCounts(): { kind: string; condition: string; count: number }[] {
-    const counts = new Map<string, number>();
-    for (const d of this.statuses.values()) {
-      for (const o of d.objects) {
-        const condition = o.conditions.find((c) => c.type === 'Degraded')?.status === true ? 'Degraded' : o.conditions.find((c) => c.type === 'Ready')?.status === true ? 'Ready' : 'Progressing';
-        const k = `${o.kind}\u0000${condition}`;
-        counts.set(k, (counts.get(k) ?? 0) + 1);
-      }
-    }
-    return [...counts].map(([k, count]) => {
-      const [kind = '', condition = ''] = k.split('\u0000');
-      return { kind, condition, count };
+      queue: { depth: this.manager.depth(), inFlight: this.manager.inFlight() },
+      firewall: this.firewall.status(),
+      aiAccess: this.aiAccess.status(),
     });
   }
 }

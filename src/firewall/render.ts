@@ -1,12 +1,11 @@
 import type { DesiredInfra, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import { ollamaEndpoint, sanitizerEndpoint } from '../schemas/services.js';
 import { parseCidr, parseIpv4 } from '../shared/ipv4.js';
 import { AnklumeError } from '../shared/errors.js';
 import { BRIDGE_WILDCARD, type Chain, type Match, type Rule, type Ruleset } from './ruleset.js';
 
 /** Before Incus's own chains (priority filter), so anklume decides first. */
 export const CHAIN_PRIORITY = -10;
-/** Ollama's API port (the ai-tools server). */
-export const OLLAMA_PORT = 11434;
 /** The named set of the bridges that hold exclusive AI access: a switch rewrites one element. */
 export const AI_ACCESS_SET = 'ai_access';
 
@@ -84,16 +83,6 @@ function exclusiveAccessGuards(aiBridge: string, sanitizerIp: string | null): Ru
   ];
 }
 
-/** The AI services of the model: the sanitizer (role llm_sanitizer) and the Ollama server (role ollama_server in ai-tools). */
-export function aiServices(model: DesiredInfra): { sanitizer: { domain: string; ip: string } | null; ollama: { domain: string; ip: string } | null } {
-  const enabled = model.domains.filter((d) => d.enabled);
-  const find = (role: string, domains: typeof enabled): { domain: string; ip: string } | null => {
-    for (const d of domains) for (const m of d.machines) if (m.roles.includes(role)) return { domain: d.name, ip: m.ip };
-    return null;
-  };
-  return { sanitizer: find('llm_sanitizer', enabled), ollama: find('ollama_server', enabled.filter((d) => d.name === model.ai.toolsDomain)) };
-}
-
 /**
  * What ai_provider implies (spec/000 §3-4): a domain that uses the cloud
  * (cloud, local-first) reaches the sanitizer's port and nothing else of its
@@ -102,21 +91,22 @@ export function aiServices(model: DesiredInfra): { sanitizer: { domain: string; 
  * the sanitizer reaches Ollama.
  */
 function aiOpenings(model: DesiredInfra): Rule[] {
-  const { sanitizer, ollama } = aiServices(model);
+  const sanitizer = sanitizerEndpoint(model);
+  const ollama = ollamaEndpoint(model);
   const rules: Rule[] = [];
   for (const d of model.domains.filter((x) => x.enabled)) {
     const from: Match = { kind: 'iifname', op: '==', value: bridgeOf(d.name) };
     const cloud = d.aiProvider === 'cloud' || d.aiProvider === 'local-first';
     const local = d.aiProvider === 'local' || d.aiProvider === 'local-first';
     if (sanitizer !== null && cloud && d.name !== sanitizer.domain && d.trustLevel !== 'disposable') {
-      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'daddr', value: address(sanitizer.ip) }, { kind: 'dport', protocol: 'tcp', ports: [model.sanitizer.listenPort] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches the sanitizer`) });
+      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'daddr', value: address(sanitizer.ip) }, { kind: 'dport', protocol: 'tcp', ports: [sanitizer.port] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches the sanitizer`) });
     }
     if (ollama !== null && local && model.ai.accessPolicy === 'open' && d.name !== ollama.domain) {
-      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [OLLAMA_PORT] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches Ollama`) });
+      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [ollama.port] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches Ollama`) });
     }
   }
   if (sanitizer !== null && ollama !== null && sanitizer.domain !== ollama.domain) {
-    rules.push({ matches: [{ kind: 'iifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'saddr', value: address(sanitizer.ip) }, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [OLLAMA_PORT] }], verdict: 'accept', comment: 'the sanitizer reaches Ollama' });
+    rules.push({ matches: [{ kind: 'iifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'saddr', value: address(sanitizer.ip) }, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [ollama.port] }], verdict: 'accept', comment: 'the sanitizer reaches Ollama' });
   }
   return rules;
 }
@@ -143,7 +133,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   const forward: Rule[] = [
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
     // Before established connections are accepted: revoking access cuts the connections already open.
-    ...(exclusive && enabledNames.has(model.ai.toolsDomain) ? exclusiveAccessGuards(bridgeOf(model.ai.toolsDomain), aiServices(model).sanitizer?.ip ?? null) : []),
+    ...(exclusive && enabledNames.has(model.ai.toolsDomain) ? exclusiveAccessGuards(bridgeOf(model.ai.toolsDomain), sanitizerEndpoint(model)?.ip ?? null) : []),
     { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
     { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
   ];

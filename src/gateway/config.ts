@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
+import { HOST_FILES, SANITIZER_DIRS, SANITIZER_FILES } from '../config/paths.js';
+import { DEFAULT_SANITIZER_PORT } from '../schemas/services.js';
 import { parseCidr } from '../shared/ipv4.js';
 import { GatewayConfigError } from './errors.js';
 
@@ -9,19 +11,14 @@ import { GatewayConfigError } from './errors.js';
  * meaning: listen, infra, upstreams.{anthropic,openai,ollama}, mode,
  * audit.path, sources. Everything has a default; what is left unset here is
  * taken from infra.yml's `global.sanitizer` (mode, audit switches, patterns)
- * or from its ai-tools machine (the Ollama upstream). docs/gateway.md lists it all.
+ * or from its ai-tools domain's ollama_server machine (the Ollama upstream). docs/gateway.md lists it all.
  */
-
-export const DEFAULT_CONFIG_PATH = '/etc/anklume/sanitizer.yml';
-export const DEFAULT_STATE_DIR = '/var/lib/anklume-sanitizer';
-export const DEFAULT_AUDIT_PATH = '/var/log/llm-sanitizer/audit.log';
-export const DEFAULT_HOLDER_FILE = '/opt/anklume/ai-access-current';
 
 const MiB = 1024 * 1024;
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'host:port, e.g. 0.0.0.0:8089')
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, `host:port, e.g. 0.0.0.0:${DEFAULT_SANITIZER_PORT}`)
   .refine((v) => {
     const port = Number(v.slice(v.lastIndexOf(':') + 1));
     return port >= 0 && port <= 65535;
@@ -62,13 +59,13 @@ const extraPattern = z.strictObject({
 export const GatewayConfigSchema = z.strictObject({
   /** host:port to listen on; default 0.0.0.0 and infra's global.sanitizer.listen_port. */
   listen: hostPort.optional(),
-  infra: z.string().min(1).default('/etc/anklume/infra.yml'),
+  infra: z.string().min(1).default(HOST_FILES.infra),
   mode: z.enum(['mask', 'pseudonymize']).optional(),
   upstreams: z
     .strictObject({
       anthropic: baseUrl.default('https://api.anthropic.com'),
       openai: baseUrl.default('https://api.openai.com'),
-      /** Default: http://<ip of the ollama_server machine (or the ai-tools machine)>:11434. */
+      /** Default: the ollama_server machine of the ai-tools domain (src/schemas/services.ts `ollamaEndpoint`). */
       ollama: baseUrl.optional(),
       /** When set, the gateway sends this key and drops the client's key headers. */
       anthropic_key_file: z.string().min(1).optional(),
@@ -88,7 +85,7 @@ export const GatewayConfigSchema = z.strictObject({
       }),
     )
     .default({}),
-  state_dir: z.string().min(1).default(DEFAULT_STATE_DIR),
+  state_dir: z.string().min(1).default(SANITIZER_DIRS.state),
   /** One file per domain (`<domain>.key`, 32 random bytes, generated 0600). Default `<state_dir>/secrets`. */
   secrets_dir: z.string().min(1).optional(),
   /** One master secret instead; per-domain secrets are derived from it (HMAC-SHA256 with the domain name). */
@@ -96,7 +93,7 @@ export const GatewayConfigSchema = z.strictObject({
   audit: z
     .strictObject({
       enabled: z.boolean().optional(),
-      path: z.string().min(1).default(DEFAULT_AUDIT_PATH),
+      path: z.string().min(1).default(SANITIZER_FILES.audit),
       redacted_only: z.boolean().optional(),
       hash_originals: z.boolean().default(false),
       max_bytes: z.number().int().min(1024).default(50 * MiB),
@@ -113,7 +110,7 @@ export const GatewayConfigSchema = z.strictObject({
     .prefault({}),
   ai_access: z
     .strictObject({
-      holder_file: z.string().min(1).default(DEFAULT_HOLDER_FILE),
+      holder_file: z.string().min(1).default(HOST_FILES.aiAccessState),
     })
     .prefault({}),
 });

@@ -4,6 +4,7 @@ import { formatIssue } from '../config/issues.js';
 import { loadInfraFile } from '../config/load.js';
 import type { DomainSanitizer, IdentifierDictionary, SanitizeMode, SanitizerOptions } from '../sanitizer/types.js';
 import type { DesiredInfra } from '../schemas/model.js';
+import { ollamaEndpoint } from '../schemas/services.js';
 import { describeError } from '../shared/errors.js';
 import { AccessHolder } from './access.js';
 import { AuditLog } from './audit.js';
@@ -52,13 +53,6 @@ export interface GatewayRuntime {
   close(): void;
 }
 
-/** The Ollama server of infra.yml: the machine with role ollama_server, else the first machine of ai-tools. */
-export function ollamaFromInfra(model: DesiredInfra): string | null {
-  const machines = model.domains.flatMap((d) => d.machines);
-  const server = machines.find((m) => m.roles.includes('ollama_server')) ?? machines.find((m) => m.domain === model.ai.toolsDomain);
-  return server === undefined ? null : `http://${server.ip}:11434`;
-}
-
 function readKey(file: string | undefined): string | undefined {
   if (file === undefined) return undefined;
   try {
@@ -100,7 +94,7 @@ export async function buildRuntime(file: GatewayConfigFile, options: { engine: S
     upstreams: {
       anthropic: file.upstreams.anthropic,
       openai: file.upstreams.openai,
-      ollama: file.upstreams.ollama ?? ollamaFromInfra(model),
+      ollama: file.upstreams.ollama ?? ollamaEndpoint(model)?.url ?? null,
       anthropicKey: readKey(file.upstreams.anthropic_key_file),
       openaiKey: readKey(file.upstreams.openai_key_file),
       timeoutMs: file.upstreams.timeout_ms,

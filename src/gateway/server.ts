@@ -10,7 +10,7 @@ import { readBody } from './body.js';
 import { apiOfPath, endpointOf, type Endpoint } from './endpoints.js';
 import { errorBody, GatewayError, type ApiFormat } from './errors.js';
 import { clientHeaders, upstreamHeaders } from './headers.js';
-import { GatewayMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.js';
+import { GatewayMetrics } from './metrics.js';
 import { decideRoute, domainOfAddress, isTruthyHeader } from './route.js';
 import type { GatewayRuntime } from './runtime.js';
 import { CodecTransform } from './streams/transform.js';
@@ -105,8 +105,15 @@ export class GatewayServer {
     const method = req.method ?? 'GET';
     if (method === 'GET' && url.pathname === '/health') return this.sendJson(res, 200, this.health());
     if (method === 'GET' && url.pathname === '/metrics') {
-      res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
-      res.end(this.metrics.render());
+      try {
+        const text = await this.metrics.render();
+        res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      } catch (err) {
+        this.logger.warn({ requestId, err: describeError(err) }, 'metrics could not be rendered');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('metrics could not be rendered\n');
+      }
       return;
     }
     const endpoint = endpointOf(method, url.pathname, req.headers);
@@ -173,7 +180,7 @@ export class GatewayServer {
 
     const ups = runtime.settings.upstreams;
     const base = decision.target === 'local' ? ups.ollama : endpoint.api === 'anthropic' ? ups.anthropic : ups.openai;
-    if (base === null) throw new GatewayError(502, 'no_upstream', 'no local Ollama server is known: set upstreams.ollama in the gateway config or give a machine the ollama_server role in infra.yml');
+    if (base === null) throw new GatewayError(502, 'no_upstream', 'no local Ollama server is known: set upstreams.ollama in the gateway config or give a machine of the ai-tools domain the ollama_server role in infra.yml');
     const target = upstreamUrl(base, (decision.target === 'local' ? endpoint.localPath : endpoint.cloudPath) + ctx.search);
     const key = decision.target !== 'cloud' ? undefined : endpoint.api === 'anthropic' ? ups.anthropicKey : ups.openaiKey;
     const inject = key === undefined ? undefined : endpoint.api === 'anthropic' ? ({ header: 'x-api-key', value: key } as const) : ({ header: 'authorization', value: `Bearer ${key}` } as const);

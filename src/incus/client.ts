@@ -1,12 +1,15 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse, type RawAxiosRequestHeaders } from 'axios';
+import { INCUS_TIMEOUT_DEFAULTS } from '../config/incus-endpoint.js';
 import {
   IncusApiError,
+  IncusExecTimeoutError,
   IncusNotFoundError,
   IncusOperationError,
   IncusOperationTimeoutError,
   IncusPermissionError,
+  IncusRequestTimeoutError,
   IncusTlsError,
   IncusUnreachableError,
   isPreconditionFailed,
@@ -40,8 +43,21 @@ export interface RequestOptions {
 export interface WriteOptions extends RequestOptions {
   /** Sent as `If-Match`: the write fails with 412 if the object changed since it was read. */
   etag?: string;
-  /** For async writes: give up waiting after this many seconds (the operation goes on). Default: wait forever. */
+  /** For async writes: give up waiting after this many seconds (the operation goes on). Default: the client's `operationTimeoutSeconds`. */
   operationTimeoutSeconds?: number;
+}
+
+/** Options of {@link IncusClient.exec}. */
+export interface ExecOptions {
+  environment?: Record<string, string>;
+  /** Rejects at once with `signal.reason`. */
+  signal?: AbortSignal;
+  /**
+   * Give up after this many seconds and stop the command (see
+   * {@link IncusClient.exec}). Default: the client's `execTimeoutSeconds`.
+   * `Infinity` runs the command bare, unbounded.
+   */
+  timeoutSeconds?: number;
 }
 
 /** What a command run in an instance returned. */
@@ -78,14 +94,29 @@ export interface IncusClientLogger {
   debug(obj: object, msg?: string): void;
 }
 
-/** Options of {@link IncusClient}: an endpoint plus tuning. */
+/**
+ * Options of {@link IncusClient}: an endpoint plus tuning. The timeout
+ * defaults are {@link INCUS_TIMEOUT_DEFAULTS}; `resolveIncusEndpoint` fills
+ * `requestTimeoutMs` and `execTimeoutSeconds` from the flags and environment.
+ */
 export type IncusClientOptions = IncusEndpoint & {
   /**
-   * Per-request timeout in ms for everything but operation waits (which are
-   * bounded by `operationTimeoutSeconds`). 0 (default) = none; pass an
-   * AbortSignal for deadlines instead.
+   * Per-request timeout in ms for everything but operation waits: how long a
+   * request may go without a byte from Incus before it fails with
+   * {@link IncusRequestTimeoutError}. Default 30 s; 0 = none.
    */
   requestTimeoutMs?: number;
+  /**
+   * How long an async write waits for its operation before failing with
+   * {@link IncusOperationTimeoutError} (the operation goes on in Incus).
+   * Default 600 s: image unpacks and first starts can be slow. `Infinity` = forever.
+   */
+  operationTimeoutSeconds?: number;
+  /**
+   * How long {@link IncusClient.exec} lets a command run before failing with
+   * {@link IncusExecTimeoutError} and stopping it. Default 60 s.
+   */
+  execTimeoutSeconds?: number;
   /**
    * Seconds one `/wait` request may block before the client asks again.
    * Short enough that a lost connection is noticed, long enough to stay cheap.
@@ -123,7 +154,7 @@ export interface ListOptions {
 
 /** Options of {@link IncusClient.waitOperation}. */
 export interface WaitOptions {
-  /** Give up after this many seconds (the operation goes on); default: wait forever. */
+  /** Give up after this many seconds (the operation goes on); default: the client's `operationTimeoutSeconds`. */
   timeoutSeconds?: number;
   signal?: AbortSignal;
   /** Project the operation belongs to, for restricted clients. */
@@ -145,6 +176,17 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 const UNREACHABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ETIMEDOUT', 'ENOTSOCK']);
 /** Codes of a connection that broke mid-request. */
 const CONNECTION_LOST_CODES = new Set(['ECONNRESET', 'EPIPE', 'ERR_SOCKET_CLOSED']);
+
+/** Node timers overflow above this (and fire at once): longer bounds mean none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Seconds between the exec timeout's SIGTERM and its SIGKILL, inside the
+ * instance: time for the command to clean up.
+ */
+const EXEC_KILL_GRACE_SECONDS = 5;
+/** Exit statuses of coreutils `timeout` when it had to stop the command: SIGTERM worked, or SIGKILL was needed (128 + 9). */
+const EXEC_TIMED_OUT_CODES = new Set([124, 137]);
 
 /**
  * Build an API path from segments, each URL-encoded: `apiPath('instances', name)`
@@ -181,12 +223,18 @@ export class IncusClient {
   private readonly http: AxiosInstance;
   private readonly agent: http.Agent;
   private readonly waitChunkSeconds: number;
+  private readonly requestTimeoutMs: number;
+  private readonly operationTimeoutSeconds: number;
+  private readonly execTimeoutSeconds: number;
   private readonly logger: IncusClientLogger | undefined;
   private counters: IncusClientStats = { requests: 0, reads: 0, writes: 0 };
 
   constructor(options: IncusClientOptions) {
     this.endpoint = describeEndpoint(options);
     this.waitChunkSeconds = Math.max(1, Math.floor(options.waitChunkSeconds ?? 30));
+    this.requestTimeoutMs = Math.min(MAX_TIMER_MS, positiveOption('requestTimeoutMs', options.requestTimeoutMs ?? INCUS_TIMEOUT_DEFAULTS.requestTimeoutMs, { zero: true }));
+    this.operationTimeoutSeconds = positiveOption('operationTimeoutSeconds', options.operationTimeoutSeconds ?? INCUS_TIMEOUT_DEFAULTS.operationTimeoutSeconds);
+    this.execTimeoutSeconds = positiveOption('execTimeoutSeconds', options.execTimeoutSeconds ?? INCUS_TIMEOUT_DEFAULTS.execTimeoutSeconds);
     this.logger = options.logger;
     // Keep-alive: a reconcile pass is many small requests; reconnecting to
     // the socket for each one is most of their cost.
@@ -200,7 +248,9 @@ export class IncusClient {
       // Never route the socket or a pinned TLS endpoint through *_PROXY.
       proxy: false as const,
       adapter: 'http' as const,
-      timeout: options.requestTimeoutMs ?? 0,
+      // axios (node http) fails the request after this long without a byte
+      // from the server: a hung Incus, not a big upload, trips it.
+      timeout: this.requestTimeoutMs,
       maxContentLength: Infinity,
       maxBodyLength: Infinity,
     };
@@ -335,38 +385,68 @@ export class IncusClient {
   }
 
   /**
-   * Wait for an operation to finish and return it. Throws
-   * {@link IncusOperationError} if it failed or was cancelled, and
-   * {@link IncusOperationTimeoutError} after `timeoutSeconds`.
-   *
-   * `/wait` answers HTTP 200 before it knows the outcome (the header is flushed
-   * early), so failure arrives as an error *body*; that body looks the same for
-   * "the operation failed" and "this wait timed out", so on an error body we
-   * read the operation itself to tell them apart.
-   */
-  /**
    * Run a command in an instance and wait for it (`POST .../exec` with
    * record-output, no websocket): its exit code and output. The recorded
    * output files are deleted afterwards so they do not pile up in Incus.
+   *
+   * Bounded by `timeoutSeconds` (default: the client's `execTimeoutSeconds`),
+   * request and wait together: past it the call fails with
+   * {@link IncusExecTimeoutError}. A caller's `signal` still rejects at once.
+   *
+   * Stopping a hung command: Incus cannot cancel this kind of exec. It runs
+   * as a task operation created without a cancel hook
+   * (`cmd/incusd/instance_exec.go`: `OperationCreate(..., OperationClassTask,
+   * ..., run, nil, nil, r)`), so `may_cancel` is false and
+   * `DELETE /1.0/operations/<id>` answers 400 "This operation can't be
+   * cancelled" (`internal/server/operations/operations.go` `Cancel`); only
+   * the websocket mode has a control channel that forwards signals. So the
+   * command runs under coreutils `timeout -k 5s <N>s`: at the deadline it gets
+   * SIGTERM inside the instance (with its process group), SIGKILL 5 s later,
+   * whether or not anklume is still waiting. The instance needs `timeout`
+   * (coreutils or busybox: every Debian, Ubuntu or Alpine image has it);
+   * `timeoutSeconds: Infinity` runs a command bare. Should an operation ever
+   * say `may_cancel`, it is also cancelled.
    */
-  async exec(project: string, instance: string, command: readonly string[], options: { environment?: Record<string, string>; signal?: AbortSignal; timeoutSeconds?: number } = {}): Promise<ExecResult> {
-    const base = `/1.0/instances/${encodeURIComponent(instance)}`;
-    const result = await this.write('POST', `${base}/exec`, {
-      command,
-      environment: options.environment ?? {},
-      'wait-for-websocket': false,
-      interactive: false,
-      'record-output': true,
-    }, { project, ...(options.signal === undefined ? {} : { signal: options.signal }), ...(options.timeoutSeconds === undefined ? {} : { operationTimeoutSeconds: options.timeoutSeconds }) });
-    const meta = (result.metadata ?? {}) as { return?: number; output?: Record<string, string> };
+  async exec(project: string, instance: string, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const timeoutSeconds = options.timeoutSeconds ?? this.execTimeoutSeconds;
+    if (!(timeoutSeconds > 0)) throw new RangeError(`exec timeoutSeconds must be positive (got ${timeoutSeconds})`);
+    const bounded = Number.isFinite(timeoutSeconds);
+    const startedAt = Date.now();
+    const limit = deadline(timeoutSeconds * 1000, options.signal);
+    const timedOut = (extra: { operationId?: string | undefined; cancelled?: boolean }, cause?: unknown): IncusExecTimeoutError =>
+      new IncusExecTimeoutError({ project, instance, command, timeoutSeconds, ...extra }, cause === undefined ? undefined : { cause });
+    let started: StartedOperation | undefined;
+    let meta: { return?: number; output?: Record<string, string> };
+    try {
+      const res = await this.checked('POST', `/1.0/instances/${encodeURIComponent(instance)}/exec`, withSignal({ project }, limit.signal), {
+        command: bounded ? ['timeout', '-k', `${EXEC_KILL_GRACE_SECONDS}s`, `${Number(timeoutSeconds.toFixed(3))}s`, ...command] : command,
+        environment: options.environment ?? {},
+        'wait-for-websocket': false,
+        interactive: false,
+        'record-output': true,
+      });
+      started = startedOperation(res);
+      const op = started === undefined ? undefined : await this.waitFor(started.id, withSignal({ project, timeoutSeconds: Infinity }, limit.signal), { method: res.method, path: res.path, description: started.description });
+      meta = (op === undefined ? res.envelope.metadata : op.metadata) ?? {};
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (!limit.expired()) throw err;
+      const cancelled = started?.mayCancel === true && (await this.cancelOperation(started.id, project));
+      throw timedOut({ operationId: started?.id, cancelled }, err);
+    } finally {
+      limit.clear();
+    }
     const read = async (fd: string): Promise<string> => {
       const log = meta.output?.[fd];
       if (log === undefined) return '';
-      const text = await this.getText(log, { project });
+      const text = await this.getText(log, withSignal({ project }, options.signal));
       await this.write('DELETE', log, undefined, { project }).catch(() => undefined);
       return text;
     };
-    return { code: typeof meta.return === 'number' ? meta.return : -1, stdout: await read('1'), stderr: await read('2') };
+    const result = { code: typeof meta.return === 'number' ? meta.return : -1, stdout: await read('1'), stderr: await read('2') };
+    // `timeout` stopped it just before our own deadline fired.
+    if (bounded && EXEC_TIMED_OUT_CODES.has(result.code) && Date.now() - startedAt >= timeoutSeconds * 1000) throw timedOut({ operationId: started?.id });
+    return result;
   }
 
   /** Write a file into an instance (created or replaced), with its mode and owner. */
@@ -387,7 +467,8 @@ export class IncusClient {
       },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     }).catch((err: unknown) => {
-      throw this.transportError(err, 'POST', url);
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.transportError(err, 'POST', url, this.requestTimeoutMs);
     });
     const envelope = parseEnvelope(res);
     if (envelope.type === 'error' || res.status >= 400) throw this.apiError({ status: res.status, headers: res.headers, envelope, method: 'POST', path: url });
@@ -398,12 +479,24 @@ export class IncusClient {
     const url = withQuery(path, { ...options.query, ...(options.project === undefined ? {} : { project: options.project }) });
     this.count('GET');
     const res = await this.http.request<string>({ method: 'GET', url, ...(options.signal === undefined ? {} : { signal: options.signal }) }).catch((err: unknown) => {
-      throw this.transportError(err, 'GET', url);
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.transportError(err, 'GET', url, this.requestTimeoutMs);
     });
     if (res.status >= 400) throw this.apiError({ status: res.status, headers: res.headers, envelope: parseEnvelope(res), method: 'GET', path: url });
     return typeof res.data === 'string' ? res.data : '';
   }
 
+  /**
+   * Wait for an operation to finish and return it. Throws
+   * {@link IncusOperationError} if it failed or was cancelled, and
+   * {@link IncusOperationTimeoutError} after `timeoutSeconds` (default: the
+   * client's `operationTimeoutSeconds`).
+   *
+   * `/wait` answers HTTP 200 before it knows the outcome (the header is flushed
+   * early), so failure arrives as an error *body*; that body looks the same for
+   * "the operation failed" and "this wait timed out", so on an error body we
+   * read the operation itself to tell them apart.
+   */
   async waitOperation(idOrUrl: string, options: WaitOptions = {}): Promise<Operation> {
     return this.waitFor(operationId(idOrUrl), options, { method: 'GET', path: `/1.0/operations/${operationId(idOrUrl)}` });
   }
@@ -419,32 +512,58 @@ export class IncusClient {
   private async write(method: string, path: string, body: unknown, options: WriteOptions): Promise<WriteResult> {
     const res = await this.checked(method, path, options, body);
     const location = headerString(res.headers['location']);
-    if (res.status !== 202 && res.envelope.type !== 'async') {
-      return { status: res.status, location, metadata: res.envelope.metadata, operation: undefined };
-    }
-    const started = res.envelope.metadata as Partial<Operation> | null;
-    const id = (typeof started?.id === 'string' && started.id) || operationId(res.envelope.operation || location || '');
-    if (id === '') {
-      throw new IncusApiError({ method: res.method, path: res.path, status: res.status, incusCode: 0, incusMessage: 'async answer without an operation id' });
-    }
+    const started = startedOperation(res);
+    if (started === undefined) return { status: res.status, location, metadata: res.envelope.metadata, operation: undefined };
     const waitOptions: WaitOptions = {};
     if (options.operationTimeoutSeconds !== undefined) waitOptions.timeoutSeconds = options.operationTimeoutSeconds;
     if (options.signal !== undefined) waitOptions.signal = options.signal;
     if (options.project !== undefined) waitOptions.project = options.project;
-    const op = await this.waitFor(id, waitOptions, { method: res.method, path: res.path, description: started?.description });
+    const op = await this.waitFor(started.id, waitOptions, { method: res.method, path: res.path, description: started.description });
     return { status: res.status, location, metadata: op.metadata, operation: op };
   }
 
+  /** Best effort `DELETE /1.0/operations/<id>`: true when Incus accepted the cancel. */
+  private async cancelOperation(id: string, project: string): Promise<boolean> {
+    try {
+      const res = await this.exchange('DELETE', `/1.0/operations/${encodeURIComponent(id)}`, { project });
+      return res.status < 400 && res.envelope.type !== 'error';
+    } catch (err) {
+      this.logger?.debug({ operation: id, err: errorMessage(err) }, 'incus: cancel failed');
+      return false;
+    }
+  }
+
+  /**
+   * Wait for operation `id`, bounded by `timeoutSeconds` (default: the
+   * client's) with a timer of its own, so a `/wait` that never answers fails
+   * on time too.
+   */
   private async waitFor(
     id: string,
     options: WaitOptions,
     origin: { method: string; path: string; description?: string | undefined },
   ): Promise<Operation> {
+    const seconds = options.timeoutSeconds ?? this.operationTimeoutSeconds;
+    if (!(seconds > 0)) throw new IncusOperationTimeoutError(id, 0, origin);
+    const limit = deadline(seconds * 1000, options.signal);
+    try {
+      return await this.pollOperation(id, withSignal(options.project === undefined ? {} : { project: options.project }, limit.signal), origin, limit);
+    } catch (err) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      if (limit.expired()) throw new IncusOperationTimeoutError(id, seconds, origin);
+      throw err;
+    } finally {
+      limit.clear();
+    }
+  }
+
+  private async pollOperation(
+    id: string,
+    base: RequestOptions,
+    origin: { method: string; path: string; description?: string | undefined },
+    limit: Deadline,
+  ): Promise<Operation> {
     const opPath = `/1.0/operations/${encodeURIComponent(id)}`;
-    const deadline = options.timeoutSeconds === undefined ? undefined : Date.now() + options.timeoutSeconds * 1000;
-    const base: RequestOptions = {};
-    if (options.project !== undefined) base.project = options.project;
-    if (options.signal !== undefined) base.signal = options.signal;
 
     const settle = (op: Operation): Operation | undefined => {
       if (op.status_code === StatusCode.Success) return op;
@@ -462,9 +581,8 @@ export class IncusClient {
     };
 
     for (;;) {
-      const remaining = deadline === undefined ? Infinity : Math.ceil((deadline - Date.now()) / 1000);
-      if (remaining <= 0) throw new IncusOperationTimeoutError(id, options.timeoutSeconds ?? 0);
-      const chunk = Math.min(this.waitChunkSeconds, remaining);
+      // Incus takes whole seconds; the deadline's timer cuts the last wait short.
+      const chunk = Math.max(1, Math.min(this.waitChunkSeconds, Math.ceil(limit.remainingMs() / 1000)));
       // The server bounds this request by `timeout`; the client bound is a
       // safety net for a peer that vanished without closing the connection.
       const res = await this.exchange('GET', `${opPath}/wait`, { ...base, query: { timeout: chunk }, timeoutMs: (chunk + 30) * 1000 });
@@ -536,7 +654,7 @@ export class IncusClient {
         // A keep-alive socket the server closed while idle fails on reuse;
         // a GET is safe to send again once.
         if (attempt === 1 && READ_METHODS.has(method) && CONNECTION_LOST_CODES.has(errorCode(err))) continue;
-        throw this.transportError(err, method, fullPath);
+        throw this.transportError(err, method, fullPath, options.timeoutMs ?? this.requestTimeoutMs);
       }
       this.logger?.debug({ method, path: fullPath, status: res.status }, 'incus request');
       return { status: res.status, headers: res.headers, envelope: parseEnvelope(res), method, path: fullPath };
@@ -566,7 +684,7 @@ export class IncusClient {
     return new IncusApiError(init);
   }
 
-  private transportError(err: unknown, method: string, path: string): Error {
+  private transportError(err: unknown, method: string, path: string, timeoutMs: number): Error {
     const code = errorCode(err);
     const where = this.endpoint;
     if (code === 'EACCES' || code === 'EPERM') {
@@ -588,8 +706,9 @@ export class IncusClient {
         { cause: err },
       );
     }
+    // axios's own timeout (clarifyTimeoutError off): `timeout of <n>ms exceeded`.
     if (code === 'ECONNABORTED' && /timeout/i.test(errorMessage(err))) {
-      return new IncusUnreachableError(where, `Incus at ${where} did not answer ${method} ${path} in time`, { cause: err });
+      return new IncusRequestTimeoutError(where, { method, path, timeoutMs }, { cause: err });
     }
     return new IncusUnreachableError(where, `Lost the connection to Incus at ${where} during ${method} ${path}: ${errorMessage(err)}`, {
       cause: err,
@@ -599,6 +718,68 @@ export class IncusClient {
 
 function withSignal<T extends object>(options: T, signal: AbortSignal | undefined): T & { signal?: AbortSignal } {
   return signal === undefined ? options : { ...options, signal };
+}
+
+/** A timeout option: a positive number (0 too where it means none), `Infinity` allowed. */
+function positiveOption(name: string, value: number, options: { zero?: boolean } = {}): number {
+  if (value > 0 || (options.zero === true && value === 0)) return value;
+  throw new RangeError(`IncusClient option ${name} must be ${options.zero === true ? 'zero or positive' : 'positive'} (got ${value})`);
+}
+
+/** The operation an async answer (202) started; undefined for a sync answer. */
+interface StartedOperation {
+  id: string;
+  description: string | undefined;
+  /** Incus says it can cancel it (`DELETE /1.0/operations/<id>`). */
+  mayCancel: boolean;
+}
+
+function startedOperation(res: Exchange): StartedOperation | undefined {
+  if (res.status !== 202 && res.envelope.type !== 'async') return undefined;
+  const started = res.envelope.metadata as Partial<Operation> | null;
+  const id = (typeof started?.id === 'string' && started.id) || operationId(res.envelope.operation || headerString(res.headers['location']) || '');
+  if (id === '') {
+    throw new IncusApiError({ method: res.method, path: res.path, status: res.status, incusCode: 0, incusMessage: 'async answer without an operation id' });
+  }
+  return { id, description: started?.description, mayCancel: started?.may_cancel === true };
+}
+
+/** A bound on a call: a signal that aborts when the caller's does or when `ms` pass, and which of the two it was. */
+interface Deadline {
+  readonly signal: AbortSignal | undefined;
+  /** True once the time ran out (not when the caller aborted). */
+  expired(): boolean;
+  remainingMs(): number;
+  /** Stop the timer and let go of the caller's signal. */
+  clear(): void;
+}
+
+/**
+ * A {@link Deadline} of `ms` (`Infinity`, or beyond Node's timer range, is
+ * none) linked to `parent`. Linked by hand rather than `AbortSignal.any`, so
+ * a long-lived caller signal holds no reference once the call is over.
+ */
+function deadline(ms: number, parent: AbortSignal | undefined): Deadline {
+  if (!(ms <= MAX_TIMER_MS)) return { signal: parent, expired: () => false, remainingMs: () => Infinity, clear: () => undefined };
+  const controller = new AbortController();
+  const end = Date.now() + ms;
+  let fired = false;
+  const timer = setTimeout(() => {
+    fired = true;
+    controller.abort(new DOMException(`deadline of ${ms} ms passed`, 'TimeoutError'));
+  }, ms);
+  const onAbort = (): void => controller.abort(parent?.reason);
+  if (parent?.aborted === true) controller.abort(parent.reason);
+  else parent?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    expired: () => fired,
+    remainingMs: () => end - Date.now(),
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** The UUID of an operation given its id or URL (`/1.0/operations/<id>[?project=..]`). */

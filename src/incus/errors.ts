@@ -48,9 +48,27 @@ export class IncusUnreachableError extends AnklumeError {
   /** Socket path or URL we tried. */
   readonly endpoint: string;
 
-  constructor(endpoint: string, message: string, options?: { cause?: unknown }) {
-    super('INCUS_UNREACHABLE', message, options);
+  constructor(endpoint: string, message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'INCUS_UNREACHABLE', message, options);
     this.endpoint = endpoint;
+  }
+}
+
+/**
+ * Incus did not answer one request within the request timeout
+ * (`--incus-timeout`): hung or overloaded. A kind of unreachable, so callers
+ * that treat Incus as down keep doing so.
+ */
+export class IncusRequestTimeoutError extends IncusUnreachableError {
+  readonly method: string;
+  readonly path: string;
+  readonly timeoutMs: number;
+
+  constructor(endpoint: string, init: IncusRequestRef & { timeoutMs: number }, options?: { cause?: unknown }) {
+    super(endpoint, `Incus at ${endpoint} did not answer ${init.method} ${init.path} within ${formatSeconds(init.timeoutMs / 1000)}`, { ...options, code: 'INCUS_TIMEOUT' });
+    this.method = init.method;
+    this.path = init.path;
+    this.timeoutMs = init.timeoutMs;
   }
 }
 
@@ -95,13 +113,45 @@ export class IncusOperationError extends AnklumeError {
   }
 }
 
-/** Waiting for an operation took longer than the caller allowed; it may still finish. */
+/** Waiting for an operation took longer than allowed (`operationTimeoutSeconds`); it may still finish in Incus. */
 export class IncusOperationTimeoutError extends AnklumeError {
   readonly operationId: string;
+  readonly timeoutSeconds: number;
 
-  constructor(operationId: string, timeoutSeconds: number) {
-    super('INCUS_OPERATION_TIMEOUT', `Incus operation ${operationId} still running after ${timeoutSeconds}s`);
+  constructor(operationId: string, timeoutSeconds: number, origin?: Partial<IncusRequestRef> & { description?: string | undefined }) {
+    const what = [origin?.description, origin?.method !== undefined && origin.path !== undefined ? `${origin.method} ${origin.path}` : undefined].filter((s) => s !== undefined && s !== '');
+    super('INCUS_OPERATION_TIMEOUT', `Incus operation ${operationId}${what.length > 0 ? ` (${what.join(', ')})` : ''} still running after ${formatSeconds(timeoutSeconds)}; it may still finish`);
     this.operationId = operationId;
+    this.timeoutSeconds = timeoutSeconds;
+  }
+}
+
+/**
+ * A command run in an instance did not finish within its exec timeout
+ * (`--exec-timeout`, or the caller's). The client has already tried to stop
+ * it (see {@link IncusClient.exec}).
+ */
+export class IncusExecTimeoutError extends AnklumeError {
+  readonly project: string;
+  readonly instance: string;
+  readonly command: readonly string[];
+  readonly timeoutSeconds: number;
+  /** The exec operation, when Incus had created one. */
+  readonly operationId: string | undefined;
+  /** True when Incus accepted the cancel (`DELETE /1.0/operations/<id>`); Incus 6 cannot cancel a recorded exec. */
+  readonly cancelled: boolean;
+
+  constructor(
+    init: { project: string; instance: string; command: readonly string[]; timeoutSeconds: number; operationId?: string | undefined; cancelled?: boolean },
+    options?: { cause?: unknown },
+  ) {
+    super('INCUS_EXEC_TIMEOUT', `exec "${describeCommand(init.command)}" in ${init.project}/${init.instance} timed out after ${formatSeconds(init.timeoutSeconds)}`, options);
+    this.project = init.project;
+    this.instance = init.instance;
+    this.command = init.command;
+    this.timeoutSeconds = init.timeoutSeconds;
+    this.operationId = init.operationId;
+    this.cancelled = init.cancelled ?? false;
   }
 }
 
@@ -128,4 +178,15 @@ export function isPreconditionFailed(err: unknown): err is IncusApiError {
 /** True for "already exists" (HTTP 409). */
 export function isConflict(err: unknown): err is IncusApiError {
   return err instanceof IncusApiError && (err.status === 409 || err.incusCode === 409);
+}
+
+/** `60 s`, `0.2 s`: seconds for messages. */
+function formatSeconds(seconds: number): string {
+  return `${Number(seconds.toFixed(3))} s`;
+}
+
+/** A command as a shell would show it (arguments with spaces or quotes single-quoted), cut at 120 characters. */
+function describeCommand(command: readonly string[]): string {
+  const text = command.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import WebSocket, { type ClientOptions } from 'ws';
+import { backoffDelay, backoffPolicy, type BackoffDefaults, type BackoffOptions, type BackoffPolicy } from '../shared/backoff.js';
 import { IncusApiError, IncusPermissionError, IncusTlsError, IncusUnreachableError } from './errors.js';
 import { CERT_PIN_MISMATCH, describeEndpoint, pinnedTlsOptions, type IncusEndpoint } from './endpoint.js';
 import type { IncusEvent, LifecycleMetadata } from './types.js';
@@ -117,30 +118,12 @@ function nonEmpty(s: string | null | undefined): string | undefined {
 // ---------------------------------------------------------------------------
 // Reconnect backoff.
 
-/** Capped exponential backoff with jitter. */
-export interface BackoffOptions {
-  /** Delay before the first reconnect, ms. */
-  initialMs: number;
-  /** Upper bound of any delay, ms. */
-  maxMs: number;
-  /** Growth per failed attempt. */
-  factor: number;
-  /** Share of the delay that is random, 0..1. */
-  jitter: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 };
-
 /**
- * Delay before reconnect attempt `attempt` (0-based). "Equal jitter": part of
- * the delay is fixed so it never collapses to zero, part random so that many
- * operators restarted with Incus do not reconnect in lockstep.
+ * Reconnect delays (src/shared/backoff.ts): 500 ms, doubling up to 30 s, with
+ * equal jitter so that many operators restarted with Incus do not reconnect
+ * in lockstep, and a delay never collapses to zero.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number): number {
-  const base = Math.min(options.maxMs, options.initialMs * options.factor ** Math.max(0, attempt));
-  const jitter = Math.min(1, Math.max(0, options.jitter));
-  return Math.round(base * (1 - jitter) + base * jitter * random());
-}
+export const RECONNECT_BACKOFF: BackoffDefaults = { baseMs: 500, capMs: 30_000, jitter: 'equal' };
 
 // ---------------------------------------------------------------------------
 // The stream.
@@ -173,11 +156,10 @@ export type IncusEventStreamOptions = IncusEndpoint & {
   types?: string[];
   /** One project only; default all projects (`all-projects=true`; Incus refuses both). */
   project?: string;
-  backoff?: Partial<BackoffOptions>;
+  /** Unset values take {@link RECONNECT_BACKOFF}'s; `random` is injectable for tests. */
+  backoff?: BackoffOptions;
   /** Injectable wait before a reconnect, for tests (it is abandoned when the stream stops). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Injectable randomness in [0, 1), for tests. */
-  random?: () => number;
   /**
    * Drop a connection that has been silent this long (ms): Incus pings every
    * 10 s, so silence means a dead peer that TCP may not notice. 0 disables.
@@ -209,9 +191,8 @@ export class IncusEventStream extends EventEmitter<IncusEventStreamEvents> {
   private readonly url: string;
   private readonly wsOptions: ClientOptions;
   private readonly endpoint: string;
-  private readonly backoff: BackoffOptions;
+  private readonly backoff: BackoffPolicy;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
-  private readonly random: () => number;
   private readonly idleTimeoutMs: number;
   private readonly stopper = new AbortController();
   private ws: WebSocket | undefined;
@@ -236,9 +217,8 @@ export class IncusEventStream extends EventEmitter<IncusEventStreamEvents> {
       this.url = base.toString();
       Object.assign(this.wsOptions, pinnedTlsOptions(options.tls));
     }
-    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.backoff = backoffPolicy(options.backoff, RECONNECT_BACKOFF);
     this.sleep = options.sleep ?? ((ms, signal) => sleepTimer(ms, undefined, { signal }));
-    this.random = options.random ?? Math.random;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45_000;
     if (options.signal?.aborted) this.stopper.abort();
     else if (options.signal) {
@@ -280,7 +260,7 @@ export class IncusEventStream extends EventEmitter<IncusEventStreamEvents> {
       if (this.stopper.signal.aborted) break;
       // A connection that opened resets the backoff: the next failure is new.
       if (opened) attempt = 0;
-      const delayMs = backoffDelay(attempt, this.backoff, this.random);
+      const delayMs = backoffDelay(attempt, this.backoff);
       attempt++;
       this.emit('reconnect', { attempt, delayMs });
       if (!(await this.pause(delayMs))) break;

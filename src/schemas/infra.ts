@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DEFAULT_SANITIZER_PORT } from './services.js';
 
 /**
  * The zod schemas of infra.yml: the single source of truth for its shape.
@@ -151,7 +152,7 @@ export const AddressingSchema = z
 
 export const SanitizerSettingsSchema = z
   .strictObject({
-    listen_port: z.number().int().min(1).max(65535).default(8089),
+    listen_port: z.number().int().min(1).max(65535).default(DEFAULT_SANITIZER_PORT),
     mode: z.enum(['mask', 'pseudonymize']).default('mask'),
     audit: z.boolean().default(true).meta({ description: 'Keep a local audit trail of what was sent and redacted.' }),
     audit_redacted_only: z.boolean().default(true).meta({ description: 'Audit only requests where something was redacted.' }),

@@ -311,10 +311,13 @@ describe('health and metrics', () => {
 
   it('/metrics counts requests by endpoint, domain, route and status, and replacements by category', async () => {
     await request({ path: '/v1/messages', body: JSON.stringify(messages('ssh pro-dev')) });
-    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const res = await fetch(`${gw.url}/metrics`);
+    expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = await res.text();
+    expect(text).toContain('# TYPE anklume_gateway_requests_total counter\n');
     expect(text).toMatch(/anklume_gateway_requests_total\{endpoint="anthropic.messages",domain="client",route="cloud",status="200"\} \d+/);
     expect(text).toMatch(/anklume_gateway_replacements_total\{domain="client",category="infra"\} \d+/);
-    expect(text).toContain('anklume_gateway_upstream_latency_seconds_bucket{upstream="anthropic",le="+Inf"}');
-    expect(text).toContain('anklume_gateway_active_streams 0');
+    expect(text).toContain('anklume_gateway_upstream_latency_seconds_bucket{le="+Inf",upstream="anthropic"}');
+    expect(text).toContain('\nanklume_gateway_active_streams 0\n');
   });
 });

@@ -13,10 +13,12 @@ import {
   IncusApiError,
   IncusClient,
   IncusEventStream,
+  IncusExecTimeoutError,
   IncusNotFoundError,
   IncusOperationError,
   IncusOperationTimeoutError,
   IncusPermissionError,
+  IncusRequestTimeoutError,
   IncusTlsError,
   IncusUnreachableError,
   eventKey,
@@ -26,7 +28,7 @@ import {
   type IncusEvent,
   type WorkKey,
 } from '../../src/incus/index.js';
-import { async, error, operation, startFakeIncus, sync, type FakeIncus } from '../helpers/fake-incus.js';
+import { async, error, operation, startFakeIncus, sync, type FakeIncus, type Reply } from '../helpers/fake-incus.js';
 
 let fake: FakeIncus;
 let client: IncusClient;
@@ -42,7 +44,7 @@ afterEach(() => {
   fake.requests.length = 0;
 });
 
-function newClient(options: { waitChunkSeconds?: number } = {}): IncusClient {
+function newClient(options: { waitChunkSeconds?: number; requestTimeoutMs?: number; operationTimeoutSeconds?: number; execTimeoutSeconds?: number } = {}): IncusClient {
   client = new IncusClient({ socketPath: fake.socketPath, ...options });
   return client;
 }
@@ -360,6 +362,143 @@ describe('IncusClient over a unix socket', () => {
   });
 });
 
+describe('IncusClient timeouts', () => {
+  // Timeouts are short so the tests are quick; they assert what fails and how, not speed.
+  const never = new Promise<never>(() => undefined);
+  const hungWait = (id: string): Reply => ({ ...sync(operation(id, 200)), flushHeadersFirst: true, delayUntil: never });
+  const GPU_QUERY = ['nvidia-smi', '--query-gpu=index,memory.used', '--format=csv'];
+
+  it('fails a request Incus never answers with IncusRequestTimeoutError after requestTimeoutMs, without retrying it', async () => {
+    fake.route(() => ({ ...sync([]), delayUntil: never }));
+    const started = performance.now();
+    const err = await newClient({ requestTimeoutMs: 200 })
+      .listInstances({ project: 'pro' })
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(err).toBeInstanceOf(IncusRequestTimeoutError);
+    // Still a kind of unreachable, for callers that treat Incus as down.
+    expect(err).toBeInstanceOf(IncusUnreachableError);
+    expect((err as IncusRequestTimeoutError).code).toBe('INCUS_TIMEOUT');
+    expect((err as Error).message).toBe(`Incus at ${fake.socketPath} did not answer GET /1.0/instances?recursion=1&project=pro within 0.2 s`);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('fails an operation wait longer than operationTimeoutSeconds with IncusOperationTimeoutError, even when /wait never answers', async () => {
+    fake.route((req) => {
+      if (req.method === 'PUT') return async('op-unpack', 'Creating instance');
+      if (req.path.endsWith('/wait')) return hungWait('op-unpack');
+      return error(404, 'not found');
+    });
+    const err = await newClient({ operationTimeoutSeconds: 0.2 })
+      .put('/1.0/instances/c1/state', { action: 'start' }, { project: 'pro' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IncusOperationTimeoutError);
+    expect((err as IncusOperationTimeoutError).operationId).toBe('op-unpack');
+    expect((err as Error).message).toBe('Incus operation op-unpack (Creating instance, PUT /1.0/instances/c1/state?project=pro) still running after 0.2 s; it may still finish');
+    // Incus counts whole seconds; the client's own timer ends the wait on time.
+    expect(fake.requests[1]?.query.get('timeout')).toBe('1');
+  });
+
+  it('lets the caller abort an operation wait before its bound, with the signal reason', async () => {
+    const ac = new AbortController();
+    const reason = new Error('shutting down');
+    fake.route((req) => {
+      if (req.method === 'PUT') return async('op-stop');
+      queueMicrotask(() => ac.abort(reason));
+      return hungWait('op-stop');
+    });
+    const err = await newClient({ operationTimeoutSeconds: 0.2 })
+      .put('/1.0/instances/c1/state', { action: 'stop' }, { signal: ac.signal })
+      .catch((e: unknown) => e);
+    expect(err).toBe(reason);
+  });
+
+  it('runs a command under timeout -k with the exec timeout and returns its exit code and output, deleting the logs', async () => {
+    const log = (fd: string): string => `/1.0/instances/c1/logs/exec-output/exec_op-exec.${fd}`;
+    fake.route((req) => {
+      if (req.method === 'POST' && req.path === '/1.0/instances/c1/exec') return async('op-exec', 'Executing command');
+      if (req.path === '/1.0/operations/op-exec/wait') return sync({ ...operation('op-exec', 200), metadata: { return: 3, output: { '1': log('stdout'), '2': log('stderr') } } });
+      if (req.method === 'GET' && req.path === log('stdout')) return { body: 'out\n' };
+      if (req.method === 'GET' && req.path === log('stderr')) return { body: 'err\n' };
+      if (req.method === 'DELETE') return sync({});
+      return error(404, 'not found');
+    });
+    const c = newClient({ execTimeoutSeconds: 45 });
+    const script = 'echo out; echo err >&2; exit 3';
+    await expect(c.exec('pro', 'c1', ['sh', '-c', script])).resolves.toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '45s', 'sh', '-c', script], 'record-output': true, 'wait-for-websocket': false });
+    expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.url)).toEqual([`${log('stdout')}?project=pro`, `${log('stderr')}?project=pro`]);
+
+    // The caller's own bound wins; Infinity runs the command bare.
+    fake.requests.length = 0;
+    await c.exec('pro', 'c1', ['true'], { timeoutSeconds: 2.5 });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '2.5s', 'true'] });
+    fake.requests.length = 0;
+    await c.exec('pro', 'c1', ['true'], { timeoutSeconds: Infinity });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['true'] });
+  });
+
+  it('fails an exec whose operation never finishes with IncusExecTimeoutError naming the command and instance, leaving the kill to timeout', async () => {
+    fake.route((req) => {
+      if (req.method === 'POST') return async('op-hung', 'Executing command');
+      if (req.path.endsWith('/wait')) return hungWait('op-hung');
+      return error(404, 'not found');
+    });
+    const started = performance.now();
+    const err = await newClient({ execTimeoutSeconds: 0.2 })
+      .exec('ai-tools', 'gpu-server', GPU_QUERY)
+      .catch((e: unknown) => e);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(err).toBeInstanceOf(IncusExecTimeoutError);
+    expect((err as Error).message).toBe('exec "nvidia-smi --query-gpu=index,memory.used --format=csv" in ai-tools/gpu-server timed out after 0.2 s');
+    expect(err).toMatchObject({ code: 'INCUS_EXEC_TIMEOUT', project: 'ai-tools', instance: 'gpu-server', command: GPU_QUERY, timeoutSeconds: 0.2, operationId: 'op-hung', cancelled: false });
+    // Incus cannot cancel a recorded exec (may_cancel false), so nothing is
+    // sent: `timeout` stops the command inside the instance.
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '0.2s', ...GPU_QUERY] });
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
+  });
+
+  it('cancels a timed-out exec operation when Incus says it may (DELETE /1.0/operations/<id>)', async () => {
+    fake.route((req) => {
+      if (req.method === 'POST') {
+        const reply = async('op-cancel', 'Executing command');
+        ((reply.body as { metadata: Record<string, unknown> }).metadata)['may_cancel'] = true;
+        return reply;
+      }
+      if (req.path.endsWith('/wait')) return hungWait('op-cancel');
+      if (req.method === 'DELETE') return sync({});
+      return error(404, 'not found');
+    });
+    const err = await newClient({ execTimeoutSeconds: 60 })
+      .exec('ai-tools', 'gpu-server', GPU_QUERY, { timeoutSeconds: 0.2 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IncusExecTimeoutError);
+    expect(err).toMatchObject({ operationId: 'op-cancel', cancelled: true, timeoutSeconds: 0.2 });
+    expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.url)).toEqual(['/1.0/operations/op-cancel?project=ai-tools']);
+  });
+
+  it("aborts an exec at once on the caller's signal, with its reason rather than a timeout", async () => {
+    const ac = new AbortController();
+    const reason = new Error('shutting down');
+    fake.route((req) => {
+      if (req.method === 'POST') return async('op-abort');
+      queueMicrotask(() => ac.abort(reason));
+      return hungWait('op-abort');
+    });
+    const err = await newClient({ execTimeoutSeconds: 60 })
+      .exec('pro', 'c1', ['sleep', '1000'], { signal: ac.signal })
+      .catch((e: unknown) => e);
+    expect(err).toBe(reason);
+    expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
+  });
+
+  it('refuses timeouts that are not positive', () => {
+    expect(() => new IncusClient({ socketPath: fake.socketPath, execTimeoutSeconds: 0 })).toThrow(RangeError);
+    expect(() => new IncusClient({ socketPath: fake.socketPath, operationTimeoutSeconds: -1 })).toThrow(/operationTimeoutSeconds/);
+    expect(() => new IncusClient({ socketPath: fake.socketPath, requestTimeoutMs: Number.NaN })).toThrow(/requestTimeoutMs/);
+  });
+});
+
 describe('IncusClient over HTTPS with a pinned server certificate', () => {
   let dir: string;
   let server: https.Server;
@@ -511,8 +650,7 @@ describe('IncusEventStream', () => {
     const delays: number[] = [];
     const stream = new IncusEventStream({
       socketPath,
-      backoff: { initialMs: 10, maxMs: 40, factor: 2, jitter: 0.5 },
-      random: () => 0.5,
+      backoff: { baseMs: 10, capMs: 40, jitter: 'equal', random: () => 0.5 },
       sleep: (ms) => {
         delays.push(ms);
         return Promise.resolve();
@@ -556,7 +694,7 @@ describe('IncusEventStream', () => {
     const stream = new IncusEventStream({
       socketPath,
       project: 'pro',
-      backoff: { initialMs: 10, maxMs: 40, factor: 2, jitter: 0 },
+      backoff: { baseMs: 10, capMs: 40, jitter: 'none' },
       sleep: (ms) => {
         delays.push(ms);
         if (delays.length === 4) gaveUp();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, eventKey, eventKeys, RELEVANT_LIFECYCLE_ACTIONS, type IncusEvent, type WorkKey } from '../../src/incus/index.js';
+import { eventKey, eventKeys, RELEVANT_LIFECYCLE_ACTIONS, type IncusEvent, type WorkKey } from '../../src/incus/index.js';
 
 function lifecycle(action: string, source: string, extra: { project?: string; name?: string; metaProject?: string; context?: Record<string, unknown> } = {}): IncusEvent {
   const metadata: Record<string, unknown> = { action, source, requestor: { username: 'root', protocol: 'unix', address: '@' } };
@@ -88,25 +88,5 @@ describe('eventKeys', () => {
   it('returns one key for other actions and none for noise', () => {
     expect(eventKeys(lifecycle('network-updated', '/1.0/networks/n1', { context: { old_name: 'x' } }))).toHaveLength(1);
     expect(eventKeys(lifecycle('instance-exec', '/1.0/instances/c1'))).toEqual([]);
-  });
-});
-
-describe('backoffDelay', () => {
-  const options = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
-  it.each([
-    [0, 0, 50],
-    [0, 0.999, 100],
-    [1, 0, 100],
-    [2, 0.5, 300],
-    [3, 1, 800],
-    [4, 1, 1000],
-    [20, 0, 500],
-  ])('attempt %i with random %f waits %i ms', (attempt, random, expected) => {
-    expect(backoffDelay(attempt, options, () => random)).toBe(expected);
-  });
-
-  it('without jitter is plain capped exponential', () => {
-    const plain = { ...options, jitter: 0 };
-    expect([0, 1, 2, 3, 4, 5].map((a) => backoffDelay(a, plain, () => 0.7))).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 });

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { DesiredDomain, DesiredInfra, DesiredOpenClaw } from '../../schemas/model.js';
+import { ollamaEndpoint, sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
-import { OLLAMA_PORT, OPENCLAW_ENV, OPENCLAW_PATHS } from './paths.js';
+import { OPENCLAW_ENV, OPENCLAW_PATHS } from './paths.js';
 
 /**
  * A domain's OpenClaw config (`openclaw.json`), rendered from the desired
@@ -44,9 +45,9 @@ export const DEFAULT_SECRET_REFS: OpenClawSecretRefs = {
 };
 
 export interface OpenClawConfigOptions {
-  /** `http://<ip>:<port>` of anklume-sanitizer as the domain reaches it. Default: the llm_sanitizer machine and global.sanitizer.listen_port. */
+  /** `http://<ip>:<port>` of anklume-sanitizer as the domain reaches it. Default: `sanitizerEndpoint(model)` (src/schemas/services.ts). */
   readonly sanitizerUrl?: string | null | undefined;
-  /** `http://<ip>:11434` of Ollama. Default: the ollama_server machine of the ai-tools domain. */
+  /** `http://<ip>:<port>` of Ollama. Default: `ollamaEndpoint(model)`, the ollama_server machine of the ai-tools domain. */
   readonly ollamaUrl?: string | null | undefined;
   readonly secrets?: Partial<OpenClawSecretRefs> | undefined;
 }
@@ -75,22 +76,6 @@ export class OpenClawConfigError extends AnklumeError {
     super('OPENCLAW_CONFIG', `domain ${domain}: ${message}`);
     this.domain = domain;
   }
-}
-
-/** `http://<ip>:11434` of the ollama_server machine in the ai-tools domain, or null when there is none. */
-export function ollamaUrlOf(model: DesiredInfra): string | null {
-  const tools = model.domains.find((d) => d.name === model.ai.toolsDomain);
-  const server = tools?.machines.find((m) => m.roles.includes('ollama_server'));
-  return server === undefined ? null : `http://${server.ip}:${OLLAMA_PORT}`;
-}
-
-/** `http://<ip>:<listen_port>` of the llm_sanitizer machine, or null when the file declares none. */
-export function sanitizerUrlOf(model: DesiredInfra): string | null {
-  for (const d of model.domains) {
-    const m = d.machines.find((machine) => machine.roles.includes('llm_sanitizer'));
-    if (m !== undefined) return `http://${m.ip}:${model.sanitizer.listenPort}`;
-  }
-  return null;
 }
 
 const envRef = (id: string): JsonObject => ({ source: 'env', provider: 'default', id });
@@ -142,8 +127,8 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
   // `always`: local prompts are sanitized too, so Ollama is reached through the sanitizer.
   const localViaSanitizer = usesLocal && domain.aiSanitize === 'always';
 
-  const sanitizerUrl = usesCloud || localViaSanitizer ? required(domain, 'the sanitizer', options.sanitizerUrl === undefined ? sanitizerUrlOf(model) : options.sanitizerUrl) : null;
-  const directOllama = usesLocal && !localViaSanitizer ? required(domain, 'an Ollama server', options.ollamaUrl === undefined ? ollamaUrlOf(model) : options.ollamaUrl) : null;
+  const sanitizerUrl = usesCloud || localViaSanitizer ? required(domain, 'the sanitizer', options.sanitizerUrl === undefined ? (sanitizerEndpoint(model)?.url ?? null) : options.sanitizerUrl) : null;
+  const directOllama = usesLocal && !localViaSanitizer ? required(domain, 'an Ollama server', options.ollamaUrl === undefined ? (ollamaEndpoint(model)?.url ?? null) : options.ollamaUrl) : null;
   const ollamaBase = localViaSanitizer ? sanitizerUrl : directOllama;
 
   const localRef = `${OPENCLAW_PROVIDERS.local}/${openclaw.localModel}`;

@@ -35,9 +35,3 @@ export const OPENCLAW_ENV = {
 
 /** The Node that runs OpenClaw: OpenClaw needs >=24.16 (node:sqlite); the npm registry serves it as `node@<version>`. */
 export const OPENCLAW_NODE_VERSION = '24.21.0';
-
-/** Where the host caches pinned installs, one folder per OpenClaw version (scripts/openclaw-validator.sh uses the same). */
-export const OPENCLAW_HOST_CACHE = '/var/cache/anklume-openclaw';
-
-/** Ollama's native API port on the ai-tools server. */
-export const OLLAMA_PORT = 11434;

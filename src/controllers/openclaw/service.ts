@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
+import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './config.js';
-import { OPENCLAW_ENV, OPENCLAW_HOST_CACHE, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './paths.js';
+import { OPENCLAW_ENV, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './paths.js';
 
 /**
  * Everything else a domain's OpenClaw instance needs besides its config, pure:
@@ -207,7 +208,7 @@ export interface OpenClawInstall {
  * the same recipe in shell.
  */
 export function openclawInstall(version: string, options: { readonly cacheRoot?: string; readonly nodeVersion?: string; readonly path?: string } = {}): OpenClawInstall {
-  const dir = `${options.cacheRoot ?? OPENCLAW_HOST_CACHE}/${version}`;
+  const dir = `${options.cacheRoot ?? HOST_DIRS.openclawCache}/${version}`;
   const nodeVersion = options.nodeVersion ?? OPENCLAW_NODE_VERSION;
   const npm = ['npm', 'install', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', '--prefix', dir];
   const bin = `${dir}/node_modules/.bin`;
@@ -225,5 +226,5 @@ export function openclawInstall(version: string, options: { readonly cacheRoot?:
 
 /** The Incus disk device that shows the host's install at OPENCLAW_PATHS.installDir, read-only. */
 export function openclawInstallDevice(version: string, options: { readonly cacheRoot?: string } = {}): Record<string, string> {
-  return { type: 'disk', source: `${options.cacheRoot ?? OPENCLAW_HOST_CACHE}/${version}`, path: OPENCLAW_PATHS.installDir, readonly: 'true' };
+  return { type: 'disk', source: `${options.cacheRoot ?? HOST_DIRS.openclawCache}/${version}`, path: OPENCLAW_PATHS.installDir, readonly: 'true' };
 }

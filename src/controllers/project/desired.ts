@@ -1,4 +1,5 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
+import { sanitizerEndpoint } from '../../schemas/services.js';
 import { markedConfig, type DesiredObject } from '../desired-object.js';
 
 /**
@@ -38,7 +39,7 @@ export function desiredProject(domain: DesiredDomain, infra: DesiredInfra): Desi
     if (type === 'disk' && device.source?.startsWith('/') === true) restricted['restricted.devices.disk'] = 'allow';
   }
   // The sanitizer runs the host's Node and reads the AI access state, OpenClaw its pinned install: read-only host mounts.
-  if (domain.machines.some((m) => m.roles.includes('llm_sanitizer')) || domain.openclaw !== null) restricted['restricted.devices.disk'] = 'allow';
+  if (sanitizerEndpoint(infra)?.domain === domain.name || domain.openclaw !== null) restricted['restricted.devices.disk'] = 'allow';
   if (configs.some((c) => c['security.nesting'] === 'true')) restricted['restricted.containers.nesting'] = 'allow';
   if (configs.some((c) => c['security.privileged'] === 'true')) restricted['restricted.containers.privilege'] = 'allow';
   if (configs.some((c) => Object.keys(c).some((k) => k.startsWith('raw.')))) {

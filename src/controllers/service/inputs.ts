@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AiAccessPaths } from '../../config/ai-paths.js';
+import type { AiAccessPaths } from '../../config/paths.js';
 import type { DesiredInfra } from '../../schemas/model.js';
+import { sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { ServiceDeployment } from './deployment.js';
 import { openclawDeployment } from './openclaw.js';
@@ -34,7 +35,7 @@ async function readKey(what: string, path: string | null): Promise<string | unde
  */
 export async function loadDeployments(model: DesiredInfra, context: { infraText: string; nodeBinary: string; aiPaths: AiAccessPaths; stateDir: string }): Promise<ServiceDeployment[]> {
   const deployments: ServiceDeployment[] = [];
-  if (model.domains.some((d) => d.enabled && d.machines.some((m) => m.roles.includes('llm_sanitizer')))) {
+  if (sanitizerEndpoint(model) !== null) {
     const { read, blocked } = keyReader();
     const anthropic = await read('Anthropic', model.sanitizer.upstreams.anthropicKeyFile);
     const openai = await read('OpenAI', model.sanitizer.upstreams.openaiKeyFile);

@@ -1,4 +1,5 @@
 import type { Action } from '../../reconcile/action.js';
+import type { DesiredDomain } from '../../schemas/model.js';
 import { objectId } from '../config-object-plan.js';
 import { scoped, type Observed } from '../observed.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
@@ -11,6 +12,14 @@ export interface DeployPayload {
 /** The status id of a service: one per instance. */
 export function serviceObjectId(project: string, instance: string): string {
   return `service/${project}/${instance}`;
+}
+
+/** The services anklume deploys into a domain's instances (its sanitizers, its OpenClaw), by status id. */
+export function servicesOf(domain: DesiredDomain): { readonly id: string; readonly instance: string; readonly name: string }[] {
+  if (!domain.enabled) return [];
+  const services = domain.machines.filter((m) => m.roles.includes('llm_sanitizer')).map((m) => ({ id: serviceObjectId(domain.project, m.name), instance: m.name, name: `sanitizer on ${m.name}` }));
+  if (domain.openclaw !== null) services.push({ id: serviceObjectId(domain.project, domain.openclaw.machine), instance: domain.openclaw.machine, name: `openclaw on ${domain.openclaw.machine}` });
+  return services;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
-import { aiServices } from '../../firewall/render.js';
+import { SANITIZER_DIRS, SANITIZER_FILES } from '../../config/paths.js';
 import type { DesiredInfra } from '../../schemas/model.js';
+import { ollamaEndpoint, sanitizerEndpoint } from '../../schemas/services.js';
 import { deploymentHash, type ServiceDeployment, type ServiceFile } from './deployment.js';
 
 /** Paths inside the sanitizer instance. */
@@ -11,8 +12,8 @@ export const SANITIZER_PATHS = {
   keys: '/etc/anklume-sanitizer/keys',
   node: '/usr/local/bin/anklume-node',
   aiState: '/mnt/anklume-ai',
-  stateDir: '/var/lib/anklume-sanitizer',
-  audit: '/var/log/llm-sanitizer/audit.log',
+  stateDir: SANITIZER_DIRS.state,
+  audit: SANITIZER_FILES.audit,
 } as const;
 
 export const SANITIZER_UNIT = 'anklume-sanitizer.service';
@@ -39,21 +40,20 @@ export interface SanitizerInputs {
  * service only). Null when infra.yml declares no sanitizer.
  */
 export function sanitizerDeployment(model: DesiredInfra, inputs: SanitizerInputs): ServiceDeployment | null {
-  const { sanitizer, ollama } = aiServices(model);
+  const sanitizer = sanitizerEndpoint(model);
   if (sanitizer === null) return null;
-  const machine = model.domains.find((d) => d.name === sanitizer.domain)?.machines.find((m) => m.roles.includes('llm_sanitizer'));
-  if (machine === undefined) return null;
+  const ollama = ollamaEndpoint(model);
   const exclusive = model.ai.accessPolicy === 'exclusive';
   const credential = (name: string): string => `/run/credentials/${SANITIZER_UNIT}/${name}`;
 
   const config = {
-    listen: `0.0.0.0:${model.sanitizer.listenPort}`,
+    listen: `0.0.0.0:${sanitizer.port}`,
     infra: SANITIZER_PATHS.infra,
     mode: model.sanitizer.mode,
     upstreams: {
       anthropic: model.sanitizer.upstreams.anthropic,
       openai: model.sanitizer.upstreams.openai,
-      ...(ollama === null ? {} : { ollama: `http://${ollama.ip}:11434` }),
+      ...(ollama === null ? {} : { ollama: ollama.url }),
       ...(inputs.keys.anthropic === undefined ? {} : { anthropic_key_file: credential('anthropic.key') }),
       ...(inputs.keys.openai === undefined ? {} : { openai_key_file: credential('openai.key') }),
     },
@@ -83,9 +83,9 @@ export function sanitizerDeployment(model: DesiredInfra, inputs: SanitizerInputs
     '[Service]',
     `ExecStart=${SANITIZER_PATHS.node} ${SANITIZER_PATHS.bundle} --config ${SANITIZER_PATHS.config} --log-format json`,
     'DynamicUser=yes',
-    'StateDirectory=anklume-sanitizer',
+    `StateDirectory=${SANITIZER_DIRS.stateName}`,
     'StateDirectoryMode=0700',
-    'LogsDirectory=llm-sanitizer',
+    `LogsDirectory=${SANITIZER_DIRS.logsName}`,
     'LogsDirectoryMode=0700',
     ...loadCredentials,
     'NoNewPrivileges=yes',
@@ -104,14 +104,14 @@ export function sanitizerDeployment(model: DesiredInfra, inputs: SanitizerInputs
   };
   return {
     project: sanitizer.domain,
-    instance: machine.name,
+    instance: sanitizer.machine,
     domain: sanitizer.domain,
     name: 'sanitizer',
     files,
     devices,
     hostDirs: exclusive ? [inputs.aiStateDir] : [],
     unit: SANITIZER_UNIT,
-    healthUrl: `http://${machine.ip}:${model.sanitizer.listenPort}/health`,
+    healthUrl: `${sanitizer.url}/health`,
     hash: deploymentHash({ files, devices, unit: SANITIZER_UNIT }),
   };
 }

@@ -1,3 +1,4 @@
+import { OLLAMA_PORT } from '../../schemas/services.js';
 import type { Category } from '../types.js';
 import type { TriggeredDetector } from './candidate.js';
 import { readIpv4At } from './ip.js';
@@ -6,7 +7,7 @@ const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
 const USERINFO = /([^\s/?#@:"'<>`]+):([^\s/?#@"'<>`]+)@/y;
 const HOST_NAME = /[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?/y;
 const PORT = /:(\d{1,5})(?!\d)/y;
-const OLLAMA_PORT = '11434';
+const OLLAMA_PORT_TEXT = String(OLLAMA_PORT);
 const LOCALHOST = new Set(['localhost', 'ip6-localhost']);
 
 /**
@@ -51,7 +52,7 @@ export function urlDetector(enabled: (category: Category) => boolean): Triggered
       PORT.lastIndex = hostEnd;
       const port = PORT.exec(text)?.[1];
       const host = text.slice(pos, hostEnd);
-      if (port === OLLAMA_PORT && !LOCALHOST.has(host.toLowerCase()) && !host.startsWith('127.')) {
+      if (port === OLLAMA_PORT_TEXT && !LOCALHOST.has(host.toLowerCase()) && !host.startsWith('127.')) {
         push({ start: pos, end: hostEnd, category: 'service', pattern: 'service.ollama', kind });
       } else if (ip !== null && kind === 'ip' && ip.class !== 'public') {
         push({ start: pos, end: hostEnd, category: 'service', pattern: 'service.url', kind });

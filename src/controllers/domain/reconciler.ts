@@ -1,0 +1,157 @@
+import type { IncusClient } from '../../incus/client.js';
+import type { Action, Plan } from '../../reconcile/action.js';
+import { executePlan, type Outcome } from '../../reconcile/execute.js';
+import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
+import type { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import { AnklumeError } from '../../shared/errors.js';
+import type { Activity } from '../activity.js';
+import { applyAction } from '../apply.js';
+import { detectStoragePool } from '../observe.js';
+import type { Observed } from '../observed.js';
+import { planInfra } from '../plan.js';
+import { domainStatus, type DomainStatus } from '../status.js';
+
+/** The key of a domain's objects; {@link LEFTOVERS} holds this infra's objects whose domain left infra.yml. */
+export const domainKey = (domain: string): string => `domain/${domain}`;
+export const LEFTOVERS = 'leftovers';
+
+export interface DomainPassOptions {
+  /** Delete managed objects that left infra.yml. */
+  readonly prune: boolean;
+  /** Renumber, delete protected instances, delete more than half. */
+  readonly force: boolean;
+}
+
+export interface DomainReconcilerDeps {
+  readonly client: IncusClient;
+  readonly model: () => DesiredInfra;
+  /** The shared observation (one set of list requests for the reconciles that run together). */
+  readonly observe: (signal: AbortSignal) => Promise<Observed>;
+  /** What was written is no longer what the shared observation holds. */
+  readonly invalidate: () => void;
+  readonly defaults: DomainPassOptions;
+  /** Root disk pool; detected from the default profile when absent. */
+  readonly storagePool?: string;
+  /** Actions of one domain in flight at once. */
+  readonly concurrency: number;
+  /** Bridges and instances come up behind the rules: bring the firewall in place first (a failure is reported there, not here). */
+  readonly firewallFirst: (signal: AbortSignal) => Promise<void>;
+  /** Bridge writes exclude instance creates and starts host-wide (see plan.ts, serializeBridgeWrites). */
+  readonly bridgeLock: SharedExclusiveLock;
+  readonly retries: (key: string) => number;
+  readonly onActivity?: (activity: Activity) => void;
+  /** Wall-clock time for status (injected for tests). */
+  readonly now?: () => Date;
+}
+
+/**
+ * The domain controller: a domain's project, bridge, profiles and instances
+ * (key `domain/<name>`), and the leftovers of domains gone from infra.yml
+ * (key `leftovers`). Plans its own objects only, from the shared observation.
+ */
+export class DomainReconciler implements Reconciler {
+  readonly name = 'domain';
+  private readonly statuses = new Map<string, DomainStatus>();
+  private readonly running = new Set<string>();
+  private readonly once = new Map<string, DomainPassOptions>();
+  /** Leftover notes are logged when they change, not on every pass. */
+  private lastLeftoverNotes = '[]';
+
+  constructor(private readonly deps: DomainReconcilerDeps) {}
+
+  /** The status of a domain as its last reconcile left it. */
+  status(domain: string): DomainStatus | undefined {
+    return this.statuses.get(domain);
+  }
+
+  /** Forget the statuses of domains no longer in infra.yml. */
+  retain(domains: ReadonlySet<string>): void {
+    for (const name of this.statuses.keys()) if (!domains.has(name)) this.statuses.delete(name);
+  }
+
+  /** Options for the next run of `key` only (`anklumectl apply --prune` through the daemon). */
+  setNextPassOptions(key: string, options: DomainPassOptions): void {
+    this.once.set(key, options);
+  }
+
+  async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
+    const { deps } = this;
+    const started = performance.now();
+    const pass = this.once.get(key) ?? deps.defaults;
+    this.once.delete(key);
+    const model = deps.model();
+    const name = key === LEFTOVERS ? null : key.slice('domain/'.length);
+    const domain = name === null ? undefined : model.domains.find((d) => d.name === name);
+    if (name !== null && domain === undefined) return; // left infra.yml since it was queued
+    const known = new Set(model.domains.map((d) => d.name));
+
+    const observed = await deps.observe(ctx.signal);
+    const storagePool = deps.storagePool ?? detectStoragePool(observed);
+    const plan: Plan = planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only: (group) => (name === null ? !known.has(group) : group === name) });
+
+    const outcomes: Outcome[] = [];
+    const now = (): string => (deps.now?.() ?? new Date()).toISOString();
+    const publish = (lastReconcile?: DomainStatus['lastReconcile']): void => {
+      if (domain === undefined) return;
+      const previous = this.statuses.get(domain.name);
+      this.statuses.set(domain.name, domainStatus({ domain, plan, outcomes, observed, running: this.running, now: now(), previous, lastReconcile: lastReconcile ?? previous?.lastReconcile ?? null, retries: deps.retries(key) }));
+    };
+    for (const action of plan.actions) if (action.blocked !== undefined) ctx.log.warn({ action: action.id, reason: action.blocked }, 'not done');
+    // Leftovers of domains gone from infra.yml have no domain status to carry their notes: log them.
+    const notesText = JSON.stringify(plan.notes);
+    if (name === null && notesText !== this.lastLeftoverNotes) {
+      this.lastLeftoverNotes = notesText;
+      for (const note of plan.notes) ctx.log.info({ domain: note.group, object: `${note.kind} ${note.name}` }, note.message);
+    }
+    for (const note of plan.notes) deps.onActivity?.({ type: 'note', note });
+
+    if (plan.actions.some((a) => a.blocked === undefined)) {
+      if (plan.actions.some((a) => a.kind === 'network' || a.kind === 'instance')) await deps.firewallFirst(ctx.signal).catch(() => undefined);
+      publish();
+      try {
+        await executePlan(plan.actions, {
+          concurrency: deps.concurrency,
+          signal: ctx.signal,
+          run: (action, signal) => this.applyLocked(action, signal),
+          onStart: (action) => {
+            this.running.add(action.id);
+            deps.onActivity?.({ type: 'start', action });
+            publish();
+          },
+          onOutcome: (o) => {
+            this.running.delete(o.action.id);
+            outcomes.push(o);
+            logOutcome(ctx, o);
+            deps.onActivity?.({ type: 'outcome', outcome: o });
+            publish();
+          },
+        });
+      } finally {
+        deps.invalidate();
+      }
+    } else {
+      for (const action of plan.actions) deps.onActivity?.({ type: 'outcome', outcome: { status: 'skipped', action, reason: action.blocked ?? '' } });
+    }
+    const failed = outcomes.filter((o) => o.status === 'failed');
+    publish({ time: now(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 ? 'error' : 'success' });
+    if (failed.length > 0) throw new AnklumeError('RECONCILE_FAILED', `${failed.length} action(s) failed: ${failed.map((o) => `${o.action.id}: ${o.status === 'failed' ? o.error : ''}`).join('; ')}`);
+  }
+
+  private applyLocked(action: Action, signal: AbortSignal): Promise<void> {
+    const { client, bridgeLock } = this.deps;
+    const run = (): Promise<void> => applyAction(client, action, signal);
+    if (action.kind === 'network' && action.verb !== 'delete') return bridgeLock.withExclusive(run);
+    if (action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start')) return bridgeLock.withShared(run);
+    return run();
+  }
+}
+
+/** One log line per action with its result and duration. */
+export function logOutcome(ctx: ReconcileContext, o: Outcome): void {
+  const base = { action: o.action.id, verb: o.action.verb, reason: o.action.reason };
+  const what = `${o.action.verb} ${o.action.kind} ${o.action.name}`;
+  if (o.status === 'done') ctx.log.info({ ...base, result: 'done', ms: Math.round(o.ms) }, what);
+  else if (o.status === 'failed') ctx.log.error({ ...base, result: 'failed', ms: Math.round(o.ms), err: o.error }, `${what} failed`);
+  else if (o.action.blocked === undefined) ctx.log.warn({ ...base, result: 'skipped', why: o.reason }, `${what} skipped`);
+}

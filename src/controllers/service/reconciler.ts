@@ -1,0 +1,98 @@
+import type { IncusClient } from '../../incus/client.js';
+import type { Outcome } from '../../reconcile/execute.js';
+import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import { describeError } from '../../shared/errors.js';
+import type { Activity } from '../activity.js';
+import { logOutcome } from '../domain/reconciler.js';
+import { scoped, type Observed } from '../observed.js';
+import { objectStatus, type ObjectStatus } from '../status.js';
+import { applyDeployment } from './apply.js';
+import type { ServiceDeployment } from './deployment.js';
+import { planDeployment, serviceObjectId, servicesOf } from './plan.js';
+
+export interface ServiceReconcilerDeps {
+  readonly client: IncusClient;
+  readonly model: () => DesiredInfra;
+  /** The services to deploy for the current infra.yml (built once per text: the bundle and keys are read then). */
+  readonly deployments: () => Promise<readonly ServiceDeployment[]>;
+  readonly observe: (signal: AbortSignal) => Promise<Observed>;
+  readonly invalidate: () => void;
+  readonly onActivity?: (activity: Activity) => void;
+  readonly now?: () => Date;
+}
+
+/** The service keys of a domain (its status ids: `service/<project>/<instance>`). */
+export function serviceKeys(model: DesiredInfra, domain: string): string[] {
+  const d = model.domains.find((x) => x.name === domain);
+  return d === undefined ? [] : servicesOf(d).map((s) => s.id);
+}
+
+/**
+ * The deployed-service controller: one key per service (the sanitizer or an
+ * OpenClaw assistant in one instance). Deploys once its instance runs (the
+ * domain controller makes it run; the instance's events bring the key back)
+ * and when what is wanted changed, on a queue of its own: a deploy's health
+ * wait never holds up a domain or the firewall.
+ */
+export class ServiceReconciler implements Reconciler {
+  readonly name = 'service';
+  private readonly statuses = new Map<string, ObjectStatus>();
+
+  constructor(private readonly deps: ServiceReconcilerDeps) {}
+
+  /** The status of a service by its id, as its last reconcile left it. */
+  status(id: string): ObjectStatus | undefined {
+    return this.statuses.get(id);
+  }
+
+  async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
+    const { deps } = this;
+    const model = deps.model();
+    const service = model.domains.flatMap((d) => servicesOf(d)).find((s) => s.id === key);
+    if (service === undefined) {
+      this.statuses.delete(key); // left infra.yml since it was queued
+      return;
+    }
+    const deployment = (await deps.deployments()).find((d) => serviceObjectId(d.project, d.instance) === key);
+    if (deployment === undefined) throw new Error(`internal: no deployment built for ${key}`);
+    const observed = await deps.observe(ctx.signal);
+    const instance = observed.instances.get(scoped(deployment.project, deployment.instance));
+    const action = planDeployment(deployment, observed, []);
+    const object = { id: key, kind: 'service', name: service.name };
+    const publish = (outcome?: Outcome, running = false): void => {
+      const outcomes = new Map(outcome === undefined ? [] : [[outcome.action.id, outcome]]);
+      this.statuses.set(key, objectStatus(object, action === null ? [] : [action], outcomes, running && action !== null ? new Set([action.id]) : undefined, this.now(), this.statuses.get(key)));
+    };
+    if (action === null || action.blocked !== undefined) {
+      publish(action === null ? undefined : { status: 'skipped', action, reason: action.blocked ?? '' });
+      if (action !== null) deps.onActivity?.({ type: 'outcome', outcome: { status: 'skipped', action, reason: action.blocked ?? '' } });
+      return;
+    }
+    if (instance?.status !== 'Running') {
+      // Pending, not failed: the domain controller creates or starts it, and its start event brings this key back.
+      publish();
+      return;
+    }
+    publish(undefined, true);
+    deps.onActivity?.({ type: 'start', action });
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      await applyDeployment(deps.client, deployment, ctx.signal);
+      outcome = { status: 'done', action, ms: performance.now() - started };
+    } catch (err) {
+      outcome = { status: 'failed', action, ms: performance.now() - started, error: describeError(err), cause: err };
+    } finally {
+      deps.invalidate();
+    }
+    publish(outcome);
+    logOutcome(ctx, outcome);
+    deps.onActivity?.({ type: 'outcome', outcome });
+    if (outcome.status === 'failed') throw outcome.cause;
+  }
+
+  private now(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
+  }
+}

@@ -1,0 +1,349 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { validateInfraText } from '../../src/config/validate.js';
+import { AiAccessReconciler } from '../../src/controllers/ai-access/reconciler.js';
+import { DomainReconciler, domainKey } from '../../src/controllers/domain/reconciler.js';
+import { FIREWALL_KEY, FirewallReconciler } from '../../src/controllers/firewall/reconciler.js';
+import { observe } from '../../src/controllers/observe.js';
+import { ServiceReconciler } from '../../src/controllers/service/reconciler.js';
+import type { ServiceDeployment } from '../../src/controllers/service/deployment.js';
+import { serviceObjectId } from '../../src/controllers/service/plan.js';
+import { Nft } from '../../src/firewall/nft.js';
+import { IncusClient } from '../../src/incus/client.js';
+import { Manager } from '../../src/reconcile/manager.js';
+import type { RunEvent } from '../../src/reconcile/queue.js';
+import { DeadlineExceededError, type Reconciler } from '../../src/reconcile/reconciler.js';
+import { SharedExclusiveLock } from '../../src/reconcile/shared-exclusive-lock.js';
+import type { DesiredInfra } from '../../src/schemas/model.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { FakeTime } from '../helpers/fake-time.js';
+import { startMemoryIncus, type MemoryIncus } from '../helpers/memory-incus.js';
+
+// Each controller's reconciler driven through the manager, on a fake clock
+// (backoff and deadlines), against an Incus kept in memory behind a real unix
+// socket, and for the firewall a real nft in a network namespace of its own.
+
+const logger = createLogger({ name: 'test', level: 'silent', pretty: false });
+const INFRA = `
+project_name: rtest
+global:
+  base_subnet: "10.150"
+  ai_access_policy: exclusive
+  ai_access_default: pro
+domains:
+  pro:
+    subnet_id: 1
+    machines:
+      pro-a: {}
+  ai-tools:
+    subnet_id: 2
+    machines:
+      ai-gpu: { roles: [ollama_server] }
+`;
+
+function model(): DesiredInfra {
+  const r = validateInfraText(INFRA, { file: 'infra.yml', hostNetworks: [] });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.model;
+}
+
+const DEADLINE_MS = 5_000;
+
+/** A manager on fake time with one controller, and a way to wait for the end of the next run of a key. */
+function harness(reconciler: Reconciler, time: FakeTime): { manager: Manager; run: (key: string) => Promise<RunEvent> } {
+  const manager = new Manager({ logger, now: time.now, schedule: time.schedule });
+  manager.register({ reconciler, concurrency: 1, deadlineMs: DEADLINE_MS, backoff: { baseMs: 1_000, capMs: 10_000, jitter: 'none' } });
+  manager.start();
+  return {
+    manager,
+    run: (key) => {
+      const end = manager.nextRun(reconciler.name, key);
+      manager.enqueue(reconciler.name, key);
+      return end;
+    },
+  };
+}
+
+let incus: MemoryIncus;
+let client: IncusClient;
+let time: FakeTime;
+let manager: Manager | undefined;
+
+beforeEach(async () => {
+  incus = await startMemoryIncus();
+  client = new IncusClient({ socketPath: incus.socketPath });
+  time = new FakeTime();
+});
+
+afterEach(async () => {
+  await manager?.stop({ deadlineMs: 0 });
+  manager = undefined;
+  client.close();
+  await incus.close();
+});
+
+describe('the domain reconciler', () => {
+  function domainReconciler(): DomainReconciler {
+    const m = model();
+    return new DomainReconciler({
+      client,
+      model: () => m,
+      observe: (signal) => observe(client, { signal }),
+      invalidate: () => undefined,
+      defaults: { prune: false, force: false },
+      concurrency: 2,
+      firewallFirst: () => Promise.resolve(),
+      bridgeLock: new SharedExclusiveLock(),
+      retries: (key) => manager?.retries('domain', key) ?? 0,
+    });
+  }
+
+  it('converges from nothing, then makes no write on a converged host', async () => {
+    const reconciler = domainReconciler();
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    expect((await h.run(domainKey('pro'))).result).toBe('success');
+    expect(incus.instances.get('pro/pro-a')?.status).toBe('Running');
+    expect(incus.networks.get('net-pro')?.config['ipv4.address']).toBe('10.150.1.254/24');
+    const before = incus.writes().length;
+    expect((await h.run(domainKey('pro'))).result).toBe('success');
+    expect(incus.writes().slice(before)).toEqual([]);
+    expect(reconciler.status('pro')?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+  });
+
+  it('repairs drift with one write, of the drifted object only', async () => {
+    const h = harness(domainReconciler(), time);
+    manager = h.manager;
+    await h.run(domainKey('pro'));
+    const net = incus.networks.get('net-pro');
+    if (net === undefined) throw new Error('no bridge');
+    net.config['ipv4.address'] = '10.99.99.254/24';
+    const before = incus.writes().length;
+    expect((await h.run(domainKey('pro'))).result).toBe('success');
+    expect(incus.writes().slice(before)).toEqual(['PUT /1.0/networks/net-pro']);
+    expect(incus.networks.get('net-pro')?.config['ipv4.address']).toBe('10.150.1.254/24');
+  });
+
+  it('fails a run whose write fails, and comes back after its backoff to finish', async () => {
+    const h = harness(domainReconciler(), time);
+    manager = h.manager;
+    incus.fail(/^POST \/1\.0\/instances$/, 'disk full');
+    const first = await h.run(domainKey('pro'));
+    expect(first.result).toBe('error');
+    expect(String(first.error)).toContain('disk full');
+    expect(h.manager.retries('domain', domainKey('pro'))).toBe(1);
+    expect(incus.instances.size).toBe(0);
+    const retry = h.manager.nextRun('domain', domainKey('pro'));
+    time.advance(999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(incus.instances.size).toBe(0); // not before its backoff
+    time.advance(1);
+    expect((await retry).result).toBe('success');
+    expect(incus.instances.get('pro/pro-a')?.status).toBe('Running');
+    expect(h.manager.retries('domain', domainKey('pro'))).toBe(0);
+  });
+
+  it('fails a run at its deadline, and the next run finishes what it left', async () => {
+    const h = harness(domainReconciler(), time);
+    manager = h.manager;
+    const release = incus.hold(/^POST \/1\.0\/instances$/);
+    const first = h.run(domainKey('pro'));
+    await vi.waitFor(() => expect(incus.fake.requests.some((r) => r.method === 'POST' && r.path === '/1.0/instances')).toBe(true));
+    time.advance(DEADLINE_MS);
+    const ended = await first;
+    expect(ended.result).toBe('error');
+    expect(ended.error).toBeInstanceOf(DeadlineExceededError);
+    release();
+    const next = h.manager.nextRun('domain', domainKey('pro'));
+    time.advance(1_000);
+    expect((await next).result).toBe('success');
+    expect(incus.instances.get('pro/pro-a')?.status).toBe('Running');
+    const before = incus.writes().length;
+    expect((await h.run(domainKey('pro'))).result).toBe('success');
+    expect(incus.writes().slice(before)).toEqual([]);
+  });
+});
+
+describe('the firewall reconciler, with a real nft in a network namespace', () => {
+  const ns = `ak-rt-${process.pid}`;
+  let dir: string;
+  let nftBinary: string;
+  const nftIn = (...args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' });
+
+  beforeAll(() => {
+    execFileSync('ip', ['netns', 'add', ns]);
+    dir = mkdtempSync(join(tmpdir(), 'anklume-rt-nft-'));
+    nftBinary = join(dir, 'nft');
+    // Every call is logged; `sleep` in the mode file makes it hang, `fail` makes it fail (but listings).
+    writeFileSync(join(dir, 'mode'), '');
+    writeFileSync(join(dir, 'calls'), '');
+    writeFileSync(nftBinary, `#!/bin/sh
+echo "$*" >> ${dir}/calls
+mode=$(cat ${dir}/mode)
+case "$*" in *list*) ;; *) [ "$mode" = sleep ] && exec sleep 600; [ "$mode" = fail ] && { echo "Error: Could not process rule: No buffer space available" >&2; exit 1; } ;; esac
+exec ip netns exec ${ns} nft "$@"
+`);
+    chmodSync(nftBinary, 0o755);
+  });
+
+  afterAll(() => {
+    execFileSync('ip', ['netns', 'delete', ns]);
+  });
+
+  const applies = (): string[] => readFileSync(join(dir, 'calls'), 'utf8').split('\n').filter((l) => l === '-f -');
+  const mode = (m: '' | 'sleep' | 'fail'): void => writeFileSync(join(dir, 'mode'), m);
+
+  function firewallReconciler(): FirewallReconciler {
+    const m = model();
+    return new FirewallReconciler({ client, model: () => m, target: { nft: new Nft(nftBinary) }, logger });
+  }
+
+  it('writes the table once, then only reads it; a flushed table is written back once', async () => {
+    mode('');
+    const reconciler = firewallReconciler();
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    const start = applies().length;
+    expect((await h.run(FIREWALL_KEY)).result).toBe('success');
+    expect(applies().length - start).toBe(1);
+    expect(nftIn('list', 'table', 'inet', 'anklume')).toContain('net-pro');
+    expect((await h.run(FIREWALL_KEY)).result).toBe('success');
+    expect(applies().length - start).toBe(1);
+    nftIn('flush', 'table', 'inet', 'anklume');
+    expect((await h.run(FIREWALL_KEY)).result).toBe('success');
+    expect(applies().length - start).toBe(2);
+    expect(reconciler.status()).toMatchObject({ managed: true, state: 'InSync' });
+  });
+
+  it('fails when nft refuses, says isolation is not enforced, and retries after its backoff', async () => {
+    nftIn('delete', 'table', 'inet', 'anklume');
+    mode('fail');
+    const reconciler = firewallReconciler();
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    const first = await h.run(FIREWALL_KEY);
+    expect(first.result).toBe('error');
+    expect(reconciler.status()).toMatchObject({ managed: false, state: 'Missing' });
+    expect(reconciler.status().message).toContain('No buffer space available');
+    mode('');
+    const retry = h.manager.nextRun('firewall', FIREWALL_KEY);
+    time.advance(1_000);
+    expect((await retry).result).toBe('success');
+    expect(reconciler.status()).toMatchObject({ managed: true, state: 'InSync' });
+  });
+
+  it('fails an nft that hangs at the deadline; the table is whole or absent, never half-written', async () => {
+    nftIn('delete', 'table', 'inet', 'anklume');
+    mode('sleep');
+    const h = harness(firewallReconciler(), time);
+    manager = h.manager;
+    const first = h.run(FIREWALL_KEY);
+    await vi.waitFor(() => expect(readFileSync(join(dir, 'calls'), 'utf8')).toContain('-c -f -'));
+    time.advance(DEADLINE_MS);
+    const ended = await first;
+    expect(ended.error).toBeInstanceOf(DeadlineExceededError);
+    expect(() => nftIn('list', 'table', 'inet', 'anklume')).toThrow();
+    mode('');
+    const retry = h.manager.nextRun('firewall', FIREWALL_KEY);
+    time.advance(1_000);
+    expect((await retry).result).toBe('success');
+    expect(nftIn('list', 'table', 'inet', 'anklume')).toContain('net-pro');
+  });
+});
+
+describe('the AI access reconciler', () => {
+  let stateDir: string;
+  beforeEach(() => {
+    stateDir = mkdtempSync(join(tmpdir(), 'anklume-rt-ai-'));
+  });
+
+  function aiReconciler(): AiAccessReconciler {
+    const m = model();
+    return new AiAccessReconciler({ client, model: () => m, paths: { stateFile: join(stateDir, 'current'), switchLog: join(stateDir, 'log'), lockFile: join(stateDir, 'lock') }, logger });
+  }
+
+  it('mirrors the holder into the state file once, and asks to look again later', async () => {
+    incus.projects.set('ai-tools', { name: 'ai-tools', description: '', config: { 'user.anklume.ai-access-holder': 'pro' } });
+    const reconciler = aiReconciler();
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    expect((await h.run('ai-access')).result).toBe('requeue');
+    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
+    expect(reconciler.status()).toMatchObject({ policy: 'exclusive', holder: 'pro', source: 'switch-ai' });
+    // Only reads: the holder, and nvidia-smi asked for (the GPU instance is not there yet: no reading, no error).
+    expect(incus.writes()).toEqual(['POST /1.0/instances/ai-gpu/exec']);
+    expect(reconciler.status().vramError).toBeUndefined();
+    // Drift: the state file edited by hand is written back.
+    writeFileSync(join(stateDir, 'current'), 'perso\n');
+    const again = h.manager.nextRun('ai-access', 'ai-access');
+    time.advance(30_000);
+    expect((await again).result).toBe('requeue');
+    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
+  });
+
+  it('fails at its deadline when Incus does not answer, and reads again after its backoff', async () => {
+    const release = incus.hold(/^GET \/1\.0\/projects\/ai-tools$/);
+    const reconciler = aiReconciler();
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    const first = h.run('ai-access');
+    await vi.waitFor(() => expect(incus.fake.requests.some((r) => r.path === '/1.0/projects/ai-tools')).toBe(true));
+    time.advance(DEADLINE_MS);
+    expect((await first).error).toBeInstanceOf(DeadlineExceededError);
+    release();
+    const retry = h.manager.nextRun('ai-access', 'ai-access');
+    time.advance(1_000);
+    expect((await retry).result).toBe('requeue');
+    expect(reconciler.status()).toMatchObject({ holder: 'pro', source: 'ai_access_default (no switch yet)' });
+  });
+});
+
+describe('the service reconciler', () => {
+  const key = serviceObjectId('pro', 'pro-a');
+  function deployment(over: Partial<ServiceDeployment> = {}): ServiceDeployment {
+    return { project: 'pro', instance: 'pro-a', domain: 'pro', name: 'sanitizer', files: [], devices: {}, hostDirs: [], unit: 'x', healthUrl: 'http://127.0.0.1:1/', hash: 'h1', ...over };
+  }
+  function serviceReconciler(d: ServiceDeployment): ServiceReconciler {
+    const m = model();
+    const pro = m.domains.find((x) => x.name === 'pro');
+    const machine = pro?.machines[0];
+    if (machine === undefined || pro === undefined) throw new Error('no pro-a');
+    // pro-a runs the sanitizer.
+    (machine as { roles: string[] }).roles = ['llm_sanitizer'];
+    return new ServiceReconciler({ client, model: () => m, deployments: () => Promise.resolve([d]), observe: (signal) => observe(client, { signal }), invalidate: () => undefined });
+  }
+
+  it('waits for its instance to run, and makes no write when the deployed hash is the wanted one', async () => {
+    const reconciler = serviceReconciler(deployment());
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    expect((await h.run(key)).result).toBe('success');
+    expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Progressing')).toMatchObject({ status: true, reason: 'Pending' });
+    incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: { 'user.anklume.deploy-hash': 'h1' }, devices: {}, status: 'Running', project: 'pro' });
+    expect((await h.run(key)).result).toBe('success');
+    expect(incus.writes()).toEqual([]);
+    expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+  });
+
+  it('deploys on drift, fails when the deploy fails, and retries after its backoff', async () => {
+    incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: { 'user.anklume.deploy-hash': 'old' }, devices: {}, status: 'Running', project: 'pro' });
+    incus.fail(/^PUT \/1\.0\/instances\/pro-a$/, 'instance busy');
+    const reconciler = serviceReconciler(deployment({ devices: { data: { type: 'disk', source: '/srv', path: '/data' } } }));
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    const first = await h.run(key);
+    expect(first.result).toBe('error');
+    expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ status: true, reason: 'Failed' });
+    expect(h.manager.retries('service', key)).toBe(1);
+    const retry = h.manager.nextRun('service', key);
+    time.advance(1_000);
+    // The retry gets past the device write; the exec that follows is not in this in-memory Incus: it fails there.
+    expect((await retry).result).toBe('error');
+    expect(incus.writes().filter((w) => w === 'PUT /1.0/instances/pro-a')).toHaveLength(2);
+    expect(incus.instances.get('pro/pro-a')?.devices).toMatchObject({ data: { source: '/srv' } });
+    expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('old');
+  });
+});
