@@ -193,7 +193,7 @@ export class DaemonClient {
   }
 
   /** Map a connection error to what it means for the user (no daemon, no permission, a broken daemon). */
-  private connectionError(err: NodeJS.ErrnoException, options: DaemonCallOptions): unknown {
+  private connectionError(err: NodeJS.ErrnoException, options: DaemonCallOptions): Error {
     if (options.signal?.aborted === true) return err; // the AbortError: the caller stopped, nothing failed
     if (err instanceof AnklumeError) return err;
     if (err.code !== undefined && NOT_RUNNING_CODES.has(err.code)) return new DaemonNotRunningError(this.socketPath, { cause: err });

@@ -90,8 +90,8 @@ function unknownConditions(now: string, reason: string, message: string): Condit
  * model, with no condition true (rendered Unknown) and the instance state
  * Unknown. A disabled domain stays Disabled: the model alone says so.
  */
-function unknownDomainStatus(domain: DesiredDomain, now: string, message: string): DomainStatus {
-  const base = domainStatus({ domain, plan: { actions: [], notes: [] }, outcomes: [], observed: EMPTY_OBSERVED, now, lastReconcile: null, retries: 0 });
+function unknownDomainStatus(model: DesiredInfra, domain: DesiredDomain, now: string, message: string): DomainStatus {
+  const base = domainStatus({ model, domain, plan: { actions: [], notes: [] }, outcomes: [], observed: EMPTY_OBSERVED, now, lastReconcile: null, retries: 0 });
   if (!domain.enabled) return base;
   const unknown = unknownConditions(now, 'IncusUnavailable', message);
   return {
@@ -112,9 +112,9 @@ export function offlineStatusDocument(input: OfflineStatusInput): StatusDocument
   let domains: DomainStatus[] = [];
   if (model !== undefined) {
     domains = incus.ok
-      ? model.domains.map((domain) => domainStatus({ domain, plan: planOfDomain(incus.plan, domain.name), outcomes: [], observed: incus.observed, now, lastReconcile: null, retries: 0 }))
+      ? model.domains.map((domain) => domainStatus({ model, domain, plan: planOfDomain(incus.plan, domain.name), outcomes: [], observed: incus.observed, now, lastReconcile: null, retries: 0 }))
       : // The error itself is in `incus.error`, once; each object only says why its state is unknown.
-        model.domains.map((domain) => unknownDomainStatus(domain, now, incus.reachable ? 'state unknown: Incus could not be read' : 'state unknown: Incus is not reachable'));
+        model.domains.map((domain) => unknownDomainStatus(model, domain, now, incus.reachable ? 'state unknown: Incus could not be read' : 'state unknown: Incus is not reachable'));
   }
   return {
     generatedAt: now,
@@ -180,7 +180,8 @@ export async function computeOfflineStatus(
   const config = await loadConfig(options.file);
 
   const endpoint = await resolveIncusEndpoint(options.flags, io.env);
-  const client = new IncusClient({ ...endpoint, requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  // status answers quickly even when Incus does not: the shorter of its own bound and --incus-timeout.
+  const client = new IncusClient({ ...endpoint, requestTimeoutMs: Math.min(REQUEST_TIMEOUT_MS, endpoint.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) });
   try {
     const services = config.ok ? await serviceDeployments(config.model, options.file, io) : [];
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services });

@@ -105,6 +105,7 @@ function conditions(v: Verdict, now: string, previous: readonly Condition[] | un
 }
 
 export interface DomainStatusInput {
+  readonly model: DesiredInfra;
   readonly domain: DesiredDomain;
   /** The plan of this domain only. */
   readonly plan: Plan;
@@ -139,7 +140,7 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
       objectIds.push({ id: objectId('instance', domain.project, m.name), kind: 'instance', name: m.name, ip: m.ip, state: actual?.status ?? 'Missing' });
     }
     // Services anklume deploys into an instance: their deploy action says how they stand.
-    for (const s of servicesOf(domain)) objectIds.push({ id: s.id, kind: 'service', name: s.name });
+    for (const s of servicesOf(input.model, domain)) objectIds.push({ id: s.id, kind: 'service', name: s.name });
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {

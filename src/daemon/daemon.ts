@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
-import type { AiAccessPaths } from '../config/ai-paths.js';
+import type { AiAccessPaths } from '../config/paths.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { Activity } from '../controllers/activity.js';
 import { AI_ACCESS_KEY, AiAccessReconciler } from '../controllers/ai-access/reconciler.js';
@@ -28,6 +28,7 @@ import { SharedExclusiveLock } from '../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { acquireWriterLock, type WriterLock } from '../shared/writer-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
 import { RequestError, startControlServer } from './control-server.js';
 import { startMetricsServer } from './metrics-server.js';
@@ -61,6 +62,8 @@ export interface DaemonOptions {
   readonly aiPaths: AiAccessPaths;
   /** Where anklume keeps what it generates on the host (OpenClaw gateway tokens). */
   readonly stateDir: string;
+  /** The host's writer lock, held while the daemon runs: a direct `anklumectl apply` waits for it. */
+  readonly lockPath: string;
 }
 
 /**
@@ -102,6 +105,7 @@ export class Daemon {
   private control: Server | undefined;
   private metricsServer: Server | undefined;
   private firewallTimer: NodeJS.Timeout | undefined;
+  private writerLock: WriterLock | undefined;
   private eventsState = { connected: false, reconnects: 0, lastEventAt: null as string | null };
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
@@ -154,6 +158,8 @@ export class Daemon {
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
   async start(): Promise<void> {
     const { options, log } = this;
+    // One writer: refuse to start while another anklumed or a direct apply writes.
+    this.writerLock = await acquireWriterLock(options.lockPath, { wait: false, purpose: 'anklumed' });
     this.config = await ConfigSource.open({
       path: options.configPath,
       debounceMs: options.debounceMs,
@@ -206,6 +212,7 @@ export class Daemon {
     await closing;
     await new Promise<void>((resolve) => (this.metricsServer === undefined ? resolve() : this.metricsServer.close(() => resolve())));
     this.client.close();
+    await this.writerLock?.release();
     this.log.info({ finishedInTime: report.finishedInTime, aborted: report.aborted, dropped: report.dropped }, 'anklumed stopped');
   }
 

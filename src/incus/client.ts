@@ -101,9 +101,9 @@ export interface IncusClientLogger {
  */
 export type IncusClientOptions = IncusEndpoint & {
   /**
-   * Per-request timeout in ms for everything but operation waits: how long a
-   * request may go without a byte from Incus before it fails with
-   * {@link IncusRequestTimeoutError}. Default 30 s; 0 = none.
+   * Per-request timeout in ms for everything but operation waits: how long
+   * Incus may take to start answering a request (and then stay silent)
+   * before it fails with {@link IncusRequestTimeoutError}. Default 30 s; 0 = none.
    */
   requestTimeoutMs?: number;
   /**
@@ -248,8 +248,9 @@ export class IncusClient {
       // Never route the socket or a pinned TLS endpoint through *_PROXY.
       proxy: false as const,
       adapter: 'http' as const,
-      // axios (node http) fails the request after this long without a byte
-      // from the server: a hung Incus, not a big upload, trips it.
+      // axios (node http, no redirects) fails a request whose answer has not
+      // started this long after it was sent (upload included), or whose
+      // connection then stays silent this long.
       timeout: this.requestTimeoutMs,
       maxContentLength: Infinity,
       maxBodyLength: Infinity,
@@ -400,12 +401,13 @@ export class IncusClient {
    * `DELETE /1.0/operations/<id>` answers 400 "This operation can't be
    * cancelled" (`internal/server/operations/operations.go` `Cancel`); only
    * the websocket mode has a control channel that forwards signals. So the
-   * command runs under coreutils `timeout -k 5s <N>s`: at the deadline it gets
-   * SIGTERM inside the instance (with its process group), SIGKILL 5 s later,
-   * whether or not anklume is still waiting. The instance needs `timeout`
-   * (coreutils or busybox: every Debian, Ubuntu or Alpine image has it);
-   * `timeoutSeconds: Infinity` runs a command bare. Should an operation ever
-   * say `may_cancel`, it is also cancelled.
+   * command runs under `timeout -k 5 <N>`: at the deadline it gets SIGTERM
+   * inside the instance (with its process group), SIGKILL 5 s later, whether
+   * or not anklume is still waiting. The instance needs `timeout` (coreutils,
+   * as in every Debian or Ubuntu image, or busybox 1.35+); without it Incus
+   * fails the exec with "Command not found". `timeoutSeconds: Infinity` runs
+   * a command bare. Should an operation ever say `may_cancel`, it is also
+   * cancelled.
    */
   async exec(project: string, instance: string, command: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const timeoutSeconds = options.timeoutSeconds ?? this.execTimeoutSeconds;
@@ -419,7 +421,8 @@ export class IncusClient {
     let meta: { return?: number; output?: Record<string, string> };
     try {
       const res = await this.checked('POST', `/1.0/instances/${encodeURIComponent(instance)}/exec`, withSignal({ project }, limit.signal), {
-        command: bounded ? ['timeout', '-k', `${EXEC_KILL_GRACE_SECONDS}s`, `${Number(timeoutSeconds.toFixed(3))}s`, ...command] : command,
+        // Plain seconds: busybox `timeout` takes no unit suffix.
+        command: bounded ? ['timeout', '-k', String(EXEC_KILL_GRACE_SECONDS), String(Number(timeoutSeconds.toFixed(3))), ...command] : command,
         environment: options.environment ?? {},
         'wait-for-websocket': false,
         interactive: false,

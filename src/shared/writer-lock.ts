@@ -1,4 +1,4 @@
-import { close, constants, fchmod, ftruncate, mkdir, open, read, write } from 'node:fs';
+import { chmod, close, constants, fchmod, ftruncate, mkdir, open, read, write } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -12,7 +12,8 @@ import { AnklumeError } from './errors.js';
  * leaves it behind. After taking it the holder writes "<pid> <purpose>" into
  * the file; that text only names the holder in messages, it never decides who
  * holds the lock (a pid file as a lock races between create and write, and
- * outlives its process).
+ * outlives its process). The file is never removed: a second writer would
+ * lock a new file of the same name while the first still holds the old one.
  *
  * flock comes from fs-ext (a small native binding of flock/fcntl that Node
  * services use, built with node-gyp at install). Node has no flock of its own;
@@ -27,6 +28,7 @@ const writeAsync = promisify(write);
 const ftruncateAsync = promisify(ftruncate);
 const fchmodAsync = promisify(fchmod);
 const mkdirAsync = promisify(mkdir);
+const chmodAsync = promisify(chmod);
 
 /** Who holds the lock, as the holder wrote it into the file: for messages only. */
 export interface LockHolder {
@@ -45,7 +47,7 @@ export class WriterLockedError extends AnklumeError {
   readonly holder: LockHolder | undefined;
 
   constructor(path: string, holder: LockHolder | undefined, options: { waitedMs?: number } = {}) {
-    const holds = options.waitedMs === undefined ? `holds ${path}` : `still holds ${path} after ${Math.round(options.waitedMs / 1000)} s`;
+    const holds = options.waitedMs === undefined ? `holds ${path}` : `still holds ${path} after ${Number((options.waitedMs / 1000).toFixed(1))} s`;
     super('LOCKED', `another anklume writer ${holds}: ${describeHolder(holder)}; wait for it or stop it`);
     this.path = path;
     this.holder = holder;
@@ -142,7 +144,9 @@ export async function acquireWriterLock(path: string, options: AcquireWriterLock
   const deadline = options.wait === false ? started : options.wait === true ? Infinity : started + options.wait.timeoutMs;
 
   try {
-    await mkdirAsync(dirname(path), { recursive: true, mode: 0o755 });
+    // 0755 whatever the umask: the directory (/run/anklume) also holds anklumed's control socket, which its group must reach.
+    const first = await mkdirAsync(dirname(path), { recursive: true, mode: 0o755 });
+    for (let d = dirname(path); first !== undefined && d.startsWith(first); d = dirname(d)) await chmodAsync(d, 0o755);
   } catch (err) {
     throw new WriterLockError(path, `cannot create its directory (${(err as Error).message})`, { cause: err });
   }

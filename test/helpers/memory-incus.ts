@@ -38,7 +38,7 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
   let ops = 0;
   let etag = 0;
 
-  const store = (c: (typeof collections)[number]): Map<string, Obj> => ({ projects, networks, profiles, instances })[c] as Map<string, Obj>;
+  const store = (c: (typeof collections)[number]): Map<string, Obj> => ({ projects, networks, profiles, instances })[c];
   const keyOf = (c: string, project: string, name: string): string => (c === 'profiles' || c === 'instances' ? `${project}/${name}` : name);
   const withProject = (c: string, o: Obj, project: string): Obj => (c === 'profiles' || c === 'instances' ? { ...o, project } : c === 'networks' ? { ...o, managed: true, type: 'bridge' } : o);
 
@@ -79,7 +79,7 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
     if (current === undefined) return error(404, `${c.slice(0, -1)} not found`);
     if (parts[3] === 'state' && req.method === 'PUT') {
       const action = (req.body as { action: string }).action;
-      (current as { status: string }).status = action === 'stop' ? 'Stopped' : 'Running';
+      (current as unknown as { status: string }).status = action === 'stop' ? 'Stopped' : 'Running';
       return async(`op-${++ops}`);
     }
     if (parts[3] !== undefined) return error(404, 'not found');
@@ -87,7 +87,7 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
     if (req.method === 'PUT' || req.method === 'PATCH') {
       const body = req.body as Partial<Obj>;
       const next = req.method === 'PUT' ? { ...current, ...body, name: current.name } : { ...current, ...body, config: { ...current.config, ...body.config } };
-      map.set(key, next as Obj);
+      map.set(key, next);
       return c === 'instances' ? async(`op-${++ops}`) : sync({});
     }
     if (req.method === 'DELETE') {

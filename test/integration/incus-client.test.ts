@@ -426,13 +426,13 @@ describe('IncusClient timeouts', () => {
     const c = newClient({ execTimeoutSeconds: 45 });
     const script = 'echo out; echo err >&2; exit 3';
     await expect(c.exec('pro', 'c1', ['sh', '-c', script])).resolves.toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
-    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '45s', 'sh', '-c', script], 'record-output': true, 'wait-for-websocket': false });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5', '45', 'sh', '-c', script], 'record-output': true, 'wait-for-websocket': false });
     expect(fake.requests.filter((r) => r.method === 'DELETE').map((r) => r.url)).toEqual([`${log('stdout')}?project=pro`, `${log('stderr')}?project=pro`]);
 
     // The caller's own bound wins; Infinity runs the command bare.
     fake.requests.length = 0;
     await c.exec('pro', 'c1', ['true'], { timeoutSeconds: 2.5 });
-    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '2.5s', 'true'] });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5', '2.5', 'true'] });
     fake.requests.length = 0;
     await c.exec('pro', 'c1', ['true'], { timeoutSeconds: Infinity });
     expect(fake.requests[0]?.body).toMatchObject({ command: ['true'] });
@@ -454,7 +454,7 @@ describe('IncusClient timeouts', () => {
     expect(err).toMatchObject({ code: 'INCUS_EXEC_TIMEOUT', project: 'ai-tools', instance: 'gpu-server', command: GPU_QUERY, timeoutSeconds: 0.2, operationId: 'op-hung', cancelled: false });
     // Incus cannot cancel a recorded exec (may_cancel false), so nothing is
     // sent: `timeout` stops the command inside the instance.
-    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5s', '0.2s', ...GPU_QUERY] });
+    expect(fake.requests[0]?.body).toMatchObject({ command: ['timeout', '-k', '5', '0.2', ...GPU_QUERY] });
     expect(fake.requests.filter((r) => r.method === 'DELETE')).toHaveLength(0);
   });
 

@@ -312,7 +312,7 @@ describe('the service reconciler', () => {
     const machine = pro?.machines[0];
     if (machine === undefined || pro === undefined) throw new Error('no pro-a');
     // pro-a runs the sanitizer.
-    (machine as { roles: string[] }).roles = ['llm_sanitizer'];
+    (machine as unknown as { roles: string[] }).roles = ['llm_sanitizer'];
     return new ServiceReconciler({ client, model: () => m, deployments: () => Promise.resolve([d]), observe: (signal) => observe(client, { signal }), invalidate: () => undefined });
   }
 

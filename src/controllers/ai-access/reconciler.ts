@@ -1,4 +1,4 @@
-import type { AiAccessPaths } from '../../config/ai-paths.js';
+import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
 import type { DesiredInfra } from '../../schemas/model.js';

@@ -95,7 +95,7 @@ export class DomainReconciler implements Reconciler {
     const publish = (lastReconcile?: DomainStatus['lastReconcile']): void => {
       if (domain === undefined) return;
       const previous = this.statuses.get(domain.name);
-      this.statuses.set(domain.name, domainStatus({ domain, plan, outcomes, observed, running: this.running, now: now(), previous, lastReconcile: lastReconcile ?? previous?.lastReconcile ?? null, retries: deps.retries(key) }));
+      this.statuses.set(domain.name, domainStatus({ model, domain, plan, outcomes, observed, running: this.running, now: now(), previous, lastReconcile: lastReconcile ?? previous?.lastReconcile ?? null, retries: deps.retries(key) }));
     };
     for (const action of plan.actions) if (action.blocked !== undefined) ctx.log.warn({ action: action.id, reason: action.blocked }, 'not done');
     // Leftovers of domains gone from infra.yml have no domain status to carry their notes: log them.

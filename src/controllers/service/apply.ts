@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir as mkdirHost, readFile, writeFile } from 'node:fs/promises';
 import type { IncusClient } from '../../incus/client.js';
+import { IncusExecTimeoutError } from '../../incus/errors.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import { instancePut } from '../apply.js';
@@ -82,7 +83,11 @@ async function waitForSystemd(client: IncusClient, d: ServiceDeployment, signal:
   let last = '';
   while (Date.now() < deadline) {
     signal.throwIfAborted();
-    const r = await client.exec(d.project, d.instance, ['systemctl', 'is-system-running', '--wait'], { signal });
+    // Bounded by what is left of the boot wait, not the client's default exec timeout.
+    const r = await client.exec(d.project, d.instance, ['systemctl', 'is-system-running', '--wait'], { signal, timeoutSeconds: Math.max(1, Math.ceil((deadline - Date.now()) / 1000)) }).catch((err: unknown) => {
+      if (err instanceof IncusExecTimeoutError) return { code: 1, stdout: 'still booting', stderr: '' };
+      throw err;
+    });
     last = (r.stdout || r.stderr).trim();
     // `degraded` is a booted system with a failed unit somewhere: units can be started.
     if (last === 'running' || last === 'degraded') return;

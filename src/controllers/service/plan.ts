@@ -1,5 +1,6 @@
 import type { Action } from '../../reconcile/action.js';
-import type { DesiredDomain } from '../../schemas/model.js';
+import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
+import { sanitizerEndpoint } from '../../schemas/services.js';
 import { objectId } from '../config-object-plan.js';
 import { scoped, type Observed } from '../observed.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
@@ -14,10 +15,11 @@ export function serviceObjectId(project: string, instance: string): string {
   return `service/${project}/${instance}`;
 }
 
-/** The services anklume deploys into a domain's instances (its sanitizers, its OpenClaw), by status id. */
-export function servicesOf(domain: DesiredDomain): { readonly id: string; readonly instance: string; readonly name: string }[] {
+/** The services anklume deploys into a domain's instances (the sanitizer, its OpenClaw), by status id. */
+export function servicesOf(model: DesiredInfra, domain: DesiredDomain): { readonly id: string; readonly instance: string; readonly name: string }[] {
   if (!domain.enabled) return [];
-  const services = domain.machines.filter((m) => m.roles.includes('llm_sanitizer')).map((m) => ({ id: serviceObjectId(domain.project, m.name), instance: m.name, name: `sanitizer on ${m.name}` }));
+  const sanitizer = sanitizerEndpoint(model);
+  const services = sanitizer?.domain === domain.name ? [{ id: serviceObjectId(domain.project, sanitizer.machine), instance: sanitizer.machine, name: `sanitizer on ${sanitizer.machine}` }] : [];
   if (domain.openclaw !== null) services.push({ id: serviceObjectId(domain.project, domain.openclaw.machine), instance: domain.openclaw.machine, name: `openclaw on ${domain.openclaw.machine}` });
   return services;
 }

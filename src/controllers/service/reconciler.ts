@@ -25,7 +25,7 @@ export interface ServiceReconcilerDeps {
 /** The service keys of a domain (its status ids: `service/<project>/<instance>`). */
 export function serviceKeys(model: DesiredInfra, domain: string): string[] {
   const d = model.domains.find((x) => x.name === domain);
-  return d === undefined ? [] : servicesOf(d).map((s) => s.id);
+  return d === undefined ? [] : servicesOf(model, d).map((s) => s.id);
 }
 
 /**
@@ -49,7 +49,7 @@ export class ServiceReconciler implements Reconciler {
   async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
     const { deps } = this;
     const model = deps.model();
-    const service = model.domains.flatMap((d) => servicesOf(d)).find((s) => s.id === key);
+    const service = model.domains.flatMap((d) => servicesOf(model, d)).find((s) => s.id === key);
     if (service === undefined) {
       this.statuses.delete(key); // left infra.yml since it was queued
       return;
