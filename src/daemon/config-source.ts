@@ -85,6 +85,14 @@ export class ConfigSource {
     }, this.options.debounceMs);
   }
 
+  /** Read the file now, skipping the debounce (an `anklumectl apply` must apply what is on disk). */
+  readNow(): Promise<void> {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.reading = this.reading.then(() => this.reload());
+    return this.reading;
+  }
+
   async close(): Promise<void> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     await this.watcher?.close();

@@ -334,8 +334,13 @@ export class Daemon {
       const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       return Promise.race([Promise.all(ends).then(() => undefined), aborted]);
     };
+    // Listening first: a run the re-read below starts is this apply's work too.
     this.activityListeners.add(listener);
     try {
+      // What is on disk now, not what the debounce has not read yet; an invalid file is refused.
+      await this.config?.readNow();
+      const config = this.config?.state;
+      if (config !== undefined && !config.valid) throw new RequestError(`${this.options.configPath} is invalid; nothing was applied:\n${config.errors.join('\n')}`);
       this.cache.invalidate();
       const all = this.allKeys();
       for (const { controller, key } of all) if (controller === 'domain') this.domains.setNextPassOptions(key, request);

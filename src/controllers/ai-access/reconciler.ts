@@ -46,18 +46,30 @@ export class AiAccessReconciler implements Reconciler {
   async reconcile(ctx: ReconcileContext): Promise<{ requeueAfterMs: number } | undefined> {
     const { deps } = this;
     const model = deps.model();
-    this.holder = await readHolder(deps.client, model, ctx.signal);
+    const holder = await readHolder(deps.client, model, ctx.signal);
     if (model.ai.accessPolicy !== 'exclusive') {
-      this.vram = [];
-      this.vramError = undefined;
+      this.publish(holder, [], undefined);
       return undefined;
     }
-    await mirrorStateFile(deps.paths.stateFile, this.holder.holder).catch((err: unknown) => ctx.log.warn({ err: describeError(err), file: deps.paths.stateFile }, 'cannot write the AI access state file'));
-    const { readings, errors } = await readVram(deps.client, model, ctx.signal);
-    this.vram = readings;
-    this.vramError = errors.length === 0 ? undefined : errors.join('; ');
-    if (this.vramError !== undefined) throw new AnklumeError('VRAM_READ_FAILED', `reading VRAM failed: ${this.vramError}`);
+    await mirrorStateFile(deps.paths.stateFile, holder.holder).catch((err: unknown) => ctx.log.warn({ err: describeError(err), file: deps.paths.stateFile }, 'cannot write the AI access state file'));
+    try {
+      const { readings, errors } = await readVram(deps.client, model, ctx.signal);
+      const error = errors.length === 0 ? undefined : errors.join('; ');
+      this.publish(holder, readings, error);
+      if (error !== undefined) throw new AnklumeError('VRAM_READ_FAILED', `reading VRAM failed: ${error}`);
+    } catch (err) {
+      // The holder is known even when the GPU could not be read.
+      if (this.holder !== holder) this.publish(holder, this.vram, describeError(err));
+      throw err;
+    }
     return { requeueAfterMs: VRAM_PERIOD_MS };
+  }
+
+  /** Holder and VRAM change together: status never shows one pass's holder with another's reading. */
+  private publish(holder: AiHolder, vram: VramReading[], vramError: string | undefined): void {
+    this.holder = holder;
+    this.vram = vram;
+    this.vramError = vramError;
   }
 
   /** `anklumectl switch-ai` through the daemon: the firewall changes go through the firewall controller's serialised pass. */
