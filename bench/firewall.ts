@@ -3,7 +3,7 @@
 // reconcile makes (list + compare). Needs root and nftables.
 import { execFileSync } from 'node:child_process';
 import { validateInfraText } from '../src/config/validate.js';
-import { applyFirewall, firewallState, observeFirewall, planFirewall } from '../src/controllers/firewall.js';
+import { applyFirewall, firewallState, observeFirewall, planFirewall } from '../src/controllers/firewall/table.js';
 import { Nft } from '../src/firewall/nft.js';
 import { renderFirewall } from '../src/firewall/render.js';
 

@@ -2,7 +2,7 @@
 // - converge 10 domains / 30 instances from nothing, against the Incus calls' own time;
 // - a no-op plan of the same: requests and milliseconds.
 import { validateInfraText } from '../src/config/validate.js';
-import { planAgainstIncus, reconcileOnce } from '../src/controllers/engine.js';
+import { planAgainstIncus, reconcileOnce } from '../src/controllers/whole-pass.js';
 import { IncusClient, type WriteOptions, type WriteResult } from '../src/incus/index.js';
 import type { DesiredInfra } from '../src/schemas/model.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeByPrefix, shortPrefix } from '../test/helpers/incus.js';

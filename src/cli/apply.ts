@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { resolveControlSocket, resolveInfraPath } from '../config/paths.js';
 import { outcomeEvent, startEvent, summarizeApply, type ApplyEvent, type ApplySummary } from '../controllers/apply-protocol.js';
-import { reconcileOnce } from '../controllers/engine.js';
+import { reconcileOnce } from '../controllers/whole-pass.js';
 import type { StatusDocument } from '../controllers/status.js';
 import { DaemonClient, DaemonNotRunningError, DaemonRequestError } from './daemon-client.js';
 import { connectIncus, firewallTarget, loadModelOrFail, serviceDeployments } from './incus.js';

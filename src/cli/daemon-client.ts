@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { StatusDocument } from '../controllers/status.js';
-import type { SwitchAnswer } from '../controllers/ai-switch.js';
+import type { SwitchAnswer } from '../controllers/ai-access/switch.js';
 import { parseApplyEvent, parseApplySummary, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import { AnklumeError } from '../shared/errors.js';
 

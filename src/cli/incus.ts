@@ -5,7 +5,7 @@ import { resolveAiAccessPaths, resolveInfraPath, resolveStateDir } from '../conf
 import { readFile } from 'node:fs/promises';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
-import type { FirewallTarget } from '../controllers/engine.js';
+import type { FirewallTarget } from '../controllers/firewall/check.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { loadDeployments } from '../controllers/service/inputs.js';
 import { Nft } from '../firewall/nft.js';

@@ -1,4 +1,4 @@
-import { planAgainstIncus } from '../controllers/engine.js';
+import { planAgainstIncus } from '../controllers/whole-pass.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { connectIncus, firewallTarget, loadModelOrFail, serviceDeployments } from './incus.js';
 import { EXIT, type CliIo } from './io.js';

@@ -1,7 +1,7 @@
 import { resolveAiAccessPaths, resolveControlSocket } from '../config/paths.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
-import { NO_FLUSH_WARNING, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer } from '../controllers/ai-switch.js';
-import { syncFirewallNow } from '../controllers/engine.js';
+import { NO_FLUSH_WARNING, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer } from '../controllers/ai-access/switch.js';
+import { syncFirewallNow } from '../controllers/firewall/check.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { DaemonClient, DaemonNotRunningError, DaemonRequestError } from './daemon-client.js';
 import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';

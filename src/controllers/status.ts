@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Action, Plan } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
-import { objectId } from './config-object-plan.js';
+import { objectId } from './domain/plan-config-object.js';
 import { servicesOf } from './service/plan.js';
-import type { AiHolder } from './ai-access.js';
-import type { FirewallState } from './firewall.js';
-import { scoped, type Observed } from './observed.js';
+import type { AiHolder } from './ai-access/holder.js';
+import type { FirewallState } from './firewall/table.js';
+import { scoped, type Observed } from './domain/observed.js';
 
 /**
  * Status as Kubernetes users read it: every object and every domain carries

@@ -2,7 +2,7 @@ import { chown, chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
-import type { SwitchAnswer, SwitchRequest } from '../controllers/ai-switch.js';
+import type { SwitchAnswer, SwitchRequest } from '../controllers/ai-access/switch.js';
 import { parseApplyRequest, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import type { StatusDocument } from '../controllers/status.js';
 import { AnklumeError, describeError } from '../shared/errors.js';

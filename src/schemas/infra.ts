@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { DEFAULT_SANITIZER_PORT } from './services.js';
+import { DEFAULT_SANITIZER_PORT } from './ports.js';
 
 /**
  * The zod schemas of infra.yml: the single source of truth for its shape.

@@ -1,16 +1,13 @@
 import type { DesiredInfra } from './model.js';
+import { DEFAULT_SANITIZER_PORT, OLLAMA_PORT } from './ports.js';
+
+export { DEFAULT_SANITIZER_PORT, OLLAMA_PORT };
 
 /**
  * Where the AI services of the model are: one rule each, so the firewall, the
  * deployments, the OpenClaw configs and the gateway send traffic to the same
  * place the firewall opens. Pure functions of the desired model.
  */
-
-/** Ollama's native API port (the ai-tools server). */
-export const OLLAMA_PORT = 11434;
-
-/** anklume-sanitizer's port when infra.yml sets no `global.sanitizer.listen_port`. */
-export const DEFAULT_SANITIZER_PORT = 8089;
 
 /** A service on a machine of the model, as other domains reach it. */
 export interface ServiceEndpoint {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { reconcileOnce } from '../../src/controllers/engine.js';
+import { reconcileOnce } from '../../src/controllers/whole-pass.js';
 import type { IncusClient, Instance, Network, Project } from '../../src/incus/index.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 import { runBin } from '../helpers/cli.js';

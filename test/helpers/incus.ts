@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateInfraText } from '../../src/config/validate.js';
-import { reconcileOnce } from '../../src/controllers/engine.js';
+import { reconcileOnce } from '../../src/controllers/whole-pass.js';
 import { DEFAULT_INCUS_SOCKET, IncusClient, isNotFound } from '../../src/incus/index.js';
 
 /** The real Incus prepared by scripts/incus-setup.sh. */

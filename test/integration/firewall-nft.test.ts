@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { FirewallNotAppliedError, applyFirewall, observeFirewall, planFirewall, type FirewallPayload } from '../../src/controllers/firewall.js';
+import { FirewallNotAppliedError, applyFirewall, observeFirewall, planFirewall, type FirewallPayload } from '../../src/controllers/firewall/table.js';
 import { FirewallUnavailableError, Nft, NftError } from '../../src/firewall/nft.js';
 import { renderFirewall } from '../../src/firewall/render.js';
 import { fakeNft } from '../helpers/fake-nft.js';

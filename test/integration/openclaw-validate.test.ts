@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderOpenClawConfig, type JsonObject } from '../../src/controllers/openclaw/config.js';
-import { renderInstallPolicy } from '../../src/controllers/openclaw/service.js';
+import { renderOpenClawConfig, type JsonObject } from '../../src/controllers/service/openclaw-config.js';
+import { renderInstallPolicy } from '../../src/controllers/service/openclaw-files.js';
 import { domainOf, OPENCLAW_INFRA, openclawModel } from '../helpers/openclaw-infra.js';
 
 /**

@@ -7,7 +7,7 @@ import { validateInfraText } from '../../src/config/validate.js';
 import { AiAccessReconciler } from '../../src/controllers/ai-access/reconciler.js';
 import { DomainReconciler, domainKey } from '../../src/controllers/domain/reconciler.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../../src/controllers/firewall/reconciler.js';
-import { observe } from '../../src/controllers/observe.js';
+import { observe } from '../../src/controllers/domain/observe.js';
 import { ServiceReconciler } from '../../src/controllers/service/reconciler.js';
 import type { ServiceDeployment } from '../../src/controllers/service/deployment.js';
 import { serviceObjectId } from '../../src/controllers/service/plan.js';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { HOLDER_KEY, NOBODY, SINCE_KEY, SWITCHING_KEY, holderFromConfig } from '../../src/controllers/ai-access.js';
-import { plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-switch.js';
-import { parseComputePids, parseGpuMemory } from '../../src/controllers/gpu.js';
+import { HOLDER_KEY, NOBODY, SINCE_KEY, SWITCHING_KEY, holderFromConfig } from '../../src/controllers/ai-access/holder.js';
+import { plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
+import { parseComputePids, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
 const INFRA = `

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { FIREWALL_ACTION_ID, firewallState, planFirewall, type ObservedFirewall } from '../../src/controllers/firewall.js';
+import { FIREWALL_ACTION_ID, firewallState, planFirewall, type ObservedFirewall } from '../../src/controllers/firewall/table.js';
 import { decodeLiveTable, diffFirewall } from '../../src/firewall/live.js';
 import { renderFirewall } from '../../src/firewall/render.js';
 

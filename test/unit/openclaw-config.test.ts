@@ -7,8 +7,8 @@ import {
   openclawDuration,
   renderOpenClawConfig,
   type JsonObject,
-} from '../../src/controllers/openclaw/config.js';
-import { OPENCLAW_PATHS } from '../../src/controllers/openclaw/paths.js';
+} from '../../src/controllers/service/openclaw-config.js';
+import { OPENCLAW_PATHS } from '../../src/controllers/service/openclaw-paths.js';
 import {
   openclawInstall,
   openclawInstallDevice,
@@ -16,7 +16,7 @@ import {
   renderOpenClawSecretsEnv,
   renderOpenClawUnit,
   SANITIZER_KEY_MARKER,
-} from '../../src/controllers/openclaw/service.js';
+} from '../../src/controllers/service/openclaw-files.js';
 import { domainOf, OPENCLAW_INFRA, openclawModel } from '../helpers/openclaw-infra.js';
 
 const model = openclawModel();

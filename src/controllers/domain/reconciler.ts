@@ -6,10 +6,10 @@ import type { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { Activity } from '../activity.js';
-import { applyAction } from '../apply.js';
-import { detectStoragePool } from '../observe.js';
-import type { Observed } from '../observed.js';
-import { planInfra } from '../plan.js';
+import { applyAction } from './apply.js';
+import { detectStoragePool } from './observe.js';
+import type { Observed } from './observed.js';
+import { planInfra } from './plan.js';
 import { domainStatus, type DomainStatus } from '../status.js';
 
 /** The key of a domain's objects; {@link LEFTOVERS} holds this infra's objects whose domain left infra.yml. */

@@ -4,8 +4,8 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Activity } from '../activity.js';
-import { checkFirewall, nftOf, type FirewallTarget } from '../engine.js';
-import { applyFirewall, type FirewallState } from '../firewall.js';
+import { checkFirewall, nftOf, type FirewallTarget } from '../firewall/check.js';
+import { applyFirewall, type FirewallState } from './table.js';
 import { firewallStatus, type FirewallStatus } from '../status.js';
 
 /** The firewall's one key: the table is one object, rendered from the whole model. */

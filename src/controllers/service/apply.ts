@@ -4,8 +4,8 @@ import type { IncusClient } from '../../incus/client.js';
 import { IncusExecTimeoutError } from '../../incus/errors.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
-import { instancePut } from '../apply.js';
-import { renderDevice } from '../diff.js';
+import { instancePut } from '../domain/apply.js';
+import { renderDevice } from '../../reconcile/diff.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 
 const HEALTH_TIMEOUT_MS = 60_000;

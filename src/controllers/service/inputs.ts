@@ -8,8 +8,8 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { ServiceDeployment } from './deployment.js';
-import { openclawDeployment } from './openclaw.js';
-import { sanitizerDeployment } from './sanitizer.js';
+import { openclawDeployment } from './openclaw-deployment.js';
+import { sanitizerDeployment } from './sanitizer-deployment.js';
 
 /** dist/anklume-sanitizer.mjs, next to the compiled controllers (or, from the sources, in dist/). */
 export function sanitizerBundlePath(): string {

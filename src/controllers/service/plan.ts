@@ -1,8 +1,8 @@
 import type { Action } from '../../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { sanitizerEndpoint } from '../../schemas/services.js';
-import { objectId } from '../config-object-plan.js';
-import { scoped, type Observed } from '../observed.js';
+import { objectId } from '../domain/plan-config-object.js';
+import { scoped, type Observed } from '../domain/observed.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 
 export interface DeployPayload {

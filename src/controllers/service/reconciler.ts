@@ -5,7 +5,7 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { describeError } from '../../shared/errors.js';
 import type { Activity } from '../activity.js';
 import { logOutcome } from '../domain/reconciler.js';
-import { scoped, type Observed } from '../observed.js';
+import { scoped, type Observed } from '../domain/observed.js';
 import { objectStatus, type ObjectStatus } from '../status.js';
 import { applyDeployment } from './apply.js';
 import type { ServiceDeployment } from './deployment.js';

@@ -1,8 +1,8 @@
-import type { IncusClient } from '../incus/client.js';
-import { isNotFound } from '../incus/errors.js';
-import type { Project } from '../incus/types.js';
-import type { DesiredInfra } from '../schemas/model.js';
-import type { Observed } from './observed.js';
+import type { IncusClient } from '../../incus/client.js';
+import { isNotFound } from '../../incus/errors.js';
+import type { Project } from '../../incus/types.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import type { Observed } from '../domain/observed.js';
 
 /**
  * The holder of exclusive AI access is durable state kept in Incus, on the

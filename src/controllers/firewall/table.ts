@@ -1,11 +1,11 @@
-import { decodeLiveTable, diffFirewall, type FirewallDiff } from '../firewall/live.js';
-import { FirewallUnavailableError, type Nft } from '../firewall/nft.js';
-import { nftScript } from '../firewall/nft-text.js';
-import { renderFirewall } from '../firewall/render.js';
-import type { Ruleset } from '../firewall/ruleset.js';
-import type { Action } from '../reconcile/action.js';
-import type { DesiredInfra } from '../schemas/model.js';
-import { AnklumeError, describeError } from '../shared/errors.js';
+import { decodeLiveTable, diffFirewall, type FirewallDiff } from '../../firewall/live.js';
+import { FirewallUnavailableError, type Nft } from '../../firewall/nft.js';
+import { nftScript } from '../../firewall/nft-text.js';
+import { renderFirewall } from '../../firewall/render.js';
+import type { Ruleset } from '../../firewall/ruleset.js';
+import type { Action } from '../../reconcile/action.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import { AnklumeError, describeError } from '../../shared/errors.js';
 
 /** The firewall is one object of the whole infra: one action, its own group and work-queue key. */
 export const FIREWALL_GROUP = 'firewall';

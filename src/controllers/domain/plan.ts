@@ -1,14 +1,14 @@
-import type { Action, Note, Plan } from '../reconcile/action.js';
-import type { DesiredInfra } from '../schemas/model.js';
-import { objectId, planConfigObject, type ActualConfigObject } from './config-object-plan.js';
-import { desiredInstance } from './instance/desired.js';
-import { planInstance } from './instance/plan.js';
-import { desiredBridge } from './network/desired.js';
+import type { Action, Note, Plan } from '../../reconcile/action.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import { objectId, planConfigObject, type ActualConfigObject } from './plan-config-object.js';
+import { desiredInstance } from './desired-instance.js';
+import { planInstance } from './plan-instance.js';
+import { desiredBridge } from './desired-bridge.js';
 import type { Observed, ObservedInstance } from './observed.js';
 import { scoped } from './observed.js';
-import { MARK, ownership } from './ownership.js';
-import { desiredProfiles } from './profile/desired.js';
-import { desiredProject } from './project/desired.js';
+import { MARK, ownership } from '../../reconcile/ownership.js';
+import { desiredProfiles } from './desired-profiles.js';
+import { desiredProject } from './desired-project.js';
 
 export interface PlanOptions {
   /** Storage pool of the root disk in every domain's default profile. */

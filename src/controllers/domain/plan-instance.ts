@@ -1,9 +1,9 @@
 import type { Action, KeyChange } from '../../reconcile/action.js';
-import { objectId } from '../config-object-plan.js';
-import { descriptionChange, diffConfig, diffDevices } from '../diff.js';
-import type { IncusConfig, IncusDevices, ObservedInstance } from '../observed.js';
-import { MARK, conflictReason, listMark, ownership } from '../ownership.js';
-import { imageSource, type DesiredInstance, type ImageSource } from './desired.js';
+import { objectId } from './plan-config-object.js';
+import { descriptionChange, diffConfig, diffDevices } from '../../reconcile/diff.js';
+import type { IncusConfig, IncusDevices, ObservedInstance } from './observed.js';
+import { MARK, conflictReason, listMark, ownership } from '../../reconcile/ownership.js';
+import { imageSource, type DesiredInstance, type ImageSource } from './desired-instance.js';
 
 export type InstancePayload =
   /** Blocked actions carry nothing to do. */

@@ -1,6 +1,6 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
-import { OPENCLAW_PATHS, OPENCLAW_UNIT, OPENCLAW_USER } from '../openclaw/paths.js';
-import { openclawInstall, openclawInstallDevice, renderOpenClawFiles, type OpenClawSecretValues } from '../openclaw/service.js';
+import { OPENCLAW_PATHS, OPENCLAW_UNIT, OPENCLAW_USER } from './openclaw-paths.js';
+import { openclawInstall, openclawInstallDevice, renderOpenClawFiles, type OpenClawSecretValues } from './openclaw-files.js';
 import { deploymentHash, type ServiceDeployment } from './deployment.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { sanitizerEndpoint } from '../../schemas/services.js';
-import { markedConfig, type DesiredObject } from '../desired-object.js';
+import { markedConfig, type DesiredObject } from './desired-object.js';
 
 /**
  * Features, fixed at creation (Incus locks them once instances exist):

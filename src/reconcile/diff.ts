@@ -1,5 +1,8 @@
-import type { KeyChange } from '../reconcile/action.js';
-import type { IncusConfig, IncusDevices } from './observed.js';
+import type { KeyChange } from './action.js';
+
+/** A config map and a devices map, as Incus objects carry them. */
+type IncusConfig = Readonly<Record<string, string>>;
+type IncusDevices = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
 /**
  * Compare only what anklume manages: keys it wants now, and keys it set before

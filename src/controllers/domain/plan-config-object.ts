@@ -1,8 +1,8 @@
-import type { Action, KeyChange } from '../reconcile/action.js';
+import type { Action, KeyChange } from '../../reconcile/action.js';
 import type { DesiredObject } from './desired-object.js';
-import { descriptionChange, diffConfig, diffDevices } from './diff.js';
+import { descriptionChange, diffConfig, diffDevices } from '../../reconcile/diff.js';
 import type { IncusConfig, IncusDevices } from './observed.js';
-import { MARK, conflictReason, listMark, ownership, type Ownership } from './ownership.js';
+import { MARK, conflictReason, listMark, ownership, type Ownership } from '../../reconcile/ownership.js';
 
 /** What the controller needs to create or update a project, network or profile. */
 export type ConfigObjectPayload =

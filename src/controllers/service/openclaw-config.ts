@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DesiredDomain, DesiredInfra, DesiredOpenClaw } from '../../schemas/model.js';
 import { ollamaEndpoint, sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
-import { OPENCLAW_ENV, OPENCLAW_PATHS } from './paths.js';
+import { OPENCLAW_ENV, OPENCLAW_PATHS } from './openclaw-paths.js';
 
 /**
  * A domain's OpenClaw config (`openclaw.json`), rendered from the desired

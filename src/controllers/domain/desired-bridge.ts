@@ -1,6 +1,6 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
-import { markedConfig, type DesiredObject } from '../desired-object.js';
-import { MARK } from '../ownership.js';
+import { markedConfig, type DesiredObject } from './desired-object.js';
+import { MARK } from '../../reconcile/ownership.js';
 
 /**
  * The bridge of a domain, in the default project (the only place Incus allows

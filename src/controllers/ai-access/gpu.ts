@@ -1,9 +1,9 @@
-import type { IncusClient } from '../incus/client.js';
-import { isNotFound } from '../incus/errors.js';
-import type { DesiredInfra, DesiredMachine } from '../schemas/model.js';
-import { ollamaEndpoints } from '../schemas/services.js';
-import { describeError } from '../shared/errors.js';
-import type { VramReading } from './status.js';
+import type { IncusClient } from '../../incus/client.js';
+import { isNotFound } from '../../incus/errors.js';
+import type { DesiredInfra, DesiredMachine } from '../../schemas/model.js';
+import { ollamaEndpoints } from '../../schemas/services.js';
+import { describeError } from '../../shared/errors.js';
+import type { VramReading } from '../status.js';
 
 /**
  * GPU chores of switch-ai, run in the ai-tools instances through the Incus

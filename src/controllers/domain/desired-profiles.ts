@@ -1,5 +1,5 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
-import { markedConfig, type DesiredObject } from '../desired-object.js';
+import { markedConfig, type DesiredObject } from './desired-object.js';
 
 /**
  * The profiles of a domain's project: its `default` profile (root disk on the

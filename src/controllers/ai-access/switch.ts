@@ -1,10 +1,10 @@
 import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { AiAccessPaths } from '../config/paths.js';
-import type { IncusClient } from '../incus/client.js';
-import type { DesiredInfra } from '../schemas/model.js';
-import { AnklumeError, describeError } from '../shared/errors.js';
-import { NOBODY, canHold, readHolder, writeHolder } from './ai-access.js';
+import type { AiAccessPaths } from '../../config/paths.js';
+import type { IncusClient } from '../../incus/client.js';
+import type { DesiredInfra } from '../../schemas/model.js';
+import { AnklumeError, describeError } from '../../shared/errors.js';
+import { NOBODY, canHold, readHolder, writeHolder } from './holder.js';
 import { flushVram, startServices, stopServices, type FlushReport, type ServiceChange } from './gpu.js';
 
 /**

@@ -1,11 +1,11 @@
-import type { IncusClient } from '../incus/client.js';
-import type { IncusConfig, IncusDevices, Instance, InstancePut, ProfilePut, ProjectPut } from '../incus/types.js';
-import type { Action } from '../reconcile/action.js';
-import type { ConfigObjectPayload } from './config-object-plan.js';
-import type { ImageSource } from './instance/desired.js';
-import type { InstancePayload } from './instance/plan.js';
-import { AnklumeError, describeError } from '../shared/errors.js';
-import { isNotFound } from '../incus/errors.js';
+import type { IncusClient } from '../../incus/client.js';
+import type { IncusConfig, IncusDevices, Instance, InstancePut, ProfilePut, ProjectPut } from '../../incus/types.js';
+import type { Action } from '../../reconcile/action.js';
+import type { ConfigObjectPayload } from './plan-config-object.js';
+import type { ImageSource } from './desired-instance.js';
+import type { InstancePayload } from './plan-instance.js';
+import { AnklumeError, describeError } from '../../shared/errors.js';
+import { isNotFound } from '../../incus/errors.js';
 
 /** How long a stop may take before it is forced, and a start before it fails, in seconds. */
 const STATE_TIMEOUT_SECONDS = 30;

@@ -1,5 +1,5 @@
-import type { IncusClient } from '../incus/client.js';
-import { AnklumeError } from '../shared/errors.js';
+import type { IncusClient } from '../../incus/client.js';
+import { AnklumeError } from '../../shared/errors.js';
 import { scoped, type Observed } from './observed.js';
 
 /**

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
-import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './config.js';
-import { OPENCLAW_ENV, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './paths.js';
+import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './openclaw-config.js';
+import { OPENCLAW_ENV, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './openclaw-paths.js';
 
 /**
  * Everything else a domain's OpenClaw instance needs besides its config, pure:

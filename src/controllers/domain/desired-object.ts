@@ -1,5 +1,5 @@
 import type { IncusConfig, IncusDevices } from './observed.js';
-import { MARK, formatListMark, ownershipMarks } from './ownership.js';
+import { MARK, formatListMark, ownershipMarks } from '../../reconcile/ownership.js';
 
 /** A project, network or profile as anklume wants it. */
 export interface DesiredObject {
