@@ -22,20 +22,45 @@ const forbidden = {
   cli: ['daemon', 'bin'],
 };
 
-const layerRules = Object.entries(forbidden).map(([folder, banned]) => ({
+const layerPatterns = (folder) =>
+  forbidden[folder].map((b) => ({
+    group: [`**/${b}/*`, `**/${b}`],
+    message: `src/${folder} must not import src/${b} (see STYLE.md: dependencies point one way).`,
+  }));
+const layerRules = Object.keys(forbidden).map((folder) => ({
   files: [`src/${folder}/**/*.ts`],
+  rules: { 'no-restricted-imports': ['error', { patterns: layerPatterns(folder) }] },
+}));
+/**
+ * Inside src/controllers the same holds between controllers (docs/architecture.md):
+ * a service deploys into the domain's instances and the firewall renders the AI
+ * access holder, never the other way; the shared files at the top (status,
+ * object ids, the observation) import no controller. whole-pass.ts runs them all.
+ */
+const controllerForbidden = {
+  domain: ['service', 'firewall', 'ai-access'],
+  'ai-access': ['domain', 'service', 'firewall'],
+  firewall: ['domain', 'service'],
+  service: ['firewall', 'ai-access'],
+};
+const siblingRule = (files, banned, prefix) => ({
+  files,
   rules: {
     'no-restricted-imports': [
       'error',
       {
-        patterns: banned.map((b) => ({
-          group: [`**/${b}/*`, `**/${b}`],
-          message: `src/${folder} must not import src/${b} (see STYLE.md: dependencies point one way).`,
-        })),
+        patterns: [
+          ...layerPatterns('controllers'),
+          ...banned.map((b) => ({ group: [`${prefix}${b}/*`], message: `${files[0]} must not import controllers/${b} (see docs/architecture.md).` })),
+        ],
       },
     ],
   },
-}));
+});
+const controllerRules = [
+  ...Object.entries(controllerForbidden).map(([c, banned]) => siblingRule([`src/controllers/${c}/**/*.ts`], banned, '../')),
+  { ...siblingRule(['src/controllers/*.ts'], Object.keys(controllerForbidden), './'), ignores: ['src/controllers/whole-pass.ts'] },
+];
 
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-check/**', 'node_modules/**', 'coverage/**', '.cache/**'] },
@@ -53,6 +78,7 @@ export default tseslint.config(
     },
   },
   ...layerRules,
+  ...controllerRules,
   {
     // process.env is read in config/ and bin/ only (STYLE.md convention 5).
     files: ['src/**/*.ts'],

@@ -10,9 +10,12 @@ import { desiredFirewall, firewallState } from '../controllers/firewall/table.js
 import { detectStoragePool, observe } from '../controllers/domain/observe.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { planDeployment } from '../controllers/service/plan.js';
-import type { Observed } from '../controllers/domain/observed.js';
+import type { Observed } from '../controllers/observed.js';
 import { planInfra } from '../controllers/domain/plan.js';
-import { aiAccess, firewallStatus, type FirewallStatus, domainStatus, planOfDomain, specHash, type Condition, type DomainStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
+import { aiAccess } from '../controllers/ai-access/holder.js';
+import { domainStatus, planOfDomain } from '../controllers/domain/status.js';
+import { firewallStatus } from '../controllers/firewall/table.js';
+import { specHash, type Condition, type DomainStatus, type FirewallStatus, type StatusDocument, type VramReading } from '../controllers/status.js';
 import { IncusClient, IncusPermissionError, IncusTlsError, IncusUnreachableError } from '../incus/index.js';
 import type { Plan } from '../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';

@@ -1,12 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Action, Plan } from '../reconcile/action.js';
+import type { Action } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
-import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
-import { objectId } from './domain/plan-config-object.js';
-import { servicesOf } from './service/plan.js';
-import type { AiHolder } from './ai-access/holder.js';
-import type { FirewallState } from './firewall/table.js';
-import { scoped, type Observed } from './domain/observed.js';
+import type { DesiredDomain } from '../schemas/model.js';
 
 /**
  * Status as Kubernetes users read it: every object and every domain carries
@@ -80,9 +75,9 @@ export function specHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
 }
 
-type Verdict = { ready: boolean; progressing: boolean; degraded: boolean; reason: string; message: string };
+export type Verdict = { ready: boolean; progressing: boolean; degraded: boolean; reason: string; message: string };
 
-function verdictOf(action: Action | undefined, outcome: Outcome | undefined, running: boolean): Verdict {
+export function verdictOf(action: Action | undefined, outcome: Outcome | undefined, running: boolean): Verdict {
   if (action === undefined) return { ready: true, progressing: false, degraded: false, reason: 'UpToDate', message: 'matches infra.yml' };
   if (action.blocked !== undefined) {
     const reason = action.verb === 'replace' ? 'NeedsReplacement' : action.reason === 'not ours' ? 'NotOwned' : action.verb === 'delete' ? 'DeletionBlocked' : 'Blocked';
@@ -96,65 +91,12 @@ function verdictOf(action: Action | undefined, outcome: Outcome | undefined, run
 }
 
 /** Conditions from a verdict, keeping the previous transition time of each unchanged condition. */
-function conditions(v: Verdict, now: string, previous: readonly Condition[] | undefined): Condition[] {
+export function conditions(v: Verdict, now: string, previous: readonly Condition[] | undefined): Condition[] {
   const make = (type: ConditionType, status: boolean): Condition => {
     const before = previous?.find((c) => c.type === type);
     return { type, status, reason: v.reason, message: v.message, lastTransitionTime: before !== undefined && before.status === status ? before.lastTransitionTime : now };
   };
   return [make('Ready', v.ready), make('Progressing', v.progressing), make('Degraded', v.degraded)];
-}
-
-export interface DomainStatusInput {
-  readonly model: DesiredInfra;
-  readonly domain: DesiredDomain;
-  /** The plan of this domain only. */
-  readonly plan: Plan;
-  readonly outcomes: readonly Outcome[];
-  readonly observed: Observed;
-  /** Ids of actions running now. */
-  readonly running?: ReadonlySet<string>;
-  readonly now: string;
-  readonly previous?: DomainStatus | undefined;
-  readonly lastReconcile: DomainStatus['lastReconcile'];
-  readonly retries: number;
-}
-
-/** The status of one domain and its objects (pure). */
-export function domainStatus(input: DomainStatusInput): DomainStatus {
-  const { domain, plan, observed, now } = input;
-  const byObject = new Map<string, Action[]>();
-  for (const action of plan.actions) {
-    const base = action.id.split('#')[0] ?? action.id;
-    byObject.set(base, [...(byObject.get(base) ?? []), action]);
-  }
-  const outcomeOf = new Map(input.outcomes.map((o) => [o.action.id, o]));
-  const previousObjects = new Map((input.previous?.objects ?? []).map((o) => [o.id, o]));
-
-  const objectIds: { id: string; kind: string; name: string; ip?: string; state?: string }[] = [];
-  if (domain.enabled) {
-    objectIds.push({ id: objectId('network', null, domain.bridge), kind: 'network', name: domain.bridge });
-    objectIds.push({ id: objectId('project', null, domain.project), kind: 'project', name: domain.project });
-    for (const p of ['default', ...domain.profiles.map((x) => x.name)]) objectIds.push({ id: objectId('profile', domain.project, p), kind: 'profile', name: p });
-    for (const m of domain.machines) {
-      const actual = observed.instances.get(scoped(domain.project, m.name));
-      objectIds.push({ id: objectId('instance', domain.project, m.name), kind: 'instance', name: m.name, ip: m.ip, state: actual?.status ?? 'Missing' });
-    }
-    // Services anklume deploys into an instance: their deploy action says how they stand.
-    for (const s of servicesOf(input.model, domain)) objectIds.push({ id: s.id, kind: 'service', name: s.name });
-  }
-  // Deletions of leftovers are objects of the domain too, while they last.
-  for (const action of plan.actions) {
-    const base = action.id.split('#')[0] ?? action.id;
-    if (action.verb === 'delete' && !objectIds.some((o) => o.id === base)) objectIds.push({ id: base, kind: action.kind, name: action.name });
-  }
-
-  const objects = objectIds.map((o) => objectStatus(o, byObject.get(o.id) ?? [], outcomeOf, input.running, now, previousObjects.get(o.id)));
-  return {
-    ...rollUp(domain, objects, now, input.previous),
-    lastReconcile: input.lastReconcile,
-    retries: input.retries,
-    notes: plan.notes.map((n) => `${n.kind} ${n.name}: ${n.message}`),
-  };
 }
 
 /** The status of one object from the actions planned for it and how they ended (pure). */
@@ -179,7 +121,7 @@ export function withObjects(domain: DesiredDomain, status: DomainStatus, objects
 }
 
 /** A domain's conditions from its objects' (pure). */
-function rollUp(domain: DesiredDomain, objects: readonly ObjectStatus[], now: string, previous: DomainStatus | undefined): Omit<DomainStatus, 'lastReconcile' | 'retries' | 'notes'> {
+export function rollUp(domain: DesiredDomain, objects: readonly ObjectStatus[], now: string, previous: DomainStatus | undefined): Omit<DomainStatus, 'lastReconcile' | 'retries' | 'notes'> {
   const is = (o: ObjectStatus, type: ConditionType): boolean => o.conditions.find((c) => c.type === type)?.status === true;
   const degraded = objects.filter((o) => is(o, 'Degraded'));
   const progressing = objects.filter((o) => is(o, 'Progressing'));
@@ -204,11 +146,6 @@ function rollUp(domain: DesiredDomain, objects: readonly ObjectStatus[], now: st
   };
 }
 
-/** The slice of a whole-infra plan that belongs to one domain. */
-export function planOfDomain(plan: Plan, domain: string): Plan {
-  return { actions: plan.actions.filter((a) => a.group === domain), notes: plan.notes.filter((n) => n.group === domain) };
-}
-
 /** Who holds AI access: the exclusive holder, or everyone with open access. */
 export interface AiAccessStatus {
   readonly policy: 'open' | 'exclusive';
@@ -231,27 +168,17 @@ export interface VramReading {
 }
 
 /** Who holds AI access; `holder` null means it could not be read. */
-export function aiAccess(model: DesiredInfra, holder: AiHolder | null, vram?: readonly VramReading[]): AiAccessStatus {
-  if (model.ai.accessPolicy === 'open') return { policy: 'open', holder: null, source: 'open access: every domain may reach ai-tools' };
-  const gpu = vram === undefined || vram.length === 0 ? {} : { vram };
-  if (holder === null) return { policy: 'exclusive', holder: null, since: null, source: 'unknown: Incus could not be read', ...gpu };
-  const source = holder.source === 'switch-ai' ? 'switch-ai' : holder.source === 'ai_access_default' ? 'ai_access_default (no switch yet)' : `nobody: ${holder.note ?? 'no holder'}`;
-  return { policy: 'exclusive', holder: holder.holder, since: holder.since, source, ...gpu };
-}
+/** How the live nftables table compares with the rendered one; only InSync means isolation holds as declared. */
+export type FirewallLiveState = 'InSync' | 'Drifted' | 'Missing' | 'Unavailable' | 'Error';
 
 export interface FirewallStatus {
   /** True only when the live table matches the rendered one: isolation holds as declared. */
   readonly managed: boolean;
-  readonly state: FirewallState['state'] | 'Unknown';
+  readonly state: FirewallLiveState | 'Unknown';
   readonly message: string;
   readonly rules: number;
   /** When the live table was last read. */
   readonly checkedAt: string | null;
   /** When anklume last wrote it (this process). */
   readonly appliedAt: string | null;
-}
-
-export function firewallStatus(state: FirewallState | null, times: { checkedAt: string | null; appliedAt?: string | null }): FirewallStatus {
-  if (state === null) return { managed: false, state: 'Unknown', message: 'not checked yet', rules: 0, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
-  return { managed: state.state === 'InSync', state: state.state, message: state.message, rules: state.rules, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
 }

@@ -10,7 +10,7 @@ import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type Appl
 import type { FirewallTarget } from '../controllers/firewall/check.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
 import { observe } from '../controllers/domain/observe.js';
-import type { Observed } from '../controllers/domain/observed.js';
+import type { Observed } from '../controllers/observed.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { loadDeployments } from '../controllers/service/inputs.js';
 import { ServiceReconciler, serviceKeys } from '../controllers/service/reconciler.js';

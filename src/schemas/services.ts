@@ -1,4 +1,4 @@
-import type { DesiredInfra } from './model.js';
+import type { DesiredDomain, DesiredInfra } from './model.js';
 import { DEFAULT_SANITIZER_PORT, OLLAMA_PORT } from './ports.js';
 
 export { DEFAULT_SANITIZER_PORT, OLLAMA_PORT };
@@ -52,4 +52,13 @@ export function sanitizerEndpoint(model: DesiredInfra): ServiceEndpoint | null {
     if (m !== undefined) return endpoint(d.name, m, model.sanitizer.listenPort);
   }
   return null;
+}
+
+/** The services anklume deploys into a domain's machines (the sanitizer, its OpenClaw assistant), in status's words. */
+export function servicesOf(model: DesiredInfra, domain: DesiredDomain): { readonly instance: string; readonly name: string }[] {
+  if (!domain.enabled) return [];
+  const sanitizer = sanitizerEndpoint(model);
+  const services = sanitizer?.domain === domain.name ? [{ instance: sanitizer.machine, name: `sanitizer on ${sanitizer.machine}` }] : [];
+  if (domain.openclaw !== null) services.push({ instance: domain.openclaw.machine, name: `openclaw on ${domain.openclaw.machine}` });
+  return services;
 }

@@ -10,7 +10,7 @@ import { FIREWALL_KEY, FirewallReconciler } from '../../src/controllers/firewall
 import { observe } from '../../src/controllers/domain/observe.js';
 import { ServiceReconciler } from '../../src/controllers/service/reconciler.js';
 import type { ServiceDeployment } from '../../src/controllers/service/deployment.js';
-import { serviceObjectId } from '../../src/controllers/service/plan.js';
+import { serviceObjectId } from '../../src/controllers/object-id.js';
 import { Nft } from '../../src/firewall/nft.js';
 import { IncusClient } from '../../src/incus/client.js';
 import { Manager } from '../../src/reconcile/manager.js';

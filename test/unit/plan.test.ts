@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import type { Observed, ObservedInstance, ObservedNetwork, ObservedProfile, ObservedProject } from '../../src/controllers/domain/observed.js';
+import type { Observed, ObservedInstance, ObservedNetwork, ObservedProfile, ObservedProject } from '../../src/controllers/observed.js';
 import { planInfra, type PlanOptions } from '../../src/controllers/domain/plan.js';
 import { runnable, type Action } from '../../src/reconcile/action.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';

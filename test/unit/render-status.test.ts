@@ -3,7 +3,7 @@ import type { CliIo } from '../../src/cli/io.js';
 import { renderStatus, statusLabel } from '../../src/cli/render-status.js';
 import { offlineStatusDocument, statusExitCode } from '../../src/cli/status.js';
 import { validateInfraText } from '../../src/config/validate.js';
-import type { Observed } from '../../src/controllers/domain/observed.js';
+import type { Observed } from '../../src/controllers/observed.js';
 import { planInfra } from '../../src/controllers/domain/plan.js';
 import { holderFromObserved } from '../../src/controllers/ai-access/holder.js';
 import { type Condition, type FirewallStatus, type DomainStatus, type ObjectStatus, type StatusDocument } from '../../src/controllers/status.js';

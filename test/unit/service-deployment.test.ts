@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import type { Observed } from '../../src/controllers/domain/observed.js';
+import type { Observed } from '../../src/controllers/observed.js';
 import { DEPLOY_HASH_KEY } from '../../src/controllers/service/deployment.js';
 import { openclawDeployment } from '../../src/controllers/service/openclaw-deployment.js';
 import { planDeployment } from '../../src/controllers/service/plan.js';

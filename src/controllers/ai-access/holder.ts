@@ -1,8 +1,9 @@
 import type { IncusClient } from '../../incus/client.js';
 import { isNotFound } from '../../incus/errors.js';
 import type { Project } from '../../incus/types.js';
+import type { AiAccessStatus, VramReading } from '../status.js';
 import type { DesiredInfra } from '../../schemas/model.js';
-import type { Observed } from '../domain/observed.js';
+import type { Observed } from '../observed.js';
 
 /**
  * The holder of exclusive AI access is durable state kept in Incus, on the
@@ -81,4 +82,13 @@ export async function writeHolder(client: IncusClient, model: DesiredInfra, reco
     },
     signal === undefined ? {} : { signal },
   );
+}
+
+/** Who holds AI access, for status. */
+export function aiAccess(model: DesiredInfra, holder: AiHolder | null, vram?: readonly VramReading[]): AiAccessStatus {
+  if (model.ai.accessPolicy === 'open') return { policy: 'open', holder: null, source: 'open access: every domain may reach ai-tools' };
+  const gpu = vram === undefined || vram.length === 0 ? {} : { vram };
+  if (holder === null) return { policy: 'exclusive', holder: null, since: null, source: 'unknown: Incus could not be read', ...gpu };
+  const source = holder.source === 'switch-ai' ? 'switch-ai' : holder.source === 'ai_access_default' ? 'ai_access_default (no switch yet)' : `nobody: ${holder.note ?? 'no holder'}`;
+  return { policy: 'exclusive', holder: holder.holder, since: holder.since, source, ...gpu };
 }

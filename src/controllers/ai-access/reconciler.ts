@@ -4,10 +4,10 @@ import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
-import { readHolder, type AiHolder } from './holder.js';
+import { aiAccess, readHolder, type AiHolder } from './holder.js';
 import { mirrorStateFile, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer, type SwitchRequest } from './switch.js';
 import { readVram } from './gpu.js';
-import { aiAccess, type AiAccessStatus, type VramReading } from '../status.js';
+import type { AiAccessStatus, VramReading } from '../status.js';
 
 export const AI_ACCESS_KEY = 'ai-access';
 

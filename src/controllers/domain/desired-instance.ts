@@ -1,6 +1,6 @@
 import type { DesiredDomain, DesiredInfra, DesiredMachine } from '../../schemas/model.js';
 import { markedConfig } from './desired-object.js';
-import type { IncusConfig, IncusDevices } from './observed.js';
+import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK } from '../../reconcile/ownership.js';
 
 /** Where an instance's image comes from, as the Incus instance source object. */

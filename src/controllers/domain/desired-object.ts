@@ -1,4 +1,4 @@
-import type { IncusConfig, IncusDevices } from './observed.js';
+import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK, formatListMark, ownershipMarks } from '../../reconcile/ownership.js';
 
 /** A project, network or profile as anklume wants it. */

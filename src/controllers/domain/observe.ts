@@ -1,6 +1,6 @@
 import type { IncusClient } from '../../incus/client.js';
 import { AnklumeError } from '../../shared/errors.js';
-import { scoped, type Observed } from './observed.js';
+import { scoped, type Observed } from '../observed.js';
 
 /**
  * Read everything anklume compares in four bulk requests (recursion=1,

@@ -1,7 +1,8 @@
+import { objectId } from '../object-id.js';
 import type { Action, KeyChange } from '../../reconcile/action.js';
 import type { DesiredObject } from './desired-object.js';
 import { descriptionChange, diffConfig, diffDevices } from '../../reconcile/diff.js';
-import type { IncusConfig, IncusDevices } from './observed.js';
+import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK, conflictReason, listMark, ownership, type Ownership } from '../../reconcile/ownership.js';
 
 /** What the controller needs to create or update a project, network or profile. */
@@ -25,10 +26,6 @@ export interface ActualConfigObject {
   readonly devices?: IncusDevices;
   readonly type?: string;
   readonly managed?: boolean;
-}
-
-export function objectId(kind: string, project: string | null, name: string): string {
-  return project === null ? `${kind}/${name}` : `${kind}/${project}/${name}`;
 }
 
 /**

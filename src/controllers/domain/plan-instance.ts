@@ -1,7 +1,7 @@
 import type { Action, KeyChange } from '../../reconcile/action.js';
-import { objectId } from './plan-config-object.js';
+import { objectId } from '../object-id.js';
 import { descriptionChange, diffConfig, diffDevices } from '../../reconcile/diff.js';
-import type { IncusConfig, IncusDevices, ObservedInstance } from './observed.js';
+import type { IncusConfig, IncusDevices, ObservedInstance } from '../observed.js';
 import { MARK, conflictReason, listMark, ownership } from '../../reconcile/ownership.js';
 import { imageSource, type DesiredInstance, type ImageSource } from './desired-instance.js';
 

@@ -1,11 +1,12 @@
 import type { Action, Note, Plan } from '../../reconcile/action.js';
 import type { DesiredInfra } from '../../schemas/model.js';
-import { objectId, planConfigObject, type ActualConfigObject } from './plan-config-object.js';
+import { objectId } from '../object-id.js';
+import { planConfigObject, type ActualConfigObject } from './plan-config-object.js';
 import { desiredInstance } from './desired-instance.js';
 import { planInstance } from './plan-instance.js';
 import { desiredBridge } from './desired-bridge.js';
-import type { Observed, ObservedInstance } from './observed.js';
-import { scoped } from './observed.js';
+import type { Observed, ObservedInstance } from '../observed.js';
+import { scoped } from '../observed.js';
 import { MARK, ownership } from '../../reconcile/ownership.js';
 import { desiredProfiles } from './desired-profiles.js';
 import { desiredProject } from './desired-project.js';

@@ -5,12 +5,13 @@ import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js
 import type { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
-import type { Activity } from '../activity.js';
+import { logOutcome, type Activity } from '../activity.js';
 import { applyAction } from './apply.js';
 import { detectStoragePool } from './observe.js';
-import type { Observed } from './observed.js';
+import type { Observed } from '../observed.js';
 import { planInfra } from './plan.js';
-import { domainStatus, type DomainStatus } from '../status.js';
+import type { DomainStatus } from '../status.js';
+import { domainStatus } from './status.js';
 
 /** The key of a domain's objects; {@link LEFTOVERS} holds this infra's objects whose domain left infra.yml. */
 export const domainKey = (domain: string): string => `domain/${domain}`;
@@ -145,13 +146,4 @@ export class DomainReconciler implements Reconciler {
     if (action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start')) return bridgeLock.withShared(run);
     return run();
   }
-}
-
-/** One log line per action with its result and duration. */
-export function logOutcome(ctx: ReconcileContext, o: Outcome): void {
-  const base = { action: o.action.id, verb: o.action.verb, reason: o.action.reason };
-  const what = `${o.action.verb} ${o.action.kind} ${o.action.name}`;
-  if (o.status === 'done') ctx.log.info({ ...base, result: 'done', ms: Math.round(o.ms) }, what);
-  else if (o.status === 'failed') ctx.log.error({ ...base, result: 'failed', ms: Math.round(o.ms), err: o.error }, `${what} failed`);
-  else if (o.action.blocked === undefined) ctx.log.warn({ ...base, result: 'skipped', why: o.reason }, `${what} skipped`);
 }

@@ -5,8 +5,8 @@ import { AnklumeError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Activity } from '../activity.js';
 import { checkFirewall, nftOf, type FirewallTarget } from '../firewall/check.js';
-import { applyFirewall, type FirewallState } from './table.js';
-import { firewallStatus, type FirewallStatus } from '../status.js';
+import { applyFirewall, firewallStatus, type FirewallState } from './table.js';
+import type { FirewallStatus } from '../status.js';
 
 /** The firewall's one key: the table is one object, rendered from the whole model. */
 export const FIREWALL_KEY = 'firewall';

@@ -4,6 +4,7 @@ import { nftScript } from '../../firewall/nft-text.js';
 import { renderFirewall } from '../../firewall/render.js';
 import type { Ruleset } from '../../firewall/ruleset.js';
 import type { Action } from '../../reconcile/action.js';
+import type { FirewallLiveState, FirewallStatus } from '../status.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 
@@ -32,7 +33,7 @@ export interface FirewallPayload {
 
 export interface FirewallState {
   /** InSync: the live rules are the rendered ones. Anything else means isolation is not (fully) enforced. */
-  readonly state: 'InSync' | 'Drifted' | 'Missing' | 'Unavailable' | 'Error';
+  readonly state: FirewallLiveState;
   readonly message: string;
   readonly diff: FirewallDiff | null;
   readonly rules: number;
@@ -94,4 +95,10 @@ export async function applyFirewall(nft: Nft, payload: FirewallPayload, signal?:
     throw new FirewallNotAppliedError(`nft applied the rules but reading them back differs: ${after.message}${sample === '' ? '' : ` (${sample})`}`);
   }
   return after;
+}
+
+/** The firewall as status shows it. */
+export function firewallStatus(state: FirewallState | null, times: { checkedAt: string | null; appliedAt?: string | null }): FirewallStatus {
+  if (state === null) return { managed: false, state: 'Unknown', message: 'not checked yet', rules: 0, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
+  return { managed: state.state === 'InSync', state: state.state, message: state.message, rules: state.rules, checkedAt: times.checkedAt, appliedAt: times.appliedAt ?? null };
 }

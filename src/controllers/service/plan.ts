@@ -1,27 +1,11 @@
 import type { Action } from '../../reconcile/action.js';
-import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
-import { sanitizerEndpoint } from '../../schemas/services.js';
-import { objectId } from '../domain/plan-config-object.js';
-import { scoped, type Observed } from '../domain/observed.js';
+import { objectId, serviceObjectId } from '../object-id.js';
+import { scoped, type Observed } from '../observed.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 
 export interface DeployPayload {
   readonly op: 'deploy';
   readonly deployment: ServiceDeployment;
-}
-
-/** The status id of a service: one per instance. */
-export function serviceObjectId(project: string, instance: string): string {
-  return `service/${project}/${instance}`;
-}
-
-/** The services anklume deploys into a domain's instances (the sanitizer, its OpenClaw), by status id. */
-export function servicesOf(model: DesiredInfra, domain: DesiredDomain): { readonly id: string; readonly instance: string; readonly name: string }[] {
-  if (!domain.enabled) return [];
-  const sanitizer = sanitizerEndpoint(model);
-  const services = sanitizer?.domain === domain.name ? [{ id: serviceObjectId(domain.project, sanitizer.machine), instance: sanitizer.machine, name: `sanitizer on ${sanitizer.machine}` }] : [];
-  if (domain.openclaw !== null) services.push({ id: serviceObjectId(domain.project, domain.openclaw.machine), instance: domain.openclaw.machine, name: `openclaw on ${domain.openclaw.machine}` });
-  return services;
 }
 
 /**

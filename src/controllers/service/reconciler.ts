@@ -3,13 +3,14 @@ import type { Outcome } from '../../reconcile/execute.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { describeError } from '../../shared/errors.js';
-import type { Activity } from '../activity.js';
-import { logOutcome } from '../domain/reconciler.js';
-import { scoped, type Observed } from '../domain/observed.js';
+import { logOutcome, type Activity } from '../activity.js';
+import { scoped, type Observed } from '../observed.js';
 import { objectStatus, type ObjectStatus } from '../status.js';
 import { applyDeployment } from './apply.js';
 import type { ServiceDeployment } from './deployment.js';
-import { planDeployment, serviceObjectId, servicesOf } from './plan.js';
+import { servicesOf } from '../../schemas/services.js';
+import { serviceObjectId } from '../object-id.js';
+import { planDeployment } from './plan.js';
 
 export interface ServiceReconcilerDeps {
   readonly client: IncusClient;
@@ -25,7 +26,7 @@ export interface ServiceReconcilerDeps {
 /** The service keys of a domain (its status ids: `service/<project>/<instance>`). */
 export function serviceKeys(model: DesiredInfra, domain: string): string[] {
   const d = model.domains.find((x) => x.name === domain);
-  return d === undefined ? [] : servicesOf(model, d).map((s) => s.id);
+  return d === undefined ? [] : servicesOf(model, d).map((s) => serviceObjectId(d.project, s.instance));
 }
 
 /**
@@ -49,7 +50,7 @@ export class ServiceReconciler implements Reconciler {
   async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
     const { deps } = this;
     const model = deps.model();
-    const service = model.domains.flatMap((d) => servicesOf(model, d)).find((s) => s.id === key);
+    const service = model.domains.flatMap((d) => servicesOf(model, d).map((s) => ({ ...s, id: serviceObjectId(d.project, s.instance) }))).find((s) => s.id === key);
     if (service === undefined) {
       this.statuses.delete(key); // left infra.yml since it was queued
       return;
