@@ -16,16 +16,8 @@ export interface ApplyRequest {
   readonly force: boolean;
 }
 
-/** An action as the CLI shows it (its payload stays in the daemon). */
-export interface ApplyActionRef {
-  readonly id: string;
-  /** The domain. */
-  readonly group: string;
-  readonly kind: string;
-  readonly name: string;
-  readonly verb: Verb;
-  readonly reason: string;
-}
+/** An action as the CLI shows it (its payload, changes and ordering stay in the daemon). */
+export type ApplyActionRef = Pick<Action, 'id' | 'group' | 'kind' | 'name' | 'verb' | 'reason'>;
 
 export type ApplyEvent =
   | { readonly type: 'start'; readonly action: ApplyActionRef }

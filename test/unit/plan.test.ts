@@ -233,3 +233,41 @@ describe('planInfra', () => {
     });
   });
 });
+
+describe('planInfra for some groups only (one domain reconciler key)', () => {
+  it('plans the same actions for a domain as the whole plan has for it, and nothing of the others', () => {
+    const m = model();
+    const whole = planInfra(m, empty(), options);
+    const pro = planInfra(m, empty(), { ...options, only: (g) => g === 'pro' });
+    const brief = (a: Action): string => `${a.verb} ${a.id}`;
+    expect(pro.actions.map(brief)).toEqual(whole.actions.filter((a) => a.group === 'pro').map(brief));
+    expect(pro.actions.every((a) => a.group === 'pro')).toBe(true);
+  });
+
+  it('never takes another domain for leftovers; the leftovers key gets the objects of domains gone from the file', () => {
+    const m = model();
+    const observed = converged(m);
+    const prune = { ...options, prune: true, force: true };
+    expect(planInfra(m, observed, { ...prune, only: (g) => g === 'pro' }).actions).toEqual([]);
+    const withoutSandbox = model(INFRA.replace(/ {2}sandbox:[\s\S]*$/, ''));
+    const known = new Set(withoutSandbox.domains.map((d) => d.name));
+    expect(planInfra(withoutSandbox, observed, { ...prune, only: (g) => g === 'pro' }).actions).toEqual([]);
+    const leftovers = planInfra(withoutSandbox, observed, { ...prune, only: (g) => !known.has(g) });
+    expect(leftovers.actions.map((a) => a.id).sort()).toEqual(['instance/sandbox/sandbox-1#delete', 'network/net-sandbox#delete', 'project/sandbox#delete']);
+    expect(leftovers.actions.every((a) => a.group === 'sandbox')).toBe(true);
+  });
+
+  it('keeps the deletion guard over the whole infra, whichever group is planned', () => {
+    const m = model();
+    const observed = converged(m);
+    const onlyPro = model(INFRA.replace(/ {2}sandbox:[\s\S]*$/, '').replace(/ {6}pro-gpu: \{ gpu: true \}\n/, ''));
+    const known = new Set(onlyPro.domains.map((d) => d.name));
+    // Two of three managed instances would go: more than half, refused without --force, in both keys' plans.
+    const left = planInfra(onlyPro, observed, { ...options, prune: true, only: (g) => !known.has(g) });
+    const pro = planInfra(onlyPro, observed, { ...options, prune: true, only: (g) => g === 'pro' });
+    expect([...left.actions, ...pro.actions].filter((a) => a.kind === 'instance' && a.verb === 'delete').map((a) => a.blocked ?? 'not blocked')).toEqual([
+      expect.stringContaining('more than half'),
+      expect.stringContaining('more than half'),
+    ]);
+  });
+});
