@@ -112,7 +112,7 @@ export async function startFakeIncus(handler: Route = () => error(404, 'not foun
         path: url.pathname,
         query: url.searchParams,
         headers: req.headers,
-        body: text === '' ? undefined : (JSON.parse(text) as unknown),
+        body: text === '' ? undefined : parseBody(text),
       };
       requests.push(seen);
       void Promise.resolve(current(seen)).then(async (reply) => {
@@ -146,4 +146,13 @@ export async function startFakeIncus(handler: Route = () => error(404, 'not foun
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** JSON bodies parsed; anything else (a file pushed into an instance) kept as text. */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }

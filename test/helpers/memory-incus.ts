@@ -23,6 +23,10 @@ export interface MemoryIncus {
   hold(pattern: RegExp): () => void;
   /** The next request matching `pattern` fails with a 500 and this message. */
   fail(pattern: RegExp, message: string): void;
+  /** How commands run in instances answer (the `timeout` wrapper taken off); default: exit 0, no output. */
+  onExec(answer: (instance: string, command: readonly string[]) => { code: number; stdout?: string; stderr?: string }): void;
+  /** Files pushed into instances, by `project/instance:path`. */
+  readonly files: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -35,6 +39,10 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
   const instances = new Map<string, Obj & { status: string; project: string }>();
   const holds: { pattern: RegExp; release: Promise<void> }[] = [];
   const failures: { pattern: RegExp; message: string }[] = [];
+  const files = new Map<string, string>();
+  const opMetadata = new Map<string, unknown>();
+  const logs = new Map<string, string>();
+  let execAnswer: Parameters<MemoryIncus['onExec']>[0] = () => ({ code: 0 });
   let ops = 0;
   let etag = 0;
 
@@ -51,7 +59,15 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
     }
     const project = req.query.get('project') ?? 'default';
     const parts = req.path.split('/').filter((s) => s !== '');
-    if (parts[1] === 'operations') return sync(operation(parts[2] ?? '', 200));
+    if (parts[1] === 'operations') {
+      const id = parts[2] ?? '';
+      return sync({ ...operation(id, 200), metadata: opMetadata.get(id) ?? {} });
+    }
+    if (parts[3] === 'logs') {
+      const log = logs.get(req.path);
+      if (req.method === 'DELETE') logs.delete(req.path);
+      return log === undefined ? error(404, 'not found') : req.method === 'DELETE' ? sync({}) : { status: 200, headers: { 'Content-Type': 'application/octet-stream' }, body: log };
+    }
     const c = parts[1] as (typeof collections)[number];
     if (!collections.includes(c)) return error(404, 'not found');
     const map = store(c);
@@ -81,6 +97,22 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
       const action = (req.body as { action: string }).action;
       (current as unknown as { status: string }).status = action === 'stop' ? 'Stopped' : 'Running';
       return async(`op-${++ops}`);
+    }
+    if (c === 'instances' && parts[3] === 'exec' && req.method === 'POST') {
+      let command = (req.body as { command: string[] }).command;
+      if (command[0] === 'timeout') command = command.slice(4); // timeout -k <grace> <seconds> ...
+      const answer = execAnswer(name ?? '', command);
+      const id = `op-${++ops}`;
+      const out = `/1.0/instances/${name ?? ''}/logs/exec-output/${id}.stdout`;
+      const err = `/1.0/instances/${name ?? ''}/logs/exec-output/${id}.stderr`;
+      logs.set(out, answer.stdout ?? '');
+      logs.set(err, answer.stderr ?? '');
+      opMetadata.set(id, { return: answer.code, output: { '1': out, '2': err } });
+      return async(id);
+    }
+    if (c === 'instances' && parts[3] === 'files' && req.method === 'POST') {
+      files.set(`${project}/${name ?? ''}:${req.query.get('path') ?? ''}`, typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+      return sync({});
     }
     if (parts[3] !== undefined) return error(404, 'not found');
     if (req.method === 'GET') return sync(withProject(c, current, project), 200, { ETag: `"${++etag}"` });
@@ -123,6 +155,10 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
     fail(pattern, message) {
       failures.push({ pattern, message });
     },
+    onExec(answer) {
+      execAnswer = answer;
+    },
+    files,
     close: () => fake.close(),
   };
 }

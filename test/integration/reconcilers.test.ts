@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
@@ -171,7 +173,7 @@ describe('the firewall reconciler, with a real nft in a network namespace', () =
   const ns = `ak-rt-${process.pid}`;
   let dir: string;
   let nftBinary: string;
-  const nftIn = (...args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8' });
+  const nftIn = (...args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, 'nft', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   beforeAll(() => {
     execFileSync('ip', ['netns', 'add', ns]);
@@ -303,6 +305,14 @@ describe('the AI access reconciler', () => {
 
 describe('the service reconciler', () => {
   const key = serviceObjectId('pro', 'pro-a');
+  // The deployed service's health endpoint, on loopback.
+  let health: { url: string; close: () => Promise<void> };
+  beforeAll(async () => {
+    const server = createServer((_req, res) => res.writeHead(200).end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    health = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  });
+  afterAll(() => health.close());
   function deployment(over: Partial<ServiceDeployment> = {}): ServiceDeployment {
     return { project: 'pro', instance: 'pro-a', domain: 'pro', name: 'sanitizer', files: [], devices: {}, hostDirs: [], unit: 'x', healthUrl: 'http://127.0.0.1:1/', hash: 'h1', ...over };
   }
@@ -328,22 +338,46 @@ describe('the service reconciler', () => {
     expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
   });
 
-  it('deploys on drift, fails when the deploy fails, and retries after its backoff', async () => {
+  it('deploys on drift with one deploy, fails when a step fails, retries after its backoff, then writes nothing', async () => {
     incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: { 'user.anklume.deploy-hash': 'old' }, devices: {}, status: 'Running', project: 'pro' });
+    incus.onExec((_instance, command) => (command.join(' ') === 'systemctl is-system-running --wait' ? { code: 0, stdout: 'running\n' } : { code: 0 }));
     incus.fail(/^PUT \/1\.0\/instances\/pro-a$/, 'instance busy');
-    const reconciler = serviceReconciler(deployment({ devices: { data: { type: 'disk', source: '/srv', path: '/data' } } }));
+    const reconciler = serviceReconciler(deployment({ healthUrl: health.url, files: [{ path: '/etc/svc/conf', content: 'x=1\n', mode: 0o600 }], devices: { data: { type: 'disk', source: '/srv', path: '/data' } } }));
     const h = harness(reconciler, time);
     manager = h.manager;
     const first = await h.run(key);
     expect(first.result).toBe('error');
+    expect(String(first.error)).toContain('instance busy');
     expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ status: true, reason: 'Failed' });
     expect(h.manager.retries('service', key)).toBe(1);
     const retry = h.manager.nextRun('service', key);
     time.advance(1_000);
-    // The retry gets past the device write; the exec that follows is not in this in-memory Incus: it fails there.
-    expect((await retry).result).toBe('error');
-    expect(incus.writes().filter((w) => w === 'PUT /1.0/instances/pro-a')).toHaveLength(2);
+    expect((await retry).result).toBe('success');
     expect(incus.instances.get('pro/pro-a')?.devices).toMatchObject({ data: { source: '/srv' } });
-    expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('old');
+    expect(incus.files.get('pro/pro-a:/etc/svc/conf')).toBe('x=1\n');
+    expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('h1');
+    expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+    const before = incus.writes().length;
+    expect((await h.run(key)).result).toBe('success');
+    expect(incus.writes().slice(before)).toEqual([]);
+  });
+
+  it('fails a deploy at its deadline; the hash is written last, so the next pass deploys again and finishes', async () => {
+    incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: {}, devices: {}, status: 'Running', project: 'pro' });
+    incus.onExec(() => ({ code: 0, stdout: 'running\n' }));
+    const release = incus.hold(/^POST \/1\.0\/instances\/pro-a\/files$/);
+    const reconciler = serviceReconciler(deployment({ healthUrl: health.url, files: [{ path: '/etc/svc/conf', content: 'x=1\n', mode: 0o600 }] }));
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    const first = h.run(key);
+    await vi.waitFor(() => expect(incus.fake.requests.some((r) => r.path === '/1.0/instances/pro-a/files')).toBe(true));
+    time.advance(DEADLINE_MS);
+    expect((await first).error).toBeInstanceOf(DeadlineExceededError);
+    expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBeUndefined();
+    release();
+    const retry = h.manager.nextRun('service', key);
+    time.advance(1_000);
+    expect((await retry).result).toBe('success');
+    expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('h1');
   });
 });
