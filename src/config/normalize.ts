@@ -42,6 +42,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       devices: stringifyDevices(m.devices),
       ephemeral: m.ephemeral ?? domain.ephemeral,
       osImage: m.os_image ?? global.default_os_image,
+      allowUnsafe: m.allow_unsafe,
     }));
     return {
       name,
@@ -66,6 +67,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
         description: p.description ?? '',
         config: stringify(p.config),
         devices: stringifyDevices(p.devices),
+        allowUnsafe: p.allow_unsafe,
       })),
       machines,
       openclaw: domain.openclaw?.enabled === true

@@ -1,6 +1,7 @@
 import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
 import { cidrsOverlap, formatIpv4, parseCidr } from '../shared/ipv4.js';
 import { planAddresses, type AddressPlan } from './addressing.js';
+import { checkBoundaries } from './boundary.js';
 import { didYouMean, type ValidationIssue } from './issues.js';
 
 /**
@@ -41,6 +42,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...addressIssues);
   issues.push(...checkHostOverlap(input, plan));
   issues.push(...checkMachines(input));
+  issues.push(...checkBoundaries(input, plan));
   issues.push(...checkPolicies(input));
   issues.push(...checkAiAccess(input));
   issues.push(...checkGpu(input));

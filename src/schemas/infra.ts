@@ -31,6 +31,17 @@ const incusDevices = z
   .record(z.string().min(1), z.record(z.string().min(1), configValue))
   .meta({ description: 'Incus devices by name; each needs a `type` (disk, nic, gpu, proxy, ...).' });
 
+/**
+ * What may break a domain's boundary, refused per trust level by `validate`
+ * (docs/firewall.md) unless a machine or profile names it in `allow_unsafe`.
+ */
+export const UNSAFE_KINDS = ['privileged', 'raw-config', 'host-disk', 'cross-domain-device', 'nesting'] as const;
+export type UnsafeKind = (typeof UNSAFE_KINDS)[number];
+const allowUnsafe = z
+  .array(z.enum(UNSAFE_KINDS))
+  .default([])
+  .meta({ description: "What this may do although its domain's trust level forbids it: privileged, raw-config, host-disk, cross-domain-device, nesting. Shown as a warning in plan and status." });
+
 export const MachineSchema = z
   .strictObject({
     description: description.optional(),
@@ -52,6 +63,7 @@ export const MachineSchema = z
     devices: incusDevices.default({}),
     ephemeral: z.boolean().optional().meta({ description: "Deletable without --force (no delete protection). Inherits the domain's value." }),
     os_image: z.string().min(1).optional().meta({ description: 'Image (remote:alias or a local alias). Defaults to global.default_os_image.' }),
+    allow_unsafe: allowUnsafe,
   })
   .meta({ title: 'Machine', description: 'An Incus instance. Its key is its full, globally unique name (e.g. pro-dev).' });
 
@@ -60,6 +72,7 @@ export const ProfileSchema = z
     description: description.optional(),
     config: incusConfig.default({}),
     devices: incusDevices.default({}),
+    allow_unsafe: allowUnsafe,
   })
   .meta({ title: 'Profile', description: "An Incus profile created in the domain's project." });
 
@@ -210,6 +223,10 @@ export const GlobalSchema = z
       .default(['ollama', 'speaches'])
       .meta({ description: 'systemd services in the ai-tools instances that switch-ai stops before flushing GPU memory and starts again after.' }),
     gpu_policy: z.enum(['exclusive', 'shared']).default('exclusive').meta({ description: 'exclusive: at most one instance with gpu: true.' }),
+    host_disk_paths: z
+      .array(z.string().regex(/^\/[^\0\n]*$/, 'an absolute path'))
+      .default([])
+      .meta({ description: 'Host directories that machines outside the admin domain may mount as disks (with what is below them). Empty: none.' }),
     sanitizer: SanitizerSettingsSchema.prefault({}),
     openclaw: OpenClawDefaultsSchema.prefault({}),
   })

@@ -1,4 +1,4 @@
-import type { AiProvider, TrustLevel } from './infra.js';
+import type { AiProvider, TrustLevel, UnsafeKind } from './infra.js';
 
 /**
  * The desired model: infra.yml validated, defaults resolved, addresses computed.
@@ -69,6 +69,7 @@ export interface DesiredProfile {
   readonly description: string;
   readonly config: Readonly<Record<string, string>>;
   readonly devices: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly allowUnsafe: readonly UnsafeKind[];
 }
 
 export interface DesiredMachine {
@@ -87,6 +88,8 @@ export interface DesiredMachine {
   readonly devices: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly ephemeral: boolean;
   readonly osImage: string;
+  /** What it may do although its domain's trust level forbids it (a warning in plan and status). */
+  readonly allowUnsafe: readonly UnsafeKind[];
 }
 
 export interface DesiredOpenClaw {

@@ -85,7 +85,7 @@ describe('apply against a real Incus', () => {
     for (const [project, name, ip] of [[A, `${A}1`, `10.${octet}.1.10`], [A, `${A}2`, `10.${octet}.1.1`], [A, `${A}3`, `10.${octet}.1.2`], [B, `${B}1`, `10.${octet}.2.1`], [C, `${C}1`, `10.${octet}.3.1`]] as const) {
       const i = await instance(project, name);
       expect(i.status).toBe('Running');
-      expect(i.devices.eth0).toEqual({ type: 'nic', network: `net-${project}`, name: 'eth0', 'ipv4.address': ip });
+      expect(i.devices.eth0).toEqual({ type: 'nic', network: `net-${project}`, name: 'eth0', 'ipv4.address': ip, 'security.mac_filtering': 'true', 'security.ipv4_filtering': 'true' });
       expect(i.config['user.anklume.infra']).toBe(infraName);
     }
     expect((await instance(A, `${A}1`)).config['security.protection.delete']).toBe('true');

@@ -89,7 +89,7 @@ describe('planInfra', () => {
     const m = model();
     const plan = planInfra(m, empty(), options);
     const gpu = (plan.actions.find((a) => a.id === 'instance/pro/pro-gpu')?.payload as any).desired;
-    expect(gpu.devices).toEqual({ gpu: { type: 'gpu', gputype: 'physical' }, eth0: { type: 'nic', network: 'net-pro', name: 'eth0', 'ipv4.address': '10.110.0.1' } });
+    expect(gpu.devices).toEqual({ gpu: { type: 'gpu', gputype: 'physical' }, eth0: { type: 'nic', network: 'net-pro', name: 'eth0', 'ipv4.address': '10.110.0.1', 'security.mac_filtering': 'true', 'security.ipv4_filtering': 'true' } });
     expect(gpu.config).toMatchObject({ 'security.protection.delete': 'true', 'user.anklume.managed': 'true', 'user.anklume.infra': 'plantest', 'user.anklume.domain': 'pro' });
     const sandbox = plan.actions.find((a) => a.id === 'instance/sandbox/sandbox-1')?.payload as any;
     expect(sandbox.desired.config['security.protection.delete']).toBeUndefined();
@@ -120,6 +120,30 @@ describe('planInfra', () => {
     expect(plan.actions[0]?.changes).toEqual([{ key: 'ipv4.nat', from: 'false', to: 'true' }]);
     expect(plan.actions[1]?.changes).toEqual([{ key: 'limits.memory', to: '2GiB' }]);
     expect(plan.actions[2]?.after).toEqual(['instance/pro/pro-dev']);
+  });
+
+  it('owns what decides isolation: a restricted.* key or a bridge key set by hand is unset, other keys set by others are kept', () => {
+    const m = model();
+    const state = converged(m);
+    const project = state.projects.get('pro')!;
+    state.projects.set('pro', { ...project, config: { ...project.config, 'restricted.containers.privilege': 'allow', 'user.note': 'kept' } });
+    const net = state.networks.get('net-pro')!;
+    state.networks.set('net-pro', { ...net, config: { ...net.config, 'bridge.external_interfaces': 'eth9', 'ipv4.firewall': 'false', 'ipv6.nat': 'true', 'dns.domain': 'kept' } });
+    const plan = planInfra(m, state, options);
+    expect(summary(plan.actions)).toEqual(['update network/net-pro', 'update project/pro']);
+    expect(plan.actions[0]?.changes).toEqual([
+      { key: 'bridge.external_interfaces', from: 'eth9' },
+      { key: 'ipv4.firewall', from: 'false' },
+      { key: 'ipv6.nat', from: 'true' },
+    ]);
+    expect(plan.actions[1]?.changes).toEqual([{ key: 'restricted.containers.privilege', from: 'allow' }]);
+    expect((plan.actions[1]?.payload as { unset: string[] }).unset).toEqual(['restricted.containers.privilege']);
+  });
+
+  it('warns on every plan about what allow_unsafe lets cross a boundary', () => {
+    const m = model(INFRA.replace('pro-gpu: { gpu: true }', 'pro-gpu: { gpu: true, config: { security.privileged: "true" }, allow_unsafe: [privileged] }'));
+    const plan = planInfra(m, converged(m), options);
+    expect(plan.notes).toEqual([{ group: 'pro', kind: 'instance', name: 'pro-gpu', message: 'WARNING allow_unsafe: privileged — may cross the boundary of a trusted domain' }]);
   });
 
   it('never renumbers a domain silently: a new domain shifting the name order blocks its bridge and what depends on it', () => {

@@ -3,6 +3,14 @@ import { markedConfig, type DesiredObject } from './desired-object.js';
 import { MARK } from '../../reconcile/ownership.js';
 
 /**
+ * Keys of a domain's bridge that decide what its traffic may reach: anklume
+ * owns them even when it does not set them, so one set by hand (the host's
+ * uplink enslaved, Incus's own firewall turned off, an ACL, routes or DHCP
+ * options pushed through dnsmasq, IPv6 turned on) is undone on the next pass.
+ */
+const BRIDGE_ISOLATION_KEYS = ['bridge.external_interfaces', 'bridge.mode', 'ipv4.firewall', 'ipv4.routing', 'ipv4.routes', 'ipv4.routes.*', 'ipv4.nat', 'ipv4.nat.*', 'ipv4.dhcp.routes', 'ipv4.dhcp.gateway', 'ipv6.*', 'security.acls', 'security.acls.*', 'raw.dnsmasq', 'dns.zone.forward', 'dns.zone.reverse.ipv4', 'dns.zone.reverse.ipv6', 'tunnel.*'];
+
+/**
  * The bridge of a domain, in the default project (the only place Incus allows
  * bridges). Every address key is explicit so that nothing is left to `auto`
  * and nothing drifts (incus-api.md §B.8).
@@ -26,5 +34,6 @@ export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra): Desir
       }),
       [MARK.subnet]: network.subnet,
     },
+    owns: BRIDGE_ISOLATION_KEYS,
   };
 }

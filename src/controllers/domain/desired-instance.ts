@@ -2,6 +2,7 @@ import type { DesiredDomain, DesiredInfra, DesiredMachine } from '../../schemas/
 import { markedConfig } from './desired-object.js';
 import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK } from '../../reconcile/ownership.js';
+import { withAddressFiltering } from './nic-filtering.js';
 
 /** Where an instance's image comes from, as the Incus instance source object. */
 export type ImageSource =
@@ -37,16 +38,20 @@ export interface DesiredInstance {
 
 /**
  * A machine as an Incus instance: declared config and devices, eth0 pinned to its
- * address on the domain bridge, a GPU device when `gpu: true`, and delete
- * protection unless ephemeral. Ownership marks record the image it came from.
+ * address on the domain bridge, every NIC on that bridge filtering its addresses
+ * (no spoofing of another machine's MAC or IPv4), a GPU device when `gpu: true`,
+ * and delete protection unless ephemeral. Ownership marks record the image it came from.
  */
 export function desiredInstance(machine: DesiredMachine, domain: DesiredDomain, infra: DesiredInfra): DesiredInstance {
-  const devices: Record<string, Readonly<Record<string, string>>> = {
-    ...(machine.gpu && !('gpu' in machine.devices) ? { gpu: { type: 'gpu', gputype: 'physical' } } : {}),
-    ...machine.devices,
-    // Ours wins over a declared eth0: the pinned address is what policies and the firewall rely on.
-    eth0: { type: 'nic', network: domain.bridge, name: 'eth0', 'ipv4.address': machine.ip },
-  };
+  const devices = withAddressFiltering(
+    {
+      ...(machine.gpu && !('gpu' in machine.devices) ? { gpu: { type: 'gpu', gputype: 'physical' } } : {}),
+      ...machine.devices,
+      // Ours wins over a declared eth0: the pinned address is what policies and the firewall rely on.
+      eth0: { type: 'nic', network: domain.bridge, name: 'eth0', 'ipv4.address': machine.ip },
+    },
+    domain.bridge,
+  );
   const config: Record<string, string> = {
     ...machine.config,
     ...(machine.ephemeral ? {} : { 'security.protection.delete': 'true' }),

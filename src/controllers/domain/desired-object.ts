@@ -18,6 +18,17 @@ export interface DesiredObject {
   readonly createOnly?: IncusConfig;
   /** For networks: the type, which cannot change in place. */
   readonly type?: string;
+  /**
+   * Keys anklume owns whether or not it set them (`name`, or `prefix.*`):
+   * one set by hand is drift, unset on the next pass. For what decides
+   * isolation, where a key someone adds weakens the domain's boundary.
+   */
+  readonly owns?: readonly string[];
+}
+
+/** Does `key` fall under one of these owned patterns? */
+export function isOwnedKey(owns: readonly string[] | undefined, key: string): boolean {
+  return (owns ?? []).some((p) => (p.endsWith('.*') ? key.startsWith(p.slice(0, -1)) : key === p));
 }
 
 /**

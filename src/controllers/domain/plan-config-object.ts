@@ -1,6 +1,6 @@
 import { objectId } from '../object-id.js';
 import type { Action, KeyChange } from '../../reconcile/action.js';
-import type { DesiredObject } from './desired-object.js';
+import { isOwnedKey, type DesiredObject } from './desired-object.js';
 import { descriptionChange, diffConfig, diffDevices } from '../../reconcile/diff.js';
 import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK, conflictReason, listMark, ownership, type Ownership } from '../../reconcile/ownership.js';
@@ -53,7 +53,9 @@ export function planConfigObject(
     const changes = [...typeChange, ...immutable];
     return { ...base, verb: 'replace', reason: 'needs replacement', changes, blocked: `${desired.kind} ${desired.name} needs replacement: ${changes.map((c) => c.key).join(', ')} cannot change in place`, payload: { op: 'none' } };
   }
-  const config = diffConfig(desired.config, actual.config, listMark(actual.config[MARK.keys]));
+  // Keys anklume owns outright count as set by it: a value added by hand is unset.
+  const owned = Object.keys(actual.config).filter((k) => isOwnedKey(desired.owns, k));
+  const config = diffConfig(desired.config, actual.config, [...listMark(actual.config[MARK.keys]), ...owned]);
   const devices = desired.devices === undefined ? { set: {}, remove: [], changes: [] } : diffDevices(desired.devices, actual.devices ?? {}, listMark(actual.config[MARK.devices]));
   const description = descriptionChange(desired.description, actual.description);
   const changes = [...description, ...config.changes, ...devices.changes];

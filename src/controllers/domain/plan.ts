@@ -51,6 +51,7 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
       continue;
     }
     const inPlan = (id: string): string[] => (actions.some((a) => a.id === id) ? [id] : []);
+    notes.push(...unsafeNotes(domain));
 
     const bridge = desiredBridge(domain, model);
     wanted.add(objectId('network', null, bridge.name));
@@ -90,6 +91,15 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
   if (options.prune) actions.push(...planDeletions(leftovers, observed, infra, options).filter(mine));
   else for (const l of leftovers.filter(mine)) notes.push({ group: l.group, kind: l.kind, name: l.name, message: 'no longer in infra.yml; kept (apply --prune deletes it)' });
   return { actions, notes };
+}
+
+/** What infra.yml lets cross the domain's boundary (`allow_unsafe`): said on every plan, never silently. */
+function unsafeNotes(domain: DesiredInfra['domains'][number]): Note[] {
+  const note = (kind: string, name: string, allowed: readonly string[]): Note => ({ group: domain.name, kind, name, message: `WARNING allow_unsafe: ${allowed.join(', ')} — may cross the boundary of a ${domain.trustLevel} domain` });
+  return [
+    ...domain.profiles.filter((p) => p.allowUnsafe.length > 0).map((p) => note('profile', p.name, p.allowUnsafe)),
+    ...domain.machines.filter((m) => m.allowUnsafe.length > 0).map((m) => note('instance', m.name, m.allowUnsafe)),
+  ];
 }
 
 /** The ids of the objects an enabled domain wants (the same ids its plan and status use). */
