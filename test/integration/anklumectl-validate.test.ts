@@ -42,6 +42,33 @@ describe('anklumectl validate', () => {
     expect(statSync(path).mtimeMs).toBe(before);
   });
 
+  it('refuses each boundary break of an untrusted domain with its position and reason, and exits 1', async () => {
+    const text = [
+      'domains:', // 1
+      '  lab:', // 2
+      '    trust_level: untrusted', // 3
+      '    machines:', // 4
+      '      lab-1:', // 5
+      '        config: { security.privileged: "true", raw.lxc: "lxc.cap.drop=", security.nesting: "true" }', // 6
+      '        devices:', // 7
+      '          hostroot: { type: disk, source: /, path: /host }', // 8
+      '          lan: { type: nic, nictype: macvlan, parent: eth0 }', // 9
+      '',
+    ].join('\n');
+    const path = file('unsafe.yml', text);
+    const run = await runBin('anklumectl', ['validate', '-f', path]);
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines.slice(0, -1).map((l) => l.slice(l.indexOf(path) + path.length + 1, l.indexOf(': ', l.indexOf(path))))).toEqual(['6:19', '6:48', '6:74', '8:11', '9:11']);
+    expect(lines[0]).toContain('a privileged container: root inside is root on the host; refused in a untrusted domain');
+    expect(lines[1]).toContain('raw.lxc hands raw settings to LXC or QEMU');
+    expect(lines[2]).toContain('nesting');
+    expect(lines[3]).toContain('mounts the host path /, outside global.host_disk_paths');
+    expect(lines[4]).toContain('NIC "lan" is attached to "eth0"');
+    expect(lines[0]).toContain('add "allow_unsafe: [privileged]" to the machine');
+    expect(lines.at(-1)).toBe(`5 errors in ${path}; nothing was changed`);
+  });
+
   it('gives errors as JSON with --json', async () => {
     const path = file('bad-json.yml', 'domains:\n  sandbox: { trust_level: disposable, ai_provider: cloud }\n');
     const run = await runBin('anklumectl', ['validate', '-f', path, '--json']);
