@@ -138,6 +138,16 @@ else
   unit_changed=1
 fi
 
+# --- the boot firewall: its loader, and its unit (ordered before Incus) ---
+FW_LOADER=$ROOT$PREFIX/lib/anklume/anklume-firewall-load
+FW_UNIT=$(dirname "$UNIT")/anklume-firewall.service
+install -d -m 0755 "$(dirname "$FW_LOADER")"
+install -m 0755 "$REPO/deploy/anklume-firewall-load.sh" "$FW_LOADER"
+sed "s#^ExecStart=/usr/local/lib/anklume/anklume-firewall-load#ExecStart=$PREFIX/lib/anklume/anklume-firewall-load#" "$REPO/deploy/anklume-firewall.service" >"$work/anklume-firewall.service"
+grep -q "^ExecStart=$PREFIX/lib/anklume/anklume-firewall-load$" "$work/anklume-firewall.service" || die "could not set ExecStart in the firewall unit"
+install -m 0644 "$work/anklume-firewall.service" "$FW_UNIT"
+say "installed $FW_LOADER and $FW_UNIT (loads the isolation table before Incus at boot)"
+
 # --- configuration: created once, never overwritten ---
 install -d -m 0755 "$ETC"
 if [ -e "$CONFIG" ]; then
@@ -158,6 +168,8 @@ fi
 
 if [ "$SYSTEM" = 1 ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
+  # Before Incus at every boot; now too, so the table is there before anklumed's first pass.
+  systemctl enable --now anklume-firewall.service
   was_active=0
   systemctl is-active --quiet anklumed.service && was_active=1
   systemctl enable --now anklumed.service

@@ -5,7 +5,7 @@ import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint } from '../config/incus-endpoint.js';
 import { Nft } from '../firewall/nft.js';
 import { detectHostNetworks } from '../config/load.js';
-import { HOST_FILES, resolveAiAccessPaths, resolveControlSocket, resolveInfraPath, resolveStateDir, resolveWriterLock } from '../config/paths.js';
+import { HOST_FILES, resolveAiAccessPaths, resolveBootFirewall, resolveControlSocket, resolveInfraPath, resolveStateDir, resolveWriterLock } from '../config/paths.js';
 import { Daemon } from '../daemon/daemon.js';
 import { InvalidConfigError } from '../daemon/config-source.js';
 import { describeError, UsageError } from '../shared/errors.js';
@@ -103,7 +103,7 @@ async function main(): Promise<number> {
       shutdownDeadlineMs: Number(flags.shutdownDeadline) * 1000,
       hostNetworks: detectHostNetworks,
       logger,
-      firewall: remote ? { unavailable: REMOTE_INCUS_FIREWALL } : { nft: new Nft(resolveNftBinary({ flag: flags.nft, env })) },
+      firewall: remote ? { unavailable: REMOTE_INCUS_FIREWALL } : { nft: new Nft(resolveNftBinary({ flag: flags.nft, env })), bootFile: resolveBootFirewall(env) },
       firewallCheckMs: firewallCheck * 1000,
       aiPaths: resolveAiAccessPaths(flags, env),
       stateDir: resolveStateDir(env),

@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { detectHostNetworks, loadInfraFile } from '../config/load.js';
-import { resolveAiAccessPaths, resolveInfraPath, resolveStateDir } from '../config/paths.js';
+import { resolveAiAccessPaths, resolveBootFirewall, resolveInfraPath, resolveStateDir } from '../config/paths.js';
 import { readFile } from 'node:fs/promises';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
 import { formatIssue } from '../config/issues.js';
@@ -30,7 +30,7 @@ export function addIncusOptions(command: Command): Command {
 /** The host firewall the command manages: nft here, or why not (remote Incus). */
 export function firewallTarget(flags: IncusEndpointFlags & { readonly nft?: string }, io: CliIo): FirewallTarget {
   if ((flags.incusUrl ?? io.env.ANKLUME_INCUS_URL) !== undefined) return { unavailable: REMOTE_INCUS_FIREWALL };
-  return { nft: new Nft(resolveNftBinary({ flag: flags.nft, env: io.env })) };
+  return { nft: new Nft(resolveNftBinary({ flag: flags.nft, env: io.env })), bootFile: resolveBootFirewall(io.env) };
 }
 
 export async function connectIncus(flags: IncusEndpointFlags, io: CliIo): Promise<IncusClient> {

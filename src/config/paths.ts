@@ -91,6 +91,19 @@ export function resolveStateDir(env: Env): string {
 }
 
 /**
+ * The last applied firewall, in the state directory: what the boot loader
+ * (deploy/anklume-firewall-load.sh, which names the same file) loads before Incus.
+ */
+export function resolveBootFirewall(env: Env): string {
+  return `${resolveStateDir(env)}/firewall.nft`;
+}
+
+/** anklumed's copy of the last valid infra.yml, in its state directory: a restart on a broken file converges to it. */
+export function lastValidInfraFile(stateDir: string): string {
+  return `${stateDir}/last-valid-infra.json`;
+}
+
+/**
  * Where exclusive AI access is recorded on the host (spec/002): the current
  * holder, the switch log, and the lock that keeps switches one at a time.
  * Each has a flag and an environment variable so tests use temporary paths.

@@ -3,16 +3,15 @@ import type { Plan } from '../reconcile/action.js';
 import { executePlan, type Outcome } from '../reconcile/execute.js';
 import type { Action } from '../reconcile/action.js';
 import type { DesiredInfra } from '../schemas/model.js';
-import type { Nft } from '../firewall/nft.js';
 import { holderFromObserved } from './ai-access/holder.js';
-import { nftOf, observeTarget, type FirewallTarget } from './firewall/check.js';
+import { applyToTarget, observeTarget, type FirewallTarget } from './firewall/check.js';
 import { applyAction } from './domain/apply.js';
 import { applyDeployment } from './service/apply.js';
 import type { ServiceDeployment } from './service/deployment.js';
 import { planDeployment, type DeployPayload } from './service/plan.js';
-import { FIREWALL_ACTION_ID, applyFirewall, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
+import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
-import { planInfra } from './domain/plan.js';
+import { planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
 
 /*
  * Every controller once, in one process, without a daemon: what `anklumectl
@@ -50,22 +49,24 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
 }
 
 /**
- * The firewall goes first: bridges and instances come up already isolated
- * (its drop rules match every `net-*` bridge, even one created later).
- * Ordering only: a host without nft still gets its instances, reported Degraded.
+ * The firewall goes first, and instances never run without it (fail closed):
+ * creating or starting an instance waits for the firewall action and is not
+ * done when it fails; when the firewall cannot be applied at all (no nft, no
+ * permission, a remote Incus), they are blocked with that reason. Bridges
+ * only wait for it (a bridge alone reaches nothing).
  */
 export function withFirewallFirst(plan: Plan, action: Action): Plan {
-  if (action.blocked !== undefined) return { ...plan, actions: [action, ...plan.actions] };
-  const actions = plan.actions.map((a) => (a.kind === 'network' || a.kind === 'instance' ? { ...a, notBefore: [...(a.notBefore ?? []), action.id] } : a));
+  if (action.blocked !== undefined) return { ...plan, actions: [action, ...withoutInstanceRuns(plan, action.blocked).actions] };
+  const actions = plan.actions.map((a): Action => (runsInstance(a) ? { ...a, after: [...a.after, action.id] } : a.kind === 'network' ? { ...a, notBefore: [...(a.notBefore ?? []), action.id] } : a));
   return { ...plan, actions: [action, ...actions] };
 }
 
-/** Carry out one action: the firewall through nft, everything else through Incus. */
-export function applyAnyAction(client: IncusClient, nft: Nft | undefined, action: Action, signal: AbortSignal): Promise<void> {
+/** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
+export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal): Promise<void> {
   if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal);
   if (action.id === FIREWALL_ACTION_ID) {
-    if (nft === undefined) throw new Error('internal: a firewall action without nft');
-    return applyFirewall(nft, action.payload as FirewallPayload, signal).then(() => undefined);
+    if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');
+    return applyToTarget(firewall, action.payload as FirewallPayload, signal).then(() => undefined);
   }
   return applyAction(client, action, signal);
 }
@@ -82,7 +83,7 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
   const plan = await planAgainstIncus(client, model, options);
   const outcomes = await executePlan(plan.actions, {
     concurrency: options.concurrency,
-    run: (action, signal) => applyAnyAction(client, nftOf(options.firewall), action, signal),
+    run: (action, signal) => applyAnyAction(client, options.firewall, action, signal),
     ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
     ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

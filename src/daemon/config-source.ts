@@ -1,11 +1,12 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { formatIssue } from '../config/issues.js';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ConfigReadError } from '../config/load.js';
 import { validateInfraText } from '../config/validate.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { DesiredInfra } from '../schemas/model.js';
-import { AnklumeError } from '../shared/errors.js';
+import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 
 export interface ConfigState {
@@ -25,6 +26,12 @@ export interface ConfigSourceOptions {
   readonly debounceMs: number;
   readonly hostNetworks: () => readonly HostNetwork[];
   readonly logger: Logger;
+  /**
+   * Where the last valid version is kept (with the path it was read from), so
+   * that a daemon (re)started on a broken file keeps converging to it: the
+   * firewall and the instances stay as they were, and status says why.
+   */
+  readonly lastValidFile?: string;
   /** Called after every read: with a new model when it validated, with the old one otherwise. */
   readonly onChange: (state: ConfigState, changed: boolean) => void;
 }
@@ -56,11 +63,24 @@ export class ConfigSource {
     this.current = { model: initial.model, text: initial.text, valid: true, errors: [], loadedAt: new Date().toISOString() };
   }
 
-  /** Load the file once; a daemon does not start on an invalid file (the errors are thrown). */
+  /**
+   * Load the file once. An invalid file falls back to the last valid version
+   * of the same file, reported invalid with its errors; with none kept, the
+   * daemon does not start (the errors are thrown).
+   */
   static async open(options: ConfigSourceOptions): Promise<ConfigSource> {
     const first = await read(options.path, options.hostNetworks());
-    if ('errors' in first) throw new InvalidConfigError(options.path, first.errors);
-    return new ConfigSource(options, first);
+    if (!('errors' in first)) {
+      const source = new ConfigSource(options, first);
+      await source.keepLastValid();
+      return source;
+    }
+    const kept = await readLastValid(options);
+    if (kept === undefined) throw new InvalidConfigError(options.path, first.errors);
+    const source = new ConfigSource(options, kept);
+    source.current = { ...source.current, valid: false, errors: first.errors };
+    options.logger.error({ file: options.path, errors: first.errors, kept: options.lastValidFile }, 'infra.yml is invalid: starting on its last valid version, changing nothing from this one');
+    return source;
   }
 
   get state(): ConfigState {
@@ -114,9 +134,40 @@ export class ConfigSource {
     if (!this.current.valid) this.options.logger.info({ file: this.options.path }, 'infra.yml is valid again: resuming');
     this.current = { model: result.model, text: result.text, valid: true, errors: [], loadedAt };
     if (changed) this.options.logger.info({ file: this.options.path, domains: result.model.domains.length }, 'infra.yml changed: converging');
+    if (changed) await this.keepLastValid();
     this.options.onChange(this.current, changed);
   }
+
+  /** Keep the valid version for a restart on a broken file (root-only: it may name key files). Never fatal. */
+  private async keepLastValid(): Promise<void> {
+    const file = this.options.lastValidFile;
+    if (file === undefined) return;
+    try {
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+      await writeFile(`${file}.tmp`, JSON.stringify({ path: this.options.path, text: this.current.text }), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    } catch (err) {
+      this.options.logger.warn({ err: describeError(err), file }, 'cannot keep a copy of the valid infra.yml');
+    }
+  }
 }
+
+/** The kept valid version of this very file, validated again; undefined when there is none. */
+async function readLastValid(options: ConfigSourceOptions): Promise<{ model: DesiredInfra; text: string } | undefined> {
+  if (options.lastValidFile === undefined) return undefined;
+  const raw = await readFile(options.lastValidFile, 'utf8').catch(() => undefined);
+  if (raw === undefined) return undefined;
+  let kept: unknown;
+  try {
+    kept = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof kept !== 'object' || kept === null || !('path' in kept) || !('text' in kept) || kept.path !== options.path || typeof kept.text !== 'string') return undefined;
+  const result = validateInfraText(kept.text, { file: options.path, hostNetworks: options.hostNetworks() });
+  return result.ok ? { model: result.model, text: kept.text } : undefined;
+}
+
 
 /** The daemon refuses to start on an invalid infra.yml. */
 export class InvalidConfigError extends AnklumeError {

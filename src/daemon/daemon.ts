@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
-import type { AiAccessPaths } from '../config/paths.js';
+import { lastValidInfraFile, type AiAccessPaths } from '../config/paths.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { Activity } from '../controllers/activity.js';
 import { AI_ACCESS_KEY, AiAccessReconciler } from '../controllers/ai-access/reconciler.js';
@@ -142,7 +142,11 @@ export class Daemon {
       defaults: { prune: options.prune, force: false },
       ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }),
       concurrency: options.concurrency,
-      firewallFirst: (signal) => this.firewall.sync(signal),
+      firewallFirst: async (signal) => {
+        await this.firewall.sync(signal).catch(() => undefined);
+        const firewall = this.firewall.status();
+        return firewall.managed ? undefined : firewall.message;
+      },
       bridgeLock: new SharedExclusiveLock(),
       retries: (key) => this.manager.retries('domain', key),
     });
@@ -165,9 +169,10 @@ export class Daemon {
       debounceMs: options.debounceMs,
       hostNetworks: options.hostNetworks,
       logger: log.child({ component: 'config' }),
+      lastValidFile: lastValidInfraFile(options.stateDir),
       onChange: (state, changed) => this.onConfig(state, changed),
     });
-    this.metrics.setConfigValid(true);
+    this.metrics.setConfigValid(this.config.state.valid);
     this.knownDomains = new Set(this.model.domains.map((d) => d.name));
 
     this.control = await startControlServer({

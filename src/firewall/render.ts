@@ -212,3 +212,25 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   const sets = exclusive ? [{ name: AI_ACCESS_SET, type: 'ifname' as const, elements: holder !== null && enabledNames.has(holder) ? [bridgeOf(holder)] : [] }] : [];
   return { sets, chains };
 }
+
+/**
+ * The table loaded at boot when anklume has never applied one: nothing enters
+ * or leaves any `net-*` bridge, not even DHCP or DNS to the host. anklumed
+ * replaces it with the rendered table on its first pass. Its shipped copy
+ * (deploy/anklume-firewall-load.sh) is compared with this by a test.
+ */
+export function renderClosedFirewall(): Ruleset {
+  const closed = (hook: 'forward' | 'input', rules: Rule[]): Chain => ({ name: hook, type: 'filter', hook, priority: CHAIN_PRIORITY, policy: 'accept', rules });
+  const from: Match = { kind: 'iifname', op: '==', value: BRIDGE_WILDCARD };
+  const to: Match = { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD };
+  return {
+    sets: [],
+    chains: [
+      closed('forward', [
+        { matches: [from], verdict: 'drop', comment: 'closed until anklume applies its rules' },
+        { matches: [to], verdict: 'drop', comment: 'closed until anklume applies its rules' },
+      ]),
+      closed('input', [{ matches: [from], verdict: 'drop', comment: 'closed until anklume applies its rules' }]),
+    ],
+  };
+}

@@ -3,8 +3,9 @@ import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
-// No spoofing: a machine that takes another machine's addresses gets none of its
-// traffic and none of its policies. Two domains on the real Incus, real packets.
+// No spoofing: a machine that takes another machine's MAC and IPv4 address passes
+// none of its policies and completes none of its connections. Two domains on the
+// real Incus, real packets.
 const p = shortPrefix();
 const octet = freeSecondOctet();
 const [A, B] = [`${p}-a`, `${p}-b`];
@@ -13,8 +14,8 @@ const a1 = { name: `${A}1`, ip: `10.${octet}.1.10` };
 const a2 = { name: `${A}2`, ip: `10.${octet}.1.11` };
 const b1 = { name: `${B}1`, ip: `10.${octet}.2.10` };
 const GATEWAY_A = `10.${octet}.1.254`;
-/** b1 → a1 (TCP and UDP), and a1 → b1: machine endpoints, so only a1's address passes. */
-const [TO_A1_TCP, TO_A1_UDP, FROM_A1_TCP] = [7000, 7002, 7001];
+/** b1 → a1 and a1 → b1: machine endpoints, so only a1's address passes. */
+const [TO_A1, FROM_A1] = [7000, 7001];
 
 const infraText = `
 project_name: ${infraName}
@@ -34,19 +35,14 @@ domains:
     machines:
       ${b1.name}: { ip: ${b1.ip} }
 network_policies:
-  - description: b1 reaches a1 over TCP
+  - description: b1 reaches a1
     from: ${b1.name}
     to: ${a1.name}
-    ports: [${TO_A1_TCP}]
-  - description: b1 reaches a1 over UDP
-    from: ${b1.name}
-    to: ${a1.name}
-    ports: [${TO_A1_UDP}]
-    protocol: udp
+    ports: [${TO_A1}]
   - description: only a1 reaches b1
     from: ${a1.name}
     to: ${b1.name}
-    ports: [${FROM_A1_TCP}]
+    ports: [${FROM_A1}]
 `;
 
 const FILTERING = { 'security.mac_filtering': 'true', 'security.ipv4_filtering': 'true' };
@@ -55,27 +51,21 @@ let client: IncusClient;
 let infraFile: string;
 let a1Mac = '';
 
-/** Socket-activated listeners (no process left to kill): TCP logs each peer's address, UDP logs what arrives. */
-async function listen(project: string, instance: string, ports: { tcp?: number[]; udp?: number[] }): Promise<void> {
-  for (const port of ports.tcp ?? []) {
-    await client.pushFile(project, instance, `/etc/systemd/system/tcp-${port}.socket`, `[Socket]\nListenStream=${port}\nAccept=yes\n`);
-    await client.pushFile(project, instance, `/etc/systemd/system/tcp-${port}@.service`, `[Service]\nExecStart=/bin/sh -c 'echo "$REMOTE_ADDR" >> /var/log/tcp-${port}'\nStandardInput=socket\n`);
-  }
-  for (const port of ports.udp ?? []) {
-    await client.pushFile(project, instance, `/etc/systemd/system/udp-${port}.socket`, `[Socket]\nListenDatagram=${port}\n`);
-    await client.pushFile(project, instance, `/etc/systemd/system/udp-${port}.service`, `[Service]\nExecStart=/bin/sh -c 'exec cat >> /var/log/udp-${port}'\nStandardInput=socket\n`);
-  }
-  const units = [...(ports.tcp ?? []).map((port) => `tcp-${port}.socket`), ...(ports.udp ?? []).map((port) => `udp-${port}.socket`)];
-  const r = await incusExec(project, instance, ['sh', '-c', `systemctl daemon-reload && systemctl start ${units.join(' ')}`]);
-  if (r.code !== 0) throw new Error(`listeners on ${instance}: ${r.stderr}`);
+/** A socket-activated listener (no process left to kill) that logs each peer's address. */
+async function listen(project: string, instance: string, port: number): Promise<void> {
+  await client.pushFile(project, instance, `/etc/systemd/system/tcp-${port}.socket`, `[Socket]\nListenStream=${port}\nAccept=yes\n`);
+  await client.pushFile(project, instance, `/etc/systemd/system/tcp-${port}@.service`, `[Service]\nExecStart=/bin/sh -c 'echo "$REMOTE_ADDR" >> /var/log/tcp-${port}'\nStandardInput=socket\n`);
+  const r = await incusExec(project, instance, ['sh', '-c', `systemctl daemon-reload && systemctl start tcp-${port}.socket`]);
+  if (r.code !== 0) throw new Error(`listener on ${instance}: ${r.stderr}`);
 }
 
-async function readLog(project: string, instance: string, log: string): Promise<string> {
-  return (await incusExec(project, instance, ['sh', '-c', `cat /var/log/${log} 2>/dev/null || true`])).stdout.trim();
+/** The peers a listener logged, one a line. */
+async function peers(project: string, instance: string, port: number): Promise<string> {
+  return (await incusExec(project, instance, ['sh', '-c', `cat /var/log/tcp-${port} 2>/dev/null || true`])).stdout.trim().replace(/^::ffff:/gm, '');
 }
 
 async function clearLogs(): Promise<void> {
-  await Promise.all([A, A, B].map((project, i) => incusExec(project, [a1, a2, b1][i]!.name, ['sh', '-c', 'rm -f /var/log/tcp-* /var/log/udp-*'])));
+  await Promise.all(([[A, a1], [A, a2], [B, b1]] as const).map(([project, m]) => incusExec(project, m.name, ['sh', '-c', 'rm -f /var/log/tcp-*'])));
 }
 
 /** A TCP connection from inside an instance (bounded by nc's own timeout). */
@@ -87,7 +77,7 @@ async function connects(project: string, instance: string, ip: string, port: num
 async function spoofA1FromA2(): Promise<void> {
   const script = [
     // networkd would put a2's own lease back.
-    'systemctl stop systemd-networkd.socket systemd-networkd.service',
+    "{ systemctl stop 'systemd-networkd*' || true; }",
     'ip link set eth0 down',
     `ip link set eth0 address ${a1Mac}`,
     'ip addr flush dev eth0',
@@ -125,7 +115,7 @@ beforeAll(async () => {
   await Promise.all([waitForAddress(A, a1.name, a1.ip), waitForAddress(A, a2.name, a2.ip), waitForAddress(B, b1.name, b1.ip)]);
   a1Mac = (await instance(A, a1.name)).config['volatile.eth0.hwaddr'] ?? '';
   expect(a1Mac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
-  await Promise.all([listen(A, a1.name, { tcp: [TO_A1_TCP], udp: [TO_A1_UDP] }), listen(A, a2.name, { tcp: [TO_A1_TCP], udp: [TO_A1_UDP] }), listen(B, b1.name, { tcp: [FROM_A1_TCP] })]);
+  await Promise.all([listen(A, a1.name, TO_A1), listen(A, a2.name, TO_A1), listen(B, b1.name, FROM_A1)]);
 });
 
 afterAll(async () => {
@@ -140,10 +130,10 @@ describe('no spoofing on a domain bridge, measured with real packets', () => {
   it('filters the MAC and IPv4 address of every machine eth0, and the policies are per machine', async () => {
     for (const m of [a1, a2]) expect((await instance(A, m.name)).devices['eth0']).toMatchObject({ 'ipv4.address': m.ip, ...FILTERING });
     // The policy names a1, not its domain: a2, with its own address, is refused.
-    expect([await connects(A, a1.name, b1.ip, FROM_A1_TCP), await connects(A, a2.name, b1.ip, FROM_A1_TCP)]).toEqual([true, false]);
+    expect([await connects(A, a1.name, b1.ip, FROM_A1), await connects(A, a2.name, b1.ip, FROM_A1)]).toEqual([true, false]);
   });
 
-  it('without the filtering (an instance made before it), a2 with a1\'s addresses passes a1\'s policy: the hole is real', async () => {
+  it('without the filtering (an instance made before it), a2 with a1\'s addresses passes a1\'s policy and takes its connections: the hole is real', async () => {
     await client.updateWithRetry<Instance, Partial<Instance>>(`/1.0/instances/${a2.name}`, (cur) => {
       const { 'security.mac_filtering': _mac, 'security.ipv4_filtering': _ipv4, ...eth0 } = cur.devices['eth0']!;
       return { architecture: cur.architecture, profiles: cur.profiles, devices: { ...cur.devices, eth0 }, config: cur.config, ephemeral: cur.ephemeral, description: cur.description };
@@ -151,9 +141,15 @@ describe('no spoofing on a domain bridge, measured with real packets', () => {
     await clearLogs();
     await spoofA1FromA2();
     // a1 stays quiet here: the bridge and the host's neighbour cache now point a1's address at a2.
-    const passed = await waitFor('a2 to pass as a1', async () => ((await connects(A, a2.name, b1.ip, FROM_A1_TCP)) ? true : undefined), { timeoutMs: 20_000, intervalMs: 1000 });
+    const passed = await waitFor('a2 to pass as a1', async () => ((await connects(A, a2.name, b1.ip, FROM_A1)) ? true : undefined), { timeoutMs: 20_000, intervalMs: 1000 });
     expect(passed).toBe(true);
-    expect(await readLog(B, b1.name, `tcp-${FROM_A1_TCP}`)).toContain(a1.ip);
+    expect(await peers(B, b1.name, FROM_A1)).toContain(a1.ip);
+    // And b1's connections to a1 land at a2.
+    const hijacked = await waitFor('a connection for a1 to land at a2', async () => {
+      await connects(B, b1.name, a1.ip, TO_A1);
+      return (await peers(A, a2.name, TO_A1)).includes(b1.ip) ? true : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 1000 });
+    expect(hijacked).toBe(true);
   });
 
   it('the next apply puts the filtering back on the running instance in place: one update of eth0, no restart', async () => {
@@ -171,20 +167,19 @@ describe('no spoofing on a domain bridge, measured with real packets', () => {
   it('a2, still holding a1\'s MAC and address, passes none of a1\'s policies, while a1 still does', async () => {
     await clearLogs();
     await spoofA1FromA2();
-    expect(await connects(A, a2.name, b1.ip, FROM_A1_TCP)).toBe(false);
-    expect(await readLog(B, b1.name, `tcp-${FROM_A1_TCP}`)).toBe('');
-    expect(await connects(A, a1.name, b1.ip, FROM_A1_TCP)).toBe(true);
-    expect(await readLog(B, b1.name, `tcp-${FROM_A1_TCP}`)).toBe(a1.ip);
+    expect(await connects(A, a2.name, b1.ip, FROM_A1)).toBe(false);
+    expect(await peers(B, b1.name, FROM_A1)).toBe('');
+    expect(await connects(A, a1.name, b1.ip, FROM_A1)).toBe(true);
+    expect(await peers(B, b1.name, FROM_A1)).toBe(a1.ip);
   });
 
-  it('a2 gets none of the traffic meant for a1, TCP or UDP, and a1 gets it', async () => {
+  it('a2 completes no connection meant for a1: its answers, with a1\'s addresses, are dropped', async () => {
     await clearLogs();
     await spoofA1FromA2();
-    expect(await connects(B, b1.name, a1.ip, TO_A1_TCP)).toBe(true);
-    const sent = await incusExec(B, b1.name, ['sh', '-c', `echo for-a1 | nc -u -w1 ${a1.ip} ${TO_A1_UDP}`]);
-    expect(sent.code).toBe(0);
-    expect(await waitFor('the datagram at a1', async () => ((await readLog(A, a1.name, `udp-${TO_A1_UDP}`)) === 'for-a1' ? true : undefined), { timeoutMs: 10_000 })).toBe(true);
-    expect(await readLog(A, a1.name, `tcp-${TO_A1_TCP}`)).toBe(b1.ip);
-    expect([await readLog(A, a2.name, `tcp-${TO_A1_TCP}`), await readLog(A, a2.name, `udp-${TO_A1_UDP}`)]).toEqual(['', '']);
+    // The bridge learns a source MAC before Incus's filter drops the frame, so
+    // while a2 sends with a1's MAC, frames for a1 can reach a2 and a1 is cut off
+    // (docs/firewall.md, Limits): these attempts may fail. None ever lands at a2.
+    for (let i = 0; i < 3; i++) await connects(B, b1.name, a1.ip, TO_A1);
+    expect(await peers(A, a2.name, TO_A1)).toBe('');
   });
 });

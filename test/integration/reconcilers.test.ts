@@ -88,7 +88,7 @@ afterEach(async () => {
 });
 
 describe('the domain reconciler', () => {
-  function domainReconciler(): DomainReconciler {
+  function domainReconciler(firewall: string | undefined = undefined): DomainReconciler {
     const m = model();
     return new DomainReconciler({
       client,
@@ -97,7 +97,7 @@ describe('the domain reconciler', () => {
       invalidate: () => undefined,
       defaults: { prune: false, force: false },
       concurrency: 2,
-      firewallFirst: () => Promise.resolve(),
+      firewallFirst: () => Promise.resolve(firewall),
       bridgeLock: new SharedExclusiveLock(),
       retries: (key) => manager?.retries('domain', key) ?? 0,
     });
@@ -114,6 +114,17 @@ describe('the domain reconciler', () => {
     expect((await h.run(domainKey('pro'))).result).toBe('success');
     expect(incus.writes().slice(before)).toEqual([]);
     expect(reconciler.status('pro')?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+  });
+
+  it('creates no instance while the firewall is not in place, and says why; the bridge and project come up', async () => {
+    const reconciler = domainReconciler('cannot manage the firewall: nft not found');
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    await h.run(domainKey('pro'));
+    expect(incus.instances.size).toBe(0);
+    expect(incus.networks.has('net-pro')).toBe(true);
+    const instance = reconciler.status('pro')?.objects.find((o) => o.kind === 'instance');
+    expect(instance?.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ status: true, message: expect.stringContaining('the firewall is not in place (cannot manage the firewall: nft not found)') });
   });
 
   it('repairs drift with one write, of the drifted object only', async () => {

@@ -14,6 +14,10 @@ domains:
     machines:
       pro-a1: { ip: 10.110.0.10, devices: { eth1: { type: nic, network: net-pro, name: eth1, security.ipv4_filtering: "false" }, data: { type: disk, pool: default, source: vol, path: /data } } }
       pro-a2: { ip: 10.110.0.11, profiles: [default, extra-nic] }
+  ops:
+    trust_level: admin
+    machines:
+      ops-1: { devices: { pro-link: { type: nic, nictype: bridged, parent: net-pro, name: eth1 }, lan: { type: nic, nictype: bridged, parent: br-lan, name: eth2 } } }
 `;
 
 const FILTERING = { 'security.mac_filtering': 'true', 'security.ipv4_filtering': 'true' };
@@ -59,6 +63,12 @@ describe('no spoofing: every NIC on a domain bridge filters its addresses', () =
     expect(a1.devices.data).toEqual({ type: 'disk', pool: 'default', source: 'vol', path: '/data' });
     // IPv6 is off on the bridges (ipv6.address=none): no key for it.
     expect(Object.keys(a1.devices.eth0)).not.toContain('security.ipv6_filtering');
+  });
+
+  it('filters a NIC an admin domain puts on another domain\'s bridge, and leaves a bridge anklume does not own alone', () => {
+    const ops = desiredOf(planInfra(model(), empty(), options).actions, 'instance/ops/ops-1');
+    expect(ops.devices['pro-link']).toEqual({ type: 'nic', nictype: 'bridged', parent: 'net-pro', name: 'eth1', ...FILTERING });
+    expect(ops.devices.lan).toEqual({ type: 'nic', nictype: 'bridged', parent: 'br-lan', name: 'eth2' });
   });
 
   it('filters the NICs of the default profile and of declared profiles, so an instance made by hand in the project cannot claim an address either', () => {

@@ -2,7 +2,7 @@ import type { DesiredDomain, DesiredInfra, DesiredMachine } from '../../schemas/
 import { markedConfig } from './desired-object.js';
 import type { IncusConfig, IncusDevices } from '../observed.js';
 import { MARK } from '../../reconcile/ownership.js';
-import { withAddressFiltering } from './nic-filtering.js';
+import { domainBridges, withAddressFiltering } from './nic-filtering.js';
 
 /** Where an instance's image comes from, as the Incus instance source object. */
 export type ImageSource =
@@ -50,7 +50,7 @@ export function desiredInstance(machine: DesiredMachine, domain: DesiredDomain, 
       // Ours wins over a declared eth0: the pinned address is what policies and the firewall rely on.
       eth0: { type: 'nic', network: domain.bridge, name: 'eth0', 'ipv4.address': machine.ip },
     },
-    domain.bridge,
+    domainBridges(infra),
   );
   const config: Record<string, string> = {
     ...machine.config,

@@ -1,6 +1,6 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { markedConfig, type DesiredObject } from './desired-object.js';
-import { withAddressFiltering } from './nic-filtering.js';
+import { domainBridges, withAddressFiltering } from './nic-filtering.js';
 
 /**
  * The profiles of a domain's project: its `default` profile (root disk on the
@@ -15,7 +15,7 @@ export function desiredProfiles(domain: DesiredDomain, infra: DesiredInfra, stor
       root: { type: 'disk', path: '/', pool: storagePool },
       eth0: { type: 'nic', network: domain.bridge, name: 'eth0' },
     },
-    domain.bridge,
+    domainBridges(infra),
   );
   return [
     {
@@ -34,7 +34,7 @@ export function desiredProfiles(domain: DesiredDomain, infra: DesiredInfra, stor
       name: p.name,
       description: p.description,
       config: markedConfig(infra.projectName, domain.name, p.config, p.devices),
-      devices: withAddressFiltering(p.devices, domain.bridge),
+      devices: withAddressFiltering(p.devices, domainBridges(infra)),
     })),
   ];
 }

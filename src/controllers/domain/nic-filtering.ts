@@ -22,11 +22,17 @@ export const ADDRESS_FILTERING: Readonly<Record<string, string>> = {
 };
 
 /**
- * These devices, with every NIC on `bridge` filtering its addresses. The
- * filtering wins over a value declared in infra.yml, as the pinned eth0 does.
- * Only `network=` NICs can reach the bridge: a restricted project refuses
- * `nictype`/`parent` NICs (`restricted.devices.nic=managed`).
+ * These devices, with every NIC on one of these bridges (anklume's domain
+ * bridges, by `network` or by `parent`) filtering its addresses. The filtering
+ * wins over a value declared in infra.yml, as the pinned eth0 does: a NIC an
+ * admin domain puts on another domain's bridge cannot claim a machine there either.
  */
-export function withAddressFiltering(devices: IncusDevices, bridge: string): Record<string, Readonly<Record<string, string>>> {
-  return Object.fromEntries(Object.entries(devices).map(([name, device]) => [name, device['type'] === 'nic' && device['network'] === bridge ? { ...device, ...ADDRESS_FILTERING } : device]));
+export function withAddressFiltering(devices: IncusDevices, bridges: readonly string[]): Record<string, Readonly<Record<string, string>>> {
+  const onBridge = (device: Readonly<Record<string, string>>): boolean => device['type'] === 'nic' && bridges.some((b) => device['network'] === b || device['parent'] === b);
+  return Object.fromEntries(Object.entries(devices).map(([name, device]) => [name, onBridge(device) ? { ...device, ...ADDRESS_FILTERING } : device]));
+}
+
+/** The domain bridges of an infra: where every NIC is filtered. */
+export function domainBridges(infra: { readonly domains: readonly { readonly bridge: string }[] }): string[] {
+  return infra.domains.map((d) => d.bridge);
 }

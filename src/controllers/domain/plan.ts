@@ -209,3 +209,13 @@ function planDeletions(leftovers: readonly Leftover[], observed: Observed, infra
     return { ...base, after: after.map((id) => `${id}#delete`), payload: { op: 'delete', kind: l.kind, project: l.project, name: l.name } };
   });
 }
+
+/** Does this action create or start an instance (what must never happen without the firewall)? */
+export function runsInstance(action: Action): boolean {
+  return action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start');
+}
+
+/** The plan with every instance create and start blocked, for this reason (fail closed: no firewall, no instance). */
+export function withoutInstanceRuns(plan: Plan, why: string): Plan {
+  return { ...plan, actions: plan.actions.map((a) => (runsInstance(a) && a.blocked === undefined ? { ...a, blocked: `the firewall is not in place (${why}): instances are not created or started without it` } : a)) };
+}

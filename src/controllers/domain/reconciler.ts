@@ -9,7 +9,7 @@ import { logOutcome, type Activity } from '../activity.js';
 import { applyAction } from './apply.js';
 import { detectStoragePool } from './observe.js';
 import type { Observed } from '../observed.js';
-import { planInfra } from './plan.js';
+import { planInfra, runsInstance, withoutInstanceRuns } from './plan.js';
 import type { DomainStatus } from '../status.js';
 import { domainStatus } from './status.js';
 
@@ -36,8 +36,12 @@ export interface DomainReconcilerDeps {
   readonly storagePool?: string;
   /** Actions of one domain in flight at once. */
   readonly concurrency: number;
-  /** Bridges and instances come up behind the rules: bring the firewall in place first (a failure is reported there, not here). */
-  readonly firewallFirst: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Bridges and instances come up behind the rules: bring the firewall in
+   * place first. Resolves with why it is not in place, or undefined when it is
+   * (its failure is the firewall controller's to report and retry).
+   */
+  readonly firewallFirst: (signal: AbortSignal) => Promise<string | undefined>;
   /** Bridge writes exclude instance creates and starts host-wide (see plan.ts, serializeBridgeWrites). */
   readonly bridgeLock: SharedExclusiveLock;
   readonly retries: (key: string) => number;
@@ -89,7 +93,12 @@ export class DomainReconciler implements Reconciler {
 
     const observed = await deps.observe(ctx.signal);
     const storagePool = deps.storagePool ?? detectStoragePool(observed);
-    const plan: Plan = planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only: (group) => (name === null ? !known.has(group) : group === name) });
+    let plan: Plan = planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only: (group) => (name === null ? !known.has(group) : group === name) });
+    // Fail closed: no instance is created or started while the firewall is not in place.
+    if (plan.actions.some((a) => a.blocked === undefined && (a.kind === 'network' || runsInstance(a)))) {
+      const notInPlace = await deps.firewallFirst(ctx.signal);
+      if (notInPlace !== undefined) plan = withoutInstanceRuns(plan, notInPlace);
+    }
 
     const outcomes: Outcome[] = [];
     const now = (): string => (deps.now?.() ?? new Date()).toISOString();
@@ -108,7 +117,6 @@ export class DomainReconciler implements Reconciler {
     for (const note of plan.notes) deps.onActivity?.({ type: 'note', note });
 
     if (plan.actions.some((a) => a.blocked === undefined)) {
-      if (plan.actions.some((a) => a.kind === 'network' || a.kind === 'instance')) await deps.firewallFirst(ctx.signal).catch(() => undefined);
       publish();
       try {
         await executePlan(plan.actions, {

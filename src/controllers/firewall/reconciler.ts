@@ -4,8 +4,8 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Activity } from '../activity.js';
-import { checkFirewall, nftOf, type FirewallTarget } from '../firewall/check.js';
-import { applyFirewall, firewallStatus, type FirewallState } from './table.js';
+import { applyToTarget, checkFirewall, type FirewallTarget } from './check.js';
+import { firewallStatus, type FirewallState } from './table.js';
 import type { FirewallStatus } from '../status.js';
 
 /** The firewall's one key: the table is one object, rendered from the whole model. */
@@ -57,8 +57,8 @@ export class FirewallReconciler implements Reconciler {
     const { deps } = this;
     const { state: before, action } = await checkFirewall(deps.client, deps.model(), deps.target, signal);
     const checkedAt = this.now();
-    const nft = nftOf(deps.target);
-    if (action === null || action.blocked !== undefined || nft === undefined) {
+    const target = deps.target;
+    if (action === null || action.blocked !== undefined || !('nft' in target)) {
       this.set(before, checkedAt, before.state === 'InSync' ? 'debug' : 'error');
       return;
     }
@@ -67,7 +67,7 @@ export class FirewallReconciler implements Reconciler {
     deps.onActivity?.({ type: 'start', action });
     let after: FirewallState;
     try {
-      after = await applyFirewall(nft, action.payload, signal);
+      after = await applyToTarget(target, action.payload, signal);
     } catch (err) {
       const ms = performance.now() - started;
       log.error({ action: action.id, verb: action.verb, reason: action.reason, result: 'failed', ms: Math.round(ms), err: describeError(err) }, `${action.verb} firewall inet anklume failed`);
