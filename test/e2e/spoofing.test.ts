@@ -154,6 +154,7 @@ describe('no spoofing on a domain bridge, measured with real packets', () => {
 
   it('the next apply puts the filtering back on the running instance in place: one update of eth0, no restart', async () => {
     const before = await startedAt(A, a2.name);
+    expect(before).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(await planned()).toEqual([`update instance/${A}/${a2.name}: devices.eth0`]);
     const apply = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
     expect(apply.code, apply.stdout).toBe(0);
