@@ -138,6 +138,9 @@ else
   unit_changed=1
 fi
 
+# The daemon writes the AI access holder here (the unit's ReadWritePaths= needs it to exist).
+install -d -m 0755 "$ROOT/opt/anklume"
+
 # --- the boot firewall: its loader, and its unit (ordered before Incus) ---
 FW_LOADER=$ROOT$PREFIX/lib/anklume/anklume-firewall-load
 FW_UNIT=$(dirname "$UNIT")/anklume-firewall.service
