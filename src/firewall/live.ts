@@ -1,9 +1,9 @@
-import { chainHeader, ruleText } from './nft-text.js';
+import { chainHeader, ruleText, setElements } from './nft-text.js';
 import { TABLE_FAMILY, TABLE_NAME, type Chain, type Match, type NamedSet, type Rule, type Ruleset } from './ruleset.js';
 
 /** A set's type and elements on one line (sorted: nft lists them in order). */
 export function setLine(set: NamedSet): string {
-  return `type ${set.type}; elements { ${[...set.elements].sort().map((e) => `"${e}"`).join(', ')} }`;
+  return `type ${set.type}; elements { ${setElements(set).join(', ')} }`;
 }
 
 /**
@@ -55,6 +55,11 @@ function decodeMatch(expr: unknown): Match | null {
     if (isObject(right) && Array.isArray(right.set) && right.set.every((p): p is number => typeof p === 'number')) return { kind: 'dport', protocol, ports: right.set };
     return null;
   }
+  if (isObject(left.ct) && left.ct.key === 'mark' && op === '==') {
+    if (typeof right === 'number') return { kind: 'ct-mark', value: right };
+    if (typeof right === 'string' && right.startsWith('@')) return { kind: 'ct-mark-set', set: right.slice(1) };
+    return null;
+  }
   if (isObject(left.ct) && left.ct.key === 'state' && (op === 'in' || op === '==')) {
     if (typeof right === 'string') return { kind: 'ct-state', states: [right] };
     if (Array.isArray(right) && right.every((s): s is string => typeof s === 'string')) return { kind: 'ct-state', states: right };
@@ -68,11 +73,14 @@ function decodeRule(rule: Json): LiveRule {
   const last = exprs.at(-1);
   const keepsSource = isObject(last) && isObject(last.snat) && last.snat.family === 'ip' && isObject(last.snat.addr) && isObject(last.snat.addr.payload) && last.snat.addr.payload.protocol === 'ip' && last.snat.addr.payload.field === 'saddr';
   const verdict = isObject(last) && 'accept' in last ? 'accept' : isObject(last) && 'drop' in last ? 'drop' : keepsSource ? 'keep-source' : null;
-  const matches = exprs.slice(0, -1).map(decodeMatch);
+  // `ct mark set <n>` just before the verdict.
+  const beforeVerdict = exprs.at(-2);
+  const mark = isObject(beforeVerdict) && isObject(beforeVerdict.mangle) && isObject(beforeVerdict.mangle.key) && isObject(beforeVerdict.mangle.key.ct) && beforeVerdict.mangle.key.ct.key === 'mark' && typeof beforeVerdict.mangle.value === 'number' ? beforeVerdict.mangle.value : undefined;
+  const matches = exprs.slice(0, mark === undefined ? -1 : -2).map(decodeMatch);
   if (verdict === null || matches.some((m) => m === null)) {
     return { text: `[not written by anklume] ${JSON.stringify(exprs)}${comment === undefined ? '' : ` comment "${comment}"`}`, known: false };
   }
-  const decoded: Rule = { matches: matches as Match[], verdict, ...(comment === undefined ? {} : { comment }) };
+  const decoded: Rule = { matches: matches as Match[], verdict, ...(mark === undefined ? {} : { mark }), ...(comment === undefined ? {} : { comment }) };
   return { text: ruleText(decoded), known: true };
 }
 
@@ -88,8 +96,8 @@ export function decodeLiveTable(document: unknown): LiveTable | null {
     if (isObject(item.table) && item.table.family === TABLE_FAMILY && item.table.name === TABLE_NAME) present = true;
     if (isObject(item.set) && ours(item.set)) {
       const s = item.set;
-      const elements = Array.isArray(s.elem) ? s.elem.filter((e): e is string => typeof e === 'string') : [];
-      sets.push({ name: String(s.name), line: s.type === 'ifname' ? setLine({ name: String(s.name), type: 'ifname', elements }) : `[not written by anklume] type ${String(s.type)}` });
+      const elements = Array.isArray(s.elem) ? s.elem.filter((e): e is string | number => typeof e === 'string' || typeof e === 'number').map(String) : [];
+      sets.push({ name: String(s.name), line: s.type === 'ifname' || s.type === 'mark' ? setLine({ name: String(s.name), type: s.type, elements }) : `[not written by anklume] type ${String(s.type)}` });
     }
     if (isObject(item.chain) && ours(item.chain)) {
       const c = item.chain;

@@ -14,6 +14,10 @@ export function matchText(m: Match): string {
       return `ip ${m.kind} ${m.op === '!=' ? '!= ' : ''}${m.value}`;
     case 'ct-state':
       return `ct state ${m.states.join(',')}`;
+    case 'ct-mark':
+      return `ct mark ${m.value}`;
+    case 'ct-mark-set':
+      return `ct mark @${m.set}`;
     case 'dport': {
       const ports = [...m.ports].sort((a, b) => a - b);
       return `${m.protocol} dport ${ports.length === 1 ? String(ports[0]) : `{ ${ports.join(', ')} }`}`;
@@ -22,7 +26,7 @@ export function matchText(m: Match): string {
 }
 
 export function ruleText(rule: Rule): string {
-  const parts = [...rule.matches.map(matchText), rule.verdict === 'keep-source' ? 'snat ip to ip saddr' : rule.verdict];
+  const parts = [...rule.matches.map(matchText), ...(rule.mark === undefined ? [] : [`ct mark set ${rule.mark}`]), rule.verdict === 'keep-source' ? 'snat ip to ip saddr' : rule.verdict];
   if (rule.comment !== undefined && rule.comment !== '') parts.push(`comment "${rule.comment}"`);
   return parts.join(' ');
 }
@@ -39,9 +43,15 @@ export function chainHeader(chain: Pick<Chain, 'type' | 'hook' | 'priority' | 'p
 
 export function setLines(set: NamedSet): string[] {
   const lines = [`set ${set.name} {`, `\ttype ${set.type}`];
-  if (set.elements.length > 0) lines.push(`\telements = { ${[...set.elements].sort().map((e) => `"${e}"`).join(', ')} }`);
+  if (set.elements.length > 0) lines.push(`\telements = { ${setElements(set).join(', ')} }`);
   lines.push('}');
   return lines;
+}
+
+/** A set's elements as nft writes them, sorted as nft lists them: quoted names, or marks as numbers. */
+export function setElements(set: NamedSet): string[] {
+  if (set.type === 'mark') return [...set.elements].map(Number).sort((a, b) => a - b).map(String);
+  return [...set.elements].sort().map((e) => `"${e}"`);
 }
 
 /** The table body, one construct per line: what `plan` diffs and what the script embeds. */

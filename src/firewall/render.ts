@@ -2,12 +2,39 @@ import type { DesiredInfra, DesiredPolicy, PolicyEndpoint } from '../schemas/mod
 import { ollamaEndpoint, sanitizerEndpoint } from '../schemas/services.js';
 import { parseCidr, parseIpv4 } from '../shared/ipv4.js';
 import { AnklumeError } from '../shared/errors.js';
-import { BRIDGE_WILDCARD, type Chain, type Match, type Rule, type Ruleset } from './ruleset.js';
+import { createHash } from 'node:crypto';
+import { BRIDGE_WILDCARD, type Chain, type Match, type NamedSet, type Rule, type Ruleset } from './ruleset.js';
 
 /** Before Incus's own chains (priority filter), so anklume decides first. */
 export const CHAIN_PRIORITY = -10;
 /** The named set of the bridges that hold exclusive AI access: a switch rewrites one element. */
 export const AI_ACCESS_SET = 'ai_access';
+/** The named set of the marks of the grants in force (see {@link granted}). */
+export const GRANTS_SET = 'grants';
+
+/**
+ * A grant (a policy, a reverse, an ai_provider opening) marks the connections
+ * it lets in with a mark of its own, derived from what it matches; established
+ * traffic is accepted only while that mark is in the grants set. So removing or
+ * changing a grant cuts the connections it carried at once, as a revoked AI
+ * access holder's are. Connections no grant opened (inside a domain, out to
+ * the uplink, from the host) carry mark 0 and are left as they are.
+ */
+function granted(rule: Rule): Rule {
+  const digest = createHash('sha256').update(JSON.stringify(rule.matches)).digest();
+  // 31 bits, never 0 (0 is "no grant"): stable for the same matches, whatever the comment.
+  return { ...rule, mark: (digest.readUInt32BE(0) & 0x7fffffff) || 1 };
+}
+
+/** Established and related traffic: through a grant still in force, or through none; the rest was a grant since removed. */
+function establishedRules(): Rule[] {
+  const established: Match = { kind: 'ct-state', states: ['established', 'related'] };
+  return [
+    { matches: [established, { kind: 'ct-mark-set', set: GRANTS_SET }], verdict: 'accept' },
+    { matches: [established, { kind: 'ct-mark', value: 0 }], verdict: 'accept' },
+    { matches: [established], verdict: 'drop', comment: 'opened through a grant since removed' },
+  ];
+}
 
 export interface RenderOptions {
   /**
@@ -134,7 +161,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
     // Before established connections are accepted: revoking access cuts the connections already open.
     ...(exclusive && enabledNames.has(model.ai.toolsDomain) ? exclusiveAccessGuards(bridgeOf(model.ai.toolsDomain), sanitizerEndpoint(model)?.ip ?? null) : []),
-    { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
+    ...establishedRules(),
     { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
   ];
   for (const d of enabled) {
@@ -144,7 +171,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
 
   const input: Rule[] = [
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not from an anklume bridge: left alone' },
-    { matches: [{ kind: 'ct-state', states: ['established', 'related'] }], verdict: 'accept' },
+    ...establishedRules(),
     { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },
     // DHCP requests are broadcast: no destination address to pin.
     { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'dport', protocol: 'udp', ports: [67] }], verdict: 'accept', comment: 'DHCP from instances' },
@@ -179,23 +206,23 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
     const ports = portMatches(policy);
     const { from, to } = policy;
     if (to.kind === 'host' && from.kind !== 'host') {
-      input.push({ matches: [...endpointMatches(from, 'from', false), ...ports], verdict: 'accept', comment });
+      input.push(granted({ matches: [...endpointMatches(from, 'from', false), ...ports], verdict: 'accept', comment }));
       continue;
     }
     if (from.kind === 'host' && to.kind !== 'host') {
       // The host reaches instances through its output path, which anklume leaves open; the reverse is an input rule.
-      if (policy.bidirectional) input.push({ matches: [...endpointMatches(to, 'from', false), ...ports], verdict: 'accept', comment: reverseComment });
+      if (policy.bidirectional) input.push(granted({ matches: [...endpointMatches(to, 'from', false), ...ports], verdict: 'accept', comment: reverseComment }));
       continue;
     }
     if (from.kind === 'host' || to.kind === 'host') continue;
     if (!aiAccess && from.domain === to.domain) continue; // inside one domain: already accepted
-    forward.push({ matches: [...endpointMatches(from, 'from', aiAccess), ...endpointMatches(to, 'to', false), ...ports], verdict: 'accept', comment });
+    forward.push(granted({ matches: [...endpointMatches(from, 'from', aiAccess), ...endpointMatches(to, 'to', false), ...ports], verdict: 'accept', comment }));
     if (policy.bidirectional) {
-      forward.push({ matches: [...endpointMatches(to, 'from', false), ...endpointMatches(from, 'to', aiAccess), ...ports], verdict: 'accept', comment: reverseComment });
+      forward.push(granted({ matches: [...endpointMatches(to, 'from', false), ...endpointMatches(from, 'to', aiAccess), ...ports], verdict: 'accept', comment: reverseComment }));
     }
   }
 
-  forward.push(...aiOpenings(model));
+  forward.push(...aiOpenings(model).map(granted));
   forward.push(
     { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'between domains: only what network_policies declare' },
     { matches: [{ kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'into a domain from outside anklume' },
@@ -209,7 +236,9 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
     // domains the source address must survive: the sanitizer tells domains apart by it.
     { name: 'postrouting', type: 'nat', hook: 'postrouting', priority: CHAIN_PRIORITY, policy: 'accept', rules: [{ matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'keep-source', comment: 'source addresses survive between domains' }] },
   ];
-  const sets = exclusive ? [{ name: AI_ACCESS_SET, type: 'ifname' as const, elements: holder !== null && enabledNames.has(holder) ? [bridgeOf(holder)] : [] }] : [];
+  const sets: NamedSet[] = exclusive ? [{ name: AI_ACCESS_SET, type: 'ifname', elements: holder !== null && enabledNames.has(holder) ? [bridgeOf(holder)] : [] }] : [];
+  const marks = [...forward, ...input].flatMap((r) => (r.mark === undefined ? [] : [String(r.mark)]));
+  sets.push({ name: GRANTS_SET, type: 'mark', elements: [...new Set(marks)] });
   return { sets, chains };
 }
 

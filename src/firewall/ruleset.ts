@@ -21,10 +21,15 @@ export type Match =
   /** An address or a CIDR (`op` absent: equal). */
   | { readonly kind: 'saddr' | 'daddr'; readonly value: string; readonly op?: '!=' }
   | { readonly kind: 'ct-state'; readonly states: readonly string[] }
+  /** `ct mark 0` / `ct mark @set`: which grant opened the connection (see render.ts, grants). */
+  | { readonly kind: 'ct-mark'; readonly value: number }
+  | { readonly kind: 'ct-mark-set'; readonly set: string }
   | { readonly kind: 'dport'; readonly protocol: 'tcp' | 'udp'; readonly ports: readonly number[] };
 
 export interface Rule {
   readonly matches: readonly Match[];
+  /** `ct mark set <mark>` before the verdict: the connection remembers the grant that let it in. */
+  readonly mark?: number;
   readonly verdict: Statement;
   readonly comment?: string;
 }
@@ -41,7 +46,8 @@ export interface Chain {
 
 export interface NamedSet {
   readonly name: string;
-  readonly type: 'ifname';
+  readonly type: 'ifname' | 'mark';
+  /** Interface names, or marks in decimal. */
   readonly elements: readonly string[];
 }
 

@@ -1,9 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { nftScript, tableLines } from '../../src/firewall/nft-text.js';
+import { nftScript, tableLines as markedLines } from '../../src/firewall/nft-text.js';
 import { FirewallRenderError, renderFirewall, safeComment } from '../../src/firewall/render.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
+import type { Ruleset } from '../../src/firewall/ruleset.js';
+
+/** The table's lines without the grant marks (their own tests are below): what the rules match and do. */
+const tableLines = (r: Ruleset): string[] => markedLines(r).map((l) => l.replace(/ ct mark set \d+/, ''));
 
 const GOLDEN = new URL('../fixtures/firewall/', import.meta.url);
 
@@ -117,7 +121,7 @@ describe('renderFirewall', () => {
 
   it('puts the exclusive AI access holder in a named set, so a switch changes one element', () => {
     const m = model();
-    expect(renderFirewall(m).sets).toEqual([{ name: 'ai_access', type: 'ifname', elements: ['net-pro'] }]);
+    expect(renderFirewall(m).sets).toEqual([{ name: 'ai_access', type: 'ifname', elements: ['net-pro'] }, expect.objectContaining({ name: 'grants', type: 'mark' })]);
     expect(renderFirewall(m, { aiAccessHolder: 'perso' }).sets[0]?.elements).toEqual(['net-perso']);
     expect(renderFirewall(m, { aiAccessHolder: null }).sets[0]?.elements).toEqual([]);
     const withoutSet = (x: ReturnType<typeof renderFirewall>): unknown => x.chains;
@@ -191,5 +195,38 @@ describe('names are checked before they reach nft', () => {
   it('refuses an address that is not IPv4', () => {
     const bad: DesiredInfra = { ...m, policies: m.policies.map((p) => (p.to.kind === 'machine' ? { ...p, to: { ...p.to, ip: '10.0.0.1; drop' } } : p)) };
     expect(() => renderFirewall(bad)).toThrow(/not an IPv4 address/);
+  });
+});
+
+describe('grants: a removed grant cuts what it carried', () => {
+  const grantRules = (r: Ruleset) => r.chains.flatMap((c) => c.rules).filter((x) => x.mark !== undefined);
+  const grantsSet = (r: Ruleset) => r.sets.find((x) => x.name === 'grants')?.elements ?? [];
+
+  it('marks every policy and AI opening with a non-zero mark of its own, listed in the grants set', () => {
+    const r = renderFirewall(model());
+    const rules = grantRules(r);
+    expect(rules.length).toBeGreaterThan(3);
+    expect(rules.every((x) => x.verdict === 'accept' && (x.mark ?? 0) > 0 && (x.mark ?? 0) <= 0x7fffffff)).toBe(true);
+    expect(new Set(rules.map((x) => x.mark)).size).toBe(rules.length);
+    expect([...grantsSet(r)].sort()).toEqual(rules.map((x) => String(x.mark)).sort());
+  });
+
+  it('keeps a grant\'s mark when other text changes, and drops it from the set when the grant goes', () => {
+    const before = renderFirewall(model());
+    const renamed = renderFirewall(model(INFRA.replace('web from perso', 'the web, for perso')));
+    expect(grantsSet(renamed)).toEqual(grantsSet(before));
+    const without = renderFirewall(model(INFRA.replace(/  - description: web from perso\n(    .*\n)*?(?=  - )/, '')));
+    const gone = grantsSet(before).filter((m) => !grantsSet(without).includes(m));
+    expect(gone).toHaveLength(1);
+    expect(grantRules(before).find((x) => String(x.mark) === gone[0])?.comment).toContain('web from perso');
+  });
+
+  it('accepts established traffic only through a grant in force or through none, and drops the rest', () => {
+    const forward = markedLines(renderFirewall(model())).map((l) => l.trim());
+    const at = (line: string): number => forward.indexOf(line);
+    expect(at('ct state established,related ct mark @grants accept')).toBeGreaterThan(0);
+    expect(at('ct state established,related ct mark 0 accept')).toBe(at('ct state established,related ct mark @grants accept') + 1);
+    expect(at('ct state established,related drop comment "opened through a grant since removed"')).toBe(at('ct state established,related ct mark 0 accept') + 1);
+    expect(forward.some((l) => /^ct state established,related accept/.test(l))).toBe(false);
   });
 });
