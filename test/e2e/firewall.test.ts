@@ -242,7 +242,7 @@ describe('isolation between domains, measured with real packets', () => {
 
     const plan = await runBin('anklumectl', ['plan', '-f', infraFile], { env });
     expect(plan.stdout).toContain('! replace firewall inet anklume');
-    expect(plan.stdout).toContain(`+ chain forward: iifname "net-${A}" oifname "net-${B}" tcp dport 80 accept comment "policy 0: port-limited TCP"`);
+    expect(plan.stdout).toMatch(new RegExp(`\\+ chain forward: iifname "net-${A}" oifname "net-${B}" tcp dport 80 ct mark set \\d+ accept comment "policy 0: port-limited TCP"`));
     const status = await runBin('anklumectl', ['status', '-f', infraFile, '--json', '--socket', '/nonexistent.sock'], { env });
     expect(status.code).toBe(1);
     expect((JSON.parse(status.stdout) as { firewall: { state: string } }).firewall.state).toBe('Drifted');

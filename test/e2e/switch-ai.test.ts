@@ -102,8 +102,11 @@ async function actionsSince(before: readonly string[]): Promise<string[]> {
 }
 
 async function sinkBytes(): Promise<number> {
-  const r = await incusExec(AI, `${AI}1`, ['stat', '-c', '%s', '/var/log/sink']);
-  return Number(r.stdout.trim());
+  // A failed `incus exec` is not an empty sink: ask again rather than read it as 0.
+  return waitFor('the sink size', async () => {
+    const r = await incusExec(AI, `${AI}1`, ['stat', '-c', '%s', '/var/log/sink']);
+    return r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? Number(r.stdout.trim()) : undefined;
+  }, { timeoutMs: 20_000, intervalMs: 200 });
 }
 
 /** Every enabled domain Ready (the disabled one has no objects), the firewall in sync, the holder read. */
