@@ -215,7 +215,7 @@ describe('grants: a removed grant cuts what it carried', () => {
     const before = renderFirewall(model());
     const renamed = renderFirewall(model(INFRA.replace('web from perso', 'the web, for perso')));
     expect(grantsSet(renamed)).toEqual(grantsSet(before));
-    const without = renderFirewall(model(INFRA.replace(/  - description: web from perso\n(    .*\n)*?(?=  - )/, '')));
+    const without = renderFirewall(model(INFRA.replace(/ {2}- description: web from perso\n( {4}.*\n)*?(?= {2}- )/, '')));
     const gone = grantsSet(before).filter((m) => !grantsSet(without).includes(m));
     expect(gone).toHaveLength(1);
     expect(grantRules(before).find((x) => String(x.mark) === gone[0])?.comment).toContain('web from perso');
