@@ -1,4 +1,4 @@
-import type { Domain, Infra } from '../schemas/infra.js';
+import { DEFAULT_EGRESS, type Domain, type Infra } from '../schemas/infra.js';
 import type { DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
 import { formatIpv4 } from '../shared/ipv4.js';
 import { HOSTS, type AddressPlan } from './addressing.js';
@@ -48,6 +48,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       name,
       description: domain.description ?? '',
       trustLevel: domain.trust_level,
+      egress: domain.egress ?? DEFAULT_EGRESS[domain.trust_level],
       enabled: domain.enabled,
       ephemeral: domain.ephemeral,
       aiProvider: domain.ai_provider,

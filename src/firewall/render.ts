@@ -141,6 +141,30 @@ function aiOpenings(model: DesiredInfra): Rule[] {
 const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'host' ? null : e.domain);
 
 /**
+ * Addresses that are not the internet: the host's LAN and VPNs (RFC 1918),
+ * carrier-grade NAT, link-local, loopback, multicast and reserved. A domain
+ * with `egress: internet` reaches none of them through the host.
+ */
+export const NOT_INTERNET = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', '127.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4'] as const;
+
+/**
+ * What leaves a domain for somewhere that is not an anklume bridge, after the
+ * policies: `lan` everything, `internet` public addresses only, `none` nothing;
+ * then everything else out of a domain is dropped (IPv6 included).
+ */
+function egressRules(domains: DesiredInfra['domains']): Rule[] {
+  const out: Match = { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD };
+  // A grant like a policy: narrowing a domain's egress cuts what it had open.
+  const accept = (d: DesiredInfra['domains'][number]): Rule => granted({ matches: [{ kind: 'iifname', op: '==', value: bridgeOf(d.name) }, out], verdict: 'accept', comment: safeComment(`egress ${d.egress}: ${d.name}`) });
+  return [
+    ...domains.filter((d) => d.egress === 'lan').map(accept),
+    ...NOT_INTERNET.map((cidr): Rule => ({ matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, out, { kind: 'daddr', value: cidr }], verdict: 'drop', comment: 'egress internet: not to private ranges' })),
+    ...domains.filter((d) => d.egress === 'internet').map(accept),
+    { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'out of a domain: only what egress and policies declare' },
+  ];
+}
+
+/**
  * The firewall of the whole model (pure). Never of a subset: the table is
  * replaced as a whole, so rendering one domain alone would wipe the others.
  *
@@ -226,6 +250,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   forward.push(
     { matches: [{ kind: 'iifname', op: '==', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'between domains: only what network_policies declare' },
     { matches: [{ kind: 'oifname', op: '==', value: BRIDGE_WILDCARD }], verdict: 'drop', comment: 'into a domain from outside anklume' },
+    ...egressRules(enabled),
   );
   input.push({ matches: [], verdict: 'drop', comment: 'instances reach the host only as declared' });
 

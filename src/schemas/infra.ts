@@ -9,6 +9,23 @@ import { DEFAULT_SANITIZER_PORT } from './ports.js';
  */
 
 export const TRUST_LEVELS = ['admin', 'trusted', 'semi-trusted', 'untrusted', 'disposable'] as const;
+
+/**
+ * What a domain reaches outside anklume's bridges (docs/firewall.md): `lan`
+ * the internet and private ranges (the host's LAN, VPNs, other bridges),
+ * `internet` public addresses only, `none` nothing (a sanitizer or a policy
+ * is then its only way out).
+ */
+export const EGRESS = ['lan', 'internet', 'none'] as const;
+export type Egress = (typeof EGRESS)[number];
+/** Each trust level's egress when the domain sets none. */
+export const DEFAULT_EGRESS: Readonly<Record<(typeof TRUST_LEVELS)[number], Egress>> = {
+  admin: 'lan',
+  trusted: 'internet',
+  'semi-trusted': 'internet',
+  untrusted: 'internet',
+  disposable: 'none',
+};
 export const AI_PROVIDERS = ['local', 'cloud', 'local-first'] as const;
 export const MACHINE_TYPES = ['lxc', 'vm'] as const;
 export const PROTOCOLS = ['tcp', 'udp'] as const;
@@ -118,6 +135,10 @@ export const DomainSchema = z
   .strictObject({
     description: description.optional(),
     trust_level: z.enum(TRUST_LEVELS).default('semi-trusted').meta({ description: 'Security posture; picks the address zone.' }),
+    egress: z
+      .enum(EGRESS)
+      .optional()
+      .meta({ description: 'What it reaches outside anklume bridges: lan (internet and private ranges), internet (public addresses only), none. Default by trust level: admin lan, disposable none, others internet.' }),
     subnet_id: z
       .number()
       .int()

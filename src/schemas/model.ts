@@ -1,4 +1,4 @@
-import type { AiProvider, TrustLevel, UnsafeKind } from './infra.js';
+import type { AiProvider, Egress, TrustLevel, UnsafeKind } from './infra.js';
 
 /**
  * The desired model: infra.yml validated, defaults resolved, addresses computed.
@@ -36,6 +36,7 @@ export interface DesiredDomain {
   readonly name: string;
   readonly description: string;
   readonly trustLevel: TrustLevel;
+  readonly egress: Egress;
   readonly enabled: boolean;
   readonly ephemeral: boolean;
   readonly aiProvider: AiProvider;

@@ -107,8 +107,12 @@ describe('renderFirewall', () => {
     const lines = forward?.rules.map((r) => tableLines({ sets: [], chains: [{ ...forward, rules: [r] }] })[2]?.trim()) ?? [];
     for (const d of ['pro', 'perso', 'ai-tools', 'lab']) expect(lines).toContain(`iifname "net-${d}" oifname "net-${d}" accept comment "inside domain ${d}"`);
     expect(lines.some((l) => l?.includes('net-old') === true)).toBe(false);
-    expect(lines.at(-2)).toBe('iifname "net-*" oifname "net-*" drop comment "between domains: only what network_policies declare"');
-    expect(lines.at(-1)).toBe('oifname "net-*" drop comment "into a domain from outside anklume"');
+    const between = lines.indexOf('iifname "net-*" oifname "net-*" drop comment "between domains: only what network_policies declare"');
+    expect(between).toBeGreaterThan(0);
+    expect(lines[between + 1]).toBe('oifname "net-*" drop comment "into a domain from outside anklume"');
+    // Then only egress, closed by a drop of everything else that leaves a domain.
+    expect(lines.slice(between + 2).every((l) => l?.includes('egress') === true || l?.includes('out of a domain') === true)).toBe(true);
+    expect(lines.at(-1)).toBe('iifname "net-*" drop comment "out of a domain: only what egress and policies declare"');
     expect(lines[0]).toBe('iifname != "net-*" oifname != "net-*" accept comment "not anklume traffic: left alone"');
   });
 
@@ -228,5 +232,37 @@ describe('grants: a removed grant cuts what it carried', () => {
     expect(at('ct state established,related ct mark 0 accept')).toBe(at('ct state established,related ct mark @grants accept') + 1);
     expect(at('ct state established,related drop comment "opened through a grant since removed"')).toBe(at('ct state established,related ct mark 0 accept') + 1);
     expect(forward.some((l) => /^ct state established,related accept/.test(l))).toBe(false);
+  });
+});
+
+describe('egress by trust level', () => {
+  const forwardLines = (text: string): string[] => tableLines(renderFirewall(model(text))).map((l) => l.trim());
+  const egress = (lines: string[]) => lines.filter((l) => l.includes('egress') || l.includes('out of a domain'));
+
+  it('lets trusted, semi-trusted and untrusted domains reach public addresses only, and disposable ones nothing', () => {
+    const withSandbox = INFRA.replace('network_policies:', '  sandbox:\n    trust_level: disposable\nnetwork_policies:');
+    const lines = egress(forwardLines(withSandbox));
+    const at = (l: string): number => lines.indexOf(l);
+    const privateDrop = at('iifname "net-*" oifname != "net-*" ip daddr 192.168.0.0/16 drop comment "egress internet: not to private ranges"');
+    expect(privateDrop).toBeGreaterThanOrEqual(0);
+    for (const d of ['pro', 'perso', 'ai-tools', 'lab']) expect(at(`iifname "net-${d}" oifname != "net-*" accept comment "egress internet: ${d}"`)).toBeGreaterThan(privateDrop);
+    expect(lines.some((l) => l.includes('net-sandbox'))).toBe(false);
+    expect(lines.at(-1)).toBe('iifname "net-*" drop comment "out of a domain: only what egress and policies declare"');
+  });
+
+  it('lets an admin domain (or egress: lan) reach private ranges too, and egress: none nothing at all', () => {
+    const text = INFRA.replace('  pro:\n    trust_level: trusted', '  pro:\n    trust_level: trusted\n    egress: lan').replace('  perso:\n    trust_level: trusted', '  perso:\n    trust_level: trusted\n    egress: none');
+    const lines = egress(forwardLines(text));
+    const lan = lines.indexOf('iifname "net-pro" oifname != "net-*" accept comment "egress lan: pro"');
+    expect(lan).toBeGreaterThanOrEqual(0);
+    expect(lan).toBeLessThan(lines.findIndex((l) => l.includes('not to private ranges')));
+    expect(lines.some((l) => l.includes('net-perso'))).toBe(false);
+  });
+
+  it('makes egress a grant: narrowing it cuts what it had open', () => {
+    const r = renderFirewall(model());
+    const accepts = r.chains.flatMap((c) => c.rules).filter((x) => x.comment?.startsWith('egress internet: ') === true && x.verdict === 'accept');
+    expect(accepts.length).toBe(4);
+    expect(accepts.every((x) => r.sets.find((s) => s.name === 'grants')?.elements.includes(String(x.mark)) === true)).toBe(true);
   });
 });
