@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { ROOT, runBin } from '../helpers/cli.js';
-import { fetchStatus, isReady, startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { fetchStatus, isReady, startDaemon, stopDaemon, waitAllReady, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 const p = shortPrefix();
 const octet = freeSecondOctet();
@@ -58,14 +58,7 @@ beforeAll(() => {
   socket = join(dirname(infraFile), 'anklumed.sock');
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 describe('anklumed against a real Incus', () => {
   it('refuses to start on an invalid infra.yml, with the error and its position', async () => {

@@ -4,8 +4,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { ROOT } from '../helpers/cli.js';
-import { fetchStatus, startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { fetchStatus, startDaemon, stopDaemon, waitAllReady, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 // Isolation never depends on anklumed having run: a broken infra.yml at start
 // keeps the last valid version, and the boot loader puts the last applied
@@ -42,14 +42,7 @@ beforeAll(() => {
   env = { INCUS_SOCKET, ANKLUME_STATE_DIR: join(dir, 'state') };
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 describe('isolation from boot', () => {
   it('anklumed started on a broken infra.yml keeps its last valid version, repairs as before, and says why', async () => {

@@ -2,8 +2,8 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient } from '../../src/incus/index.js';
-import { fetchStatus, startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
+import { fetchStatus, startDaemon, waitAllReady, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // A connection open through a policy stops delivering once the policy is
 // removed and the daemon converges: real packets between the test's own containers.
@@ -49,14 +49,7 @@ beforeAll(() => {
   socket = join(dirname(infraFile), 'anklumed.sock');
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 describe('a removed grant', () => {
   it('cuts the connection it carried: nothing more is delivered once the daemon converges', async () => {

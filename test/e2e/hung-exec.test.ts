@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import type { IncusClient, Project } from '../../src/incus/index.js';
-import { fetchStatus, startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { fetchStatus, startDaemon, waitAllReady, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 // A controller stuck on a hung exec inside an instance must not hold up the
 // others: the firewall has a queue of its own, and the exec its own timeout.
@@ -46,14 +46,7 @@ beforeAll(() => {
   client = testClient();
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 describe('a hung exec in one controller', () => {
   it('does not delay the firewall repair, and fails its own action with its timeout', async () => {

@@ -3,8 +3,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
-import { startDaemon, stopDaemon, waitAllReady, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
+import { startDaemon, stopDaemon, waitAllReady, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, shortPrefix, testClient, waitFor, writeTemp } from '../helpers/incus.js';
 
 // One writer on the host: apply goes through a running daemon; without one,
 // two applies never run at once (the second waits for the flock, or refuses).
@@ -42,14 +42,7 @@ beforeAll(() => {
   socket = join(dirname(infraFile), 'anklumed.sock');
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 const env = { INCUS_SOCKET, ANKLUME_LOCK: '' };
 const cli = (args: string[]) => runBin('anklumectl', [...args, '-f', infraFile, '--socket', socket, '--lock', lock], { env });

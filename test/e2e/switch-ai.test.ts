@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Project } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
 import type { StatusDocument } from '../../src/controllers/status.js';
-import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
+import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon, tearDown } from '../helpers/daemon.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // Exclusive AI access on the real Incus: real firewall sets, real connections, GPU stand-ins.
 const p = shortPrefix();
@@ -143,14 +143,7 @@ beforeAll(async () => {
   await waitFor('the sink to listen', async () => ((await incusExec(AI, ai, ['ss', '-Hltn'])).stdout.includes(`:${SINK_PORT} `) ? true : undefined));
 });
 
-afterAll(async () => {
-  try {
-    if (daemon !== undefined) await stopDaemon(daemon);
-    await removeTestInfra(client, { infraName, prefix: p });
-  } finally {
-    client.close();
-  }
-});
+afterAll(() => tearDown(client, { daemon, infraName, prefix: p }));
 
 describe('exclusive AI access and switch-ai, with real packets', () => {
   it('gives access to ai_access_default at first: pro reaches the AI service, perso does not', async () => {

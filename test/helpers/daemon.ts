@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import { ROOT } from './cli.js';
-import { waitFor } from './incus.js';
+import type { IncusClient } from '../../src/incus/index.js';
+import { removeTestInfra, waitFor } from './incus.js';
 
 /** A running anklumed of dist/bin, its log kept in memory. */
 export interface RunningDaemon {
@@ -58,4 +59,14 @@ export async function stopDaemon(d: RunningDaemon): Promise<number | null> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return d.child.exitCode;
   d.child.kill('SIGTERM');
   return d.exited;
+}
+
+/** An e2e file's teardown: its daemon stopped, then only what it created removed, then its client closed. */
+export async function tearDown(client: IncusClient, test: { readonly daemon: RunningDaemon | undefined; readonly infraName: string; readonly prefix: string }): Promise<void> {
+  try {
+    if (test.daemon !== undefined) await stopDaemon(test.daemon);
+    await removeTestInfra(client, { infraName: test.infraName, prefix: test.prefix });
+  } finally {
+    client.close();
+  }
 }
