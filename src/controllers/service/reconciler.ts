@@ -23,10 +23,14 @@ export interface ServiceReconcilerDeps {
   readonly now?: () => Date;
 }
 
-/** The service keys of a domain (its status ids: `service/<project>/<instance>`). */
+/** Every service the model deploys, with its key (its status id: `service/<project>/<instance>`). */
+function servicesByKey(model: DesiredInfra): { readonly key: string; readonly domain: string; readonly name: string }[] {
+  return model.domains.flatMap((d) => servicesOf(model, d).map((s) => ({ key: serviceObjectId(d.project, s.instance), domain: d.name, name: s.name })));
+}
+
+/** The service keys of a domain. */
 export function serviceKeys(model: DesiredInfra, domain: string): string[] {
-  const d = model.domains.find((x) => x.name === domain);
-  return d === undefined ? [] : servicesOf(model, d).map((s) => serviceObjectId(d.project, s.instance));
+  return servicesByKey(model).filter((s) => s.domain === domain).map((s) => s.key);
 }
 
 /**
@@ -50,7 +54,7 @@ export class ServiceReconciler implements Reconciler {
   async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
     const { deps } = this;
     const model = deps.model();
-    const service = model.domains.flatMap((d) => servicesOf(model, d).map((s) => ({ ...s, id: serviceObjectId(d.project, s.instance) }))).find((s) => s.id === key);
+    const service = servicesByKey(model).find((s) => s.key === key);
     if (service === undefined) {
       this.statuses.delete(key); // left infra.yml since it was queued
       return;
