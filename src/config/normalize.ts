@@ -1,6 +1,6 @@
 import { DEFAULT_EGRESS, type Domain, type Infra } from '../schemas/infra.js';
 import type { DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
-import { formatIpv4 } from '../shared/ipv4.js';
+import { formatCidr, formatIpv4, parseAddressOrCidr } from '../shared/ipv4.js';
 import { HOSTS, type AddressPlan } from './addressing.js';
 
 /** Incus config values are strings. */
@@ -92,6 +92,9 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
   const endpoint = (name: string): PolicyEndpoint => {
     if (name === 'host') return { kind: 'host' };
     if (name in infra.domains) return { kind: 'domain', domain: name };
+    const network = parseAddressOrCidr(name);
+    // A single address as nft lists it back (no /32), so the live table compares equal.
+    if (network !== null) return { kind: 'network', cidr: network.cidr.prefix === 32 ? formatIpv4(network.cidr.network) : formatCidr(network.cidr) };
     return { kind: 'machine', domain: mustGet(machineDomain, name), machine: name, ip: machineIp(name) };
   };
   const policies = infra.network_policies.map((p, index): DesiredPolicy => ({

@@ -1,5 +1,5 @@
 import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
-import { cidrsOverlap, formatIpv4, parseCidr } from '../shared/ipv4.js';
+import { cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseAddressOrCidr, parseCidr, type Cidr } from '../shared/ipv4.js';
 import { planAddresses, type AddressPlan } from './addressing.js';
 import { checkBoundaries } from './boundary.js';
 import { didYouMean, type ValidationIssue } from './issues.js';
@@ -43,7 +43,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...checkHostOverlap(input, plan));
   issues.push(...checkMachines(input));
   issues.push(...checkBoundaries(input, plan));
-  issues.push(...checkPolicies(input));
+  issues.push(...checkPolicies(input, plan));
   issues.push(...checkAiAccess(input));
   issues.push(...checkGpu(input));
   issues.push(...checkOpenClaw(input));
@@ -146,16 +146,23 @@ function checkMachines(input: RuleInput): ValidationIssue[] {
   return issues;
 }
 
-type Endpoint = { kind: 'host' } | { kind: 'domain'; domain: string } | { kind: 'machine'; domain: string };
+type Endpoint = { kind: 'host' } | { kind: 'domain'; domain: string } | { kind: 'machine'; domain: string } | { kind: 'network'; cidr: Cidr; canonical: boolean };
 
 function resolveEndpoint(name: string, input: RuleInput): Endpoint | undefined {
   if (name === 'host') return { kind: 'host' };
   if (input.writtenNames.domains.includes(name)) return { kind: 'domain', domain: name };
   const domain = input.writtenNames.machines.get(name);
-  return domain === undefined ? undefined : { kind: 'machine', domain };
+  if (domain !== undefined) return { kind: 'machine', domain };
+  const network = parseAddressOrCidr(name);
+  return network === null ? undefined : { kind: 'network', ...network };
 }
 
-function checkPolicies(input: RuleInput): ValidationIssue[] {
+/** The domain an endpoint lives in, when it is one of anklume's. */
+function domainOfEndpoint(endpoint: Endpoint | undefined): string | undefined {
+  return endpoint?.kind === 'domain' || endpoint?.kind === 'machine' ? endpoint.domain : undefined;
+}
+
+function checkPolicies(input: RuleInput, plan: AddressPlan): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const candidates = ['host', ...input.writtenNames.domains, ...input.writtenNames.machines.keys()];
   for (const { index, policy } of input.policies) {
@@ -165,7 +172,7 @@ function checkPolicies(input: RuleInput): ValidationIssue[] {
       const endpoint = resolveEndpoint(name, input);
       if (endpoint === undefined) {
         const hint = didYouMean(name, candidates);
-        issues.push({ rule: 'policy-endpoint-known', path: ['network_policies', index, side], message: `"${name}" is neither a domain, a machine nor host`, expected: 'a declared domain or machine, or host', found: JSON.stringify(name), ...(hint === undefined ? {} : { hint }) });
+        issues.push({ rule: 'policy-endpoint-known', path: ['network_policies', index, side], message: `"${name}" is neither a domain, a machine, host nor an IPv4 address or CIDR`, expected: side === 'to' ? 'a declared domain or machine, host, or an address or CIDR outside anklume' : 'a declared domain or machine, or host', found: JSON.stringify(name), ...(hint === undefined ? {} : { hint }) });
       } else {
         ends[side] = endpoint;
       }
@@ -174,6 +181,39 @@ function checkPolicies(input: RuleInput): ValidationIssue[] {
       issues.push({ rule: 'policy-self', path: ['network_policies', index, 'to'], message: 'a policy from a place to itself means nothing: traffic inside a domain is always allowed', found: JSON.stringify(policy.to) });
     } else if (ends.from?.kind === 'host' && ends.to?.kind === 'host') {
       issues.push({ rule: 'policy-self', path: ['network_policies', index, 'to'], message: 'a policy from host to host means nothing' });
+    }
+    issues.push(...checkNetworkEndpoints(index, policy, ends, plan));
+  }
+  return issues;
+}
+
+/**
+ * A CIDR is a destination outside anklume reached through the host's uplink:
+ * nothing can come from it (that would need a proxy device), the host's own
+ * traffic is never filtered, and a range inside a domain's subnet is that
+ * domain, which the policy must name so its isolation rules apply.
+ */
+function checkNetworkEndpoints(index: number, policy: NetworkPolicy, ends: Partial<Record<'from' | 'to', Endpoint>>, plan: AddressPlan): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const { from, to } = ends;
+  if (from?.kind === 'network') {
+    issues.push({ rule: 'policy-network-from', path: ['network_policies', index, 'from'], message: 'an address or CIDR can only be a destination: anklume opens no way in from outside', expected: 'a declared domain or machine, or host', found: JSON.stringify(policy.from), hint: 'to publish a service, give its machine a proxy device' });
+  }
+  if (to?.kind !== 'network') return issues;
+  const path = ['network_policies', index, 'to'];
+  if (!to.canonical) {
+    issues.push({ rule: 'policy-network-canonical', path, message: `"${policy.to}" has host bits set: it is not the network it seems to name`, expected: formatCidr(to.cidr), found: JSON.stringify(policy.to), hint: `write ${formatCidr(to.cidr)}, or the single address without /prefix` });
+  }
+  if (from?.kind === 'host') {
+    issues.push({ rule: 'policy-network-from-host', path, message: "the host's own traffic is not filtered by anklume: a policy from host to an address means nothing" });
+  }
+  if (policy.bidirectional) {
+    issues.push({ rule: 'policy-network-bidirectional', path: ['network_policies', index, 'bidirectional'], message: 'a policy to an address outside anklume works one way: nothing can come in from there', expected: 'false', found: 'true' });
+  }
+  for (const [domain, address] of plan.domains) {
+    const subnet = { network: address.network, prefix: 24 };
+    if (to.cidr.prefix >= subnet.prefix && cidrContains(subnet, to.cidr.network)) {
+      issues.push({ rule: 'policy-network-inside-domain', path, message: `${formatCidr(to.cidr)} is inside domain "${domain}"'s subnet ${formatCidr(subnet)}`, hint: `name the domain "${domain}" or one of its machines, so its isolation rules apply` });
     }
   }
   return issues;
@@ -212,8 +252,7 @@ function checkAiAccess(input: RuleInput): ValidationIssue[] {
   }
 
   const toAiTools = input.policies.filter(({ policy }) => {
-    const to = resolveEndpoint(policy.to, input);
-    return to !== undefined && to.kind !== 'host' && to.domain === AI_TOOLS;
+    return domainOfEndpoint(resolveEndpoint(policy.to, input)) === AI_TOOLS;
   });
   for (const extra of toAiTools.slice(1)) {
     issues.push({ rule: 'ai-tools-single-policy', path: ['network_policies', extra.index, 'to'], message: `with exclusive AI access, only one network policy may target ${AI_TOOLS} (network_policies[${toAiTools[0]?.index}] already does); switch-ai moves it between domains`, hint: 'merge the ports into that one policy' });

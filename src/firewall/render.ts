@@ -83,6 +83,11 @@ type Side = 'from' | 'to';
 /** Matches that select one endpoint as source (`from`) or destination (`to`) of forwarded traffic. */
 function endpointMatches(endpoint: PolicyEndpoint, side: Side, aiSet: boolean): Match[] {
   if (endpoint.kind === 'host') throw new FirewallRenderError('internal: host endpoints are not forwarded traffic');
+  // Through the host's uplink, never into a bridge: a wide range (a VPN's 10.0.0.0/8) cannot open another domain.
+  if (endpoint.kind === 'network') {
+    if (side === 'from') throw new FirewallRenderError(`a policy cannot come from ${endpoint.cidr}: addresses outside anklume are destinations only`);
+    return [{ kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'daddr', value: address(endpoint.cidr) }];
+  }
   if (aiSet) return [{ kind: side === 'from' ? 'iifname-set' : 'oifname-set', op: '==', set: AI_ACCESS_SET }];
   const iface: Match = { kind: side === 'from' ? 'iifname' : 'oifname', op: '==', value: bridgeOf(endpoint.domain) };
   if (endpoint.kind === 'domain') return [iface];
@@ -138,7 +143,7 @@ function aiOpenings(model: DesiredInfra): Rule[] {
   return rules;
 }
 
-const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'host' ? null : e.domain);
+const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'domain' || e.kind === 'machine' ? e.domain : null);
 
 /**
  * Addresses that are not the internet: the host's LAN and VPNs (RFC 1918),
@@ -179,7 +184,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   const holder = options.aiAccessHolder === undefined ? model.ai.accessDefault : options.aiAccessHolder;
   const enabled = model.domains.filter((d) => d.enabled);
   const enabledNames = new Set(enabled.map((d) => d.name));
-  const active = (p: DesiredPolicy): boolean => [p.from, p.to].every((e) => e.kind === 'host' || enabledNames.has(e.domain));
+  const active = (p: DesiredPolicy): boolean => [p.from, p.to].map(domainOf).every((d) => d === null || enabledNames.has(d));
 
   const forward: Rule[] = [
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
@@ -239,7 +244,12 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
       continue;
     }
     if (from.kind === 'host' || to.kind === 'host') continue;
-    if (!aiAccess && from.domain === to.domain) continue; // inside one domain: already accepted
+    if (to.kind === 'network') {
+      // Before the egress drops, which it overrides for its ports; one way only (validate refuses bidirectional).
+      forward.push(granted({ matches: [...endpointMatches(from, 'from', false), ...endpointMatches(to, 'to', false), ...ports], verdict: 'accept', comment }));
+      continue;
+    }
+    if (!aiAccess && domainOf(from) === to.domain) continue; // inside one domain: already accepted
     forward.push(granted({ matches: [...endpointMatches(from, 'from', aiAccess), ...endpointMatches(to, 'to', false), ...ports], verdict: 'accept', comment }));
     if (policy.bidirectional) {
       forward.push(granted({ matches: [...endpointMatches(to, 'from', false), ...endpointMatches(from, 'to', aiAccess), ...ports], verdict: 'accept', comment: reverseComment }));

@@ -163,7 +163,7 @@ export const NetworkPolicySchema = z
   .strictObject({
     description: description.optional(),
     from: z.string().min(1).meta({ description: 'A domain, a machine, or host.' }),
-    to: z.string().min(1).meta({ description: 'A domain, a machine, or host.' }),
+    to: z.string().min(1).meta({ description: 'A domain, a machine, host, or an IPv4 address or CIDR outside anklume (a LAN, a VPN).' }),
     ports: z
       .union([z.literal('all'), z.array(z.number().int().min(1).max(65535)).min(1)])
       .meta({ description: 'Destination ports (1-65535), or all.' }),

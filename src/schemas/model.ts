@@ -118,7 +118,9 @@ export interface DesiredOpenClawTelegram {
 export type PolicyEndpoint =
   | { readonly kind: 'host' }
   | { readonly kind: 'domain'; readonly domain: string }
-  | { readonly kind: 'machine'; readonly domain: string; readonly machine: string; readonly ip: string };
+  | { readonly kind: 'machine'; readonly domain: string; readonly machine: string; readonly ip: string }
+  /** Addresses outside anklume (a LAN, a VPN), as a canonical IPv4 CIDR (a single address without /32); only ever a policy's `to`. */
+  | { readonly kind: 'network'; readonly cidr: string };
 
 export interface DesiredPolicy {
   /** Position in network_policies, for messages. */

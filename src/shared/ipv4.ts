@@ -40,3 +40,17 @@ export function cidrContains(cidr: Cidr, ip: number): boolean {
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   return cidrContains(a, b.network) || cidrContains(b, a.network);
 }
+
+/**
+ * An address or network written where either may stand ("192.168.1.0/24";
+ * "10.8.0.1" means 10.8.0.1/32); null when it is neither. `canonical` is false
+ * when a CIDR has host bits set ("192.168.1.5/24"), which reads as a mistake.
+ */
+export function parseAddressOrCidr(text: string): { cidr: Cidr; canonical: boolean } | null {
+  if (!text.includes('/')) {
+    const ip = parseIpv4(text);
+    return ip === null ? null : { cidr: { network: ip, prefix: 32 }, canonical: true };
+  }
+  const cidr = parseCidr(text);
+  return cidr === null ? null : { cidr, canonical: formatCidr(cidr) === text };
+}

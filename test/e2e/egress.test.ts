@@ -13,6 +13,8 @@ const [U, D, L] = [`${p}-u`, `${p}-d`, `${p}-l`];
 const infraName = `${p}-egress`;
 const ip = { u: `10.${octet}.1.10`, d: `10.${octet}.2.10`, l: `10.${octet}.3.10` };
 const PORT = 9100;
+/** A second service on the LAN that no policy names. */
+const OTHER_PORT = 9101;
 // A public-looking address (198.18.0.0/15, not a private range) and a private one.
 const OUTSIDE = [
   { name: 'internet', ns: `${p}wn`, hostIf: `${p}wh`, nsIf: `${p}wv`, host: `198.18.${octet}.5`, peer: `198.18.${octet}.6` },
@@ -39,6 +41,11 @@ domains:
     subnet_id: 3
     ephemeral: true
     machines: { ${L}1: { ip: ${ip.l} } }
+network_policies:
+  - description: one LAN service for the untrusted domain
+    from: ${U}1
+    to: 192.168.${octet}.4/30
+    ports: [${PORT}]
 `;
 
 const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8' });
@@ -46,8 +53,8 @@ let client: IncusClient;
 const servers: ChildProcess[] = [];
 
 /** Does `instance` get an answer from `address` (the server echoes the source it saw)? */
-async function reaches(project: string, instance: string, address: string): Promise<boolean> {
-  const r = await incusExec(project, instance, ['sh', '-c', `nc -w2 ${address} ${PORT} </dev/null`]);
+async function reaches(project: string, instance: string, address: string, port = PORT): Promise<boolean> {
+  const r = await incusExec(project, instance, ['sh', '-c', `nc -w2 ${address} ${port} </dev/null`]);
   return r.stdout.trim() !== '';
 }
 
@@ -61,7 +68,9 @@ beforeAll(async () => {
     sh('ip', ['link', 'set', o.hostIf, 'up']);
     sh('ip', ['-n', o.ns, 'addr', 'add', `${o.peer}/30`, 'dev', o.nsIf]);
     sh('ip', ['-n', o.ns, 'link', 'set', o.nsIf, 'up']);
-    servers.push(spawn('ip', ['netns', 'exec', o.ns, process.execPath, '-e', `require('net').createServer((s) => s.end(s.remoteAddress + '\\n')).listen(${PORT}, '${o.peer}')`], { stdio: 'ignore' }));
+    for (const port of [PORT, OTHER_PORT]) {
+      servers.push(spawn('ip', ['netns', 'exec', o.ns, process.execPath, '-e', `require('net').createServer((s) => s.end(s.remoteAddress + '\\n')).listen(${port}, '${o.peer}')`], { stdio: 'ignore' }));
+    }
   }
   const infraFile = writeTemp('infra.yml', INFRA);
   const dir = dirname(infraFile);
@@ -89,15 +98,15 @@ afterAll(async () => {
 describe('egress by trust level', () => {
   const [internet, lan] = [OUTSIDE[0].peer, OUTSIDE[1].peer];
 
-  it('an untrusted domain reaches the internet, never a private address no policy names', async () => {
-    expect([await reaches(U, `${U}1`, internet), await reaches(U, `${U}1`, lan)]).toEqual([true, false]);
+  it('an untrusted domain reaches the internet, and on the LAN only the port a policy names', async () => {
+    expect([await reaches(U, `${U}1`, internet), await reaches(U, `${U}1`, lan), await reaches(U, `${U}1`, lan, OTHER_PORT)]).toEqual([true, true, false]);
   });
 
-  it('a disposable domain reaches neither', async () => {
+  it('a disposable domain reaches neither, nor the LAN service another domain\'s policy opens', async () => {
     expect([await reaches(D, `${D}1`, internet), await reaches(D, `${D}1`, lan)]).toEqual([false, false]);
   });
 
   it('a domain with egress: lan reaches both', async () => {
-    expect([await reaches(L, `${L}1`, internet), await reaches(L, `${L}1`, lan)]).toEqual([true, true]);
+    expect([await reaches(L, `${L}1`, internet), await reaches(L, `${L}1`, lan), await reaches(L, `${L}1`, lan, OTHER_PORT)]).toEqual([true, true, true]);
   });
 });

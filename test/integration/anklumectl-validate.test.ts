@@ -85,7 +85,7 @@ describe('anklumectl validate', () => {
     expect(run.code).toBe(0);
     const body = JSON.parse(run.stdout) as { valid: boolean; summary: Record<string, number>; model: { domains: { name: string; network: { gateway: string } }[] } };
     expect(body.valid).toBe(true);
-    expect(body.summary).toEqual({ domains: 6, enabledDomains: 6, machines: 8, policies: 2 });
+    expect(body.summary).toEqual({ domains: 6, enabledDomains: 6, machines: 8, policies: 3 });
     expect(body.model.domains.find((d) => d.name === 'pro')?.network.gateway).toBe('10.110.0.254');
   });
 

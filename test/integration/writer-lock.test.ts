@@ -148,7 +148,8 @@ describe('the writer lock in one process', () => {
     } finally {
       clearInterval(timer);
     }
-    expect(ticks).toBe(5);
+    // The timer kept running while it waited (it fired the abort); a loaded machine may fire it again before the rejection settles.
+    expect(ticks).toBeGreaterThanOrEqual(5);
     expect(onWait).toEqual([{ pid: first.pid, purpose: 'holder' }]);
   });
 

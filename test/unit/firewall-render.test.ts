@@ -266,3 +266,33 @@ describe('egress by trust level', () => {
     expect(accepts.every((x) => r.sets.find((s) => s.name === 'grants')?.elements.includes(String(x.mark)) === true)).toBe(true);
   });
 });
+
+describe('policies to an address or CIDR outside anklume', () => {
+  const lines = (policies: string): string[] => tableLines(renderFirewall(model(INFRA.replace('network_policies:', `network_policies:\n${policies}`)))).map((l) => l.trim());
+  const LAN = '  - { description: printer, from: lab-box, to: 192.168.7.0/24, ports: [631] }\n  - { from: perso, to: 10.0.0.0/8, ports: all }\n';
+
+  it('opens only the declared ports, out of the uplink and never into a bridge, before the egress drops', () => {
+    const all = lines(LAN);
+    const printer = all.findIndex((l) => l.includes('"policy 0: printer"'));
+    expect(all[printer]).toMatch(/^iifname "net-lab" ip saddr 10\.140\.0\.\d+ oifname != "net-\*" ip daddr 192\.168\.7\.0\/24 tcp dport 631 accept/);
+    const vpn = all.findIndex((l) => l.includes('ip daddr 10.0.0.0/8') && l.includes('accept'));
+    expect(all[vpn]).toMatch(/^iifname "net-perso" oifname != "net-\*" ip daddr 10\.0\.0\.0\/8 accept comment "policy 1"$/);
+    const firstEgressDrop = all.findIndex((l) => l.includes('egress internet: not to private ranges'));
+    expect(printer).toBeLessThan(firstEgressDrop);
+    expect(vpn).toBeLessThan(firstEgressDrop);
+    // No reverse rule: nothing comes in from there.
+    expect(all.filter((l) => l.includes('192.168.7.0/24'))).toHaveLength(1);
+  });
+
+  it('makes it a grant like any policy, so removing it cuts what it carried', () => {
+    const r = renderFirewall(model(INFRA.replace('network_policies:', `network_policies:\n${LAN}`)));
+    const rule = r.chains.flatMap((c) => c.rules).find((x) => x.comment === 'policy 0: printer');
+    expect(rule?.mark).toBeGreaterThan(0);
+    expect(r.sets.find((s) => s.name === 'grants')?.elements).toContain(String(rule?.mark));
+  });
+
+  it('renders nothing for a policy from a disabled domain to an address', () => {
+    expect(lines('  - { from: old-box, to: 192.168.7.0/24, ports: [631] }\n').some((l) => l.includes('192.168.7.0/24'))).toBe(false);
+  });
+});
+
