@@ -9,6 +9,7 @@ import { readVram } from '../controllers/ai-access/gpu.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall/table.js';
 import { detectStoragePool, observe } from '../controllers/domain/observe.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
+import { probeDeployed } from '../controllers/service/health.js';
 import { planDeployment } from '../controllers/service/plan.js';
 import type { Observed } from '../controllers/observed.js';
 import { planInfra } from '../controllers/domain/plan.js';
@@ -155,7 +156,8 @@ async function readIncus(client: IncusClient, model: DesiredInfra | undefined, o
     const observed = await observe(client, { signal: options.signal });
     const storagePool = options.storagePool ?? detectStoragePool(observed);
     const plan = planInfra(model, observed, { storagePool, prune: false, force: false });
-    const deploys = options.services.map((d) => planDeployment(d, observed, plan.actions)).filter((a) => a !== null);
+    const health = await probeDeployed(options.services, observed, options.signal);
+    const deploys = options.services.map((d) => planDeployment(d, observed, plan.actions, health)).filter((a) => a !== null);
     return { ok: true, observed, plan: { ...plan, actions: [...plan.actions, ...deploys] } };
   } catch (err) {
     if (options.signal.aborted) throw err;

@@ -1,3 +1,4 @@
+import { OLLAMA_PORT } from '../schemas/ports.js';
 import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseAddressOrCidr, parseCidr, type Cidr } from '../shared/ipv4.js';
 import { planAddresses, type AddressPlan } from './addressing.js';
@@ -45,6 +46,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...checkBoundaries(input, plan));
   issues.push(...checkPolicies(input, plan));
   issues.push(...checkAiAccess(input));
+  issues.push(...checkSanitizeAlways(input));
   issues.push(...checkGpu(input));
   issues.push(...checkOpenClaw(input));
   return { issues, addresses: plan };
@@ -256,6 +258,36 @@ function checkAiAccess(input: RuleInput): ValidationIssue[] {
   });
   for (const extra of toAiTools.slice(1)) {
     issues.push({ rule: 'ai-tools-single-policy', path: ['network_policies', extra.index, 'to'], message: `with exclusive AI access, only one network policy may target ${AI_TOOLS} (network_policies[${toAiTools[0]?.index}] already does); switch-ai moves it between domains`, hint: 'merge the ports into that one policy' });
+  }
+  return issues;
+}
+
+/**
+ * `ai_sanitize: always` sends even local prompts through the sanitizer: the
+ * firewall drops the domain's direct traffic to Ollama's port. A policy that
+ * opens that way would silently not apply, so it is refused. With exclusive
+ * access a policy into ai-tools takes its source from the holder, not from
+ * what it names: nothing to check (an always domain holding access still goes
+ * through the sanitizer).
+ */
+function checkSanitizeAlways(input: RuleInput): ValidationIssue[] {
+  if (input.global.ai_access_policy === 'exclusive') return [];
+  const toolsDomain = input.global.ai_tools_domain ?? AI_TOOLS_DOMAIN;
+  const tools = input.domains.find(([name]) => name === toolsDomain)?.[1];
+  const ollamaMachines = Object.entries(tools?.machines ?? {}).filter(([, m]) => m.roles.includes('ollama_server')).map(([name]) => name);
+  if (ollamaMachines.length === 0) return [];
+  const always = new Set(input.domains.filter(([, d]) => d.ai_sanitize === 'always').map(([name]) => name));
+  const issues: ValidationIssue[] = [];
+  for (const { index, policy } of input.policies) {
+    const fromDomain = domainOfEndpoint(resolveEndpoint(policy.from, input));
+    if (fromDomain === undefined || !always.has(fromDomain) || fromDomain === toolsDomain) continue;
+    const to = resolveEndpoint(policy.to, input);
+    if (domainOfEndpoint(to) !== toolsDomain) continue;
+    const reachesOllama = to?.kind === 'domain' || ollamaMachines.includes(policy.to);
+    const opensPort = policy.ports === 'all' || policy.ports.includes(OLLAMA_PORT);
+    if (reachesOllama && opensPort) {
+      issues.push({ rule: 'ai-sanitize-always-direct', path: ['network_policies', index, 'ports'], message: `domain "${fromDomain}" has ai_sanitize: always: it reaches Ollama (port ${OLLAMA_PORT}) only through the sanitizer, so this policy's way to it would never apply`, hint: policy.ports === 'all' ? `list the ports it needs, without ${OLLAMA_PORT}` : `remove ${OLLAMA_PORT}, or set ai_sanitize: true on "${fromDomain}"` });
+    }
   }
   return issues;
 }

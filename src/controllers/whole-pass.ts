@@ -8,6 +8,7 @@ import { applyToTarget, observeTarget, type FirewallTarget } from './firewall/ch
 import { applyAction } from './domain/apply.js';
 import { applyDeployment } from './service/apply.js';
 import type { ServiceDeployment } from './service/deployment.js';
+import { probeDeployed } from './service/health.js';
 import { planDeployment, type DeployPayload } from './service/plan.js';
 import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
@@ -34,14 +35,16 @@ export interface WholePassOptions {
   readonly services?: readonly ServiceDeployment[];
 }
 
-/** Observe Incus and the firewall, and plan (read-only: four list requests and one nft listing, no writes). */
+/** Observe Incus and the firewall, and plan (read-only: four list requests, one nft listing and a health request per deployed service, no writes). */
 export async function planAgainstIncus(client: IncusClient, model: DesiredInfra, options: WholePassOptions): Promise<Plan> {
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const target = options.firewall;
   const [observed, firewall] = await Promise.all([observe(client, signal), target === undefined ? null : observeTarget(target, options.signal)]);
   const storagePool = options.storagePool ?? detectStoragePool(observed);
   const infraPlan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
-  const deploys = (options.services ?? []).map((d) => planDeployment(d, observed, infraPlan.actions)).filter((a) => a !== null);
+  const services = options.services ?? [];
+  const health = await probeDeployed(services, observed, options.signal);
+  const deploys = services.map((d) => planDeployment(d, observed, infraPlan.actions, health)).filter((a) => a !== null);
   const plan = { ...infraPlan, actions: [...infraPlan.actions, ...deploys] };
   if (firewall === null || target === undefined) return plan;
   const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);

@@ -12,7 +12,7 @@ import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconc
 import { observe } from '../controllers/domain/observe.js';
 import type { Observed } from '../controllers/observed.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
-import { loadDeployments } from '../controllers/service/inputs.js';
+import { loadDeployments, secretFilesStamp } from '../controllers/service/inputs.js';
 import { ServiceReconciler, serviceKeys } from '../controllers/service/reconciler.js';
 import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
@@ -111,7 +111,7 @@ export class Daemon {
   private knownDomains = new Set<string>();
   private stopping = false;
   /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
-  private deployCache: { text: string; deployments: Promise<ServiceDeployment[]> } | undefined;
+  private deployCache: { stamp: string; deployments: Promise<ServiceDeployment[]> } | undefined;
 
   constructor(private readonly options: DaemonOptions) {
     if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
@@ -376,10 +376,16 @@ export class Daemon {
     }
   }
 
+  /**
+   * Built again when infra.yml or a key or token file it names changes: a key
+   * rotated on the host reaches its service on the next reconcile (at most the
+   * service controller's health period later), without a restart.
+   */
   private deployments(): Promise<ServiceDeployment[]> {
     const text = this.config?.state.text ?? '';
-    if (this.deployCache?.text !== text) {
-      this.deployCache = { text, deployments: loadDeployments(this.model, { infraText: text, nodeBinary: process.execPath, aiPaths: this.options.aiPaths, stateDir: this.options.stateDir }) };
+    const stamp = `${text}\0${secretFilesStamp(this.model)}`;
+    if (this.deployCache?.stamp !== stamp) {
+      this.deployCache = { stamp, deployments: loadDeployments(this.model, { infraText: text, nodeBinary: process.execPath, aiPaths: this.options.aiPaths, stateDir: this.options.stateDir }) };
     }
     return this.deployCache.deployments;
   }

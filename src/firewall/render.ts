@@ -117,10 +117,11 @@ function exclusiveAccessGuards(aiBridge: string, sanitizerIp: string | null): Ru
 
 /**
  * What ai_provider implies (spec/000 §3-4): a domain that uses the cloud
- * (cloud, local-first) reaches the sanitizer's port and nothing else of its
- * domain; with open access, a domain that uses local AI (local, local-first)
- * reaches Ollama (with exclusive access only the holder does, through the set);
- * the sanitizer reaches Ollama.
+ * (cloud, local-first) or sanitizes everything (`ai_sanitize: always`) reaches
+ * the sanitizer's port and nothing else of its domain; with open access, a
+ * domain that uses local AI (local, local-first) without `always` reaches
+ * Ollama (with exclusive access only the holder does, through the set); the
+ * sanitizer reaches Ollama.
  */
 function aiOpenings(model: DesiredInfra): Rule[] {
   const sanitizer = sanitizerEndpoint(model);
@@ -130,10 +131,11 @@ function aiOpenings(model: DesiredInfra): Rule[] {
     const from: Match = { kind: 'iifname', op: '==', value: bridgeOf(d.name) };
     const cloud = d.aiProvider === 'cloud' || d.aiProvider === 'local-first';
     const local = d.aiProvider === 'local' || d.aiProvider === 'local-first';
-    if (sanitizer !== null && cloud && d.name !== sanitizer.domain && d.trustLevel !== 'disposable') {
-      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'daddr', value: address(sanitizer.ip) }, { kind: 'dport', protocol: 'tcp', ports: [sanitizer.port] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches the sanitizer`) });
+    const always = d.aiSanitize === 'always';
+    if (sanitizer !== null && ((cloud && d.trustLevel !== 'disposable') || always) && d.name !== sanitizer.domain) {
+      rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'daddr', value: address(sanitizer.ip) }, { kind: 'dport', protocol: 'tcp', ports: [sanitizer.port] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}${always ? ', ai_sanitize always' : ''}: ${d.name} reaches the sanitizer`) });
     }
-    if (ollama !== null && local && model.ai.accessPolicy === 'open' && d.name !== ollama.domain) {
+    if (ollama !== null && local && !always && model.ai.accessPolicy === 'open' && d.name !== ollama.domain) {
       rules.push({ matches: [from, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [ollama.port] }], verdict: 'accept', comment: safeComment(`ai_provider ${d.aiProvider}: ${d.name} reaches Ollama`) });
     }
   }
@@ -141,6 +143,32 @@ function aiOpenings(model: DesiredInfra): Rule[] {
     rules.push({ matches: [{ kind: 'iifname', op: '==', value: bridgeOf(sanitizer.domain) }, { kind: 'saddr', value: address(sanitizer.ip) }, { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) }, { kind: 'daddr', value: address(ollama.ip) }, { kind: 'dport', protocol: 'tcp', ports: [ollama.port] }], verdict: 'accept', comment: 'the sanitizer reaches Ollama' });
   }
   return rules;
+}
+
+/**
+ * `ai_sanitize: always` means the domain's prompts reach the local model only
+ * through the sanitizer: its traffic to Ollama's port is dropped whatever opens
+ * it (holding exclusive access; validate refuses a policy that would), new or
+ * established, so turning `always` on cuts a direct connection already open.
+ */
+function sanitizeAlwaysGuards(model: DesiredInfra): Rule[] {
+  const ollama = ollamaEndpoint(model);
+  if (ollama === null) return [];
+  const sanitizer = sanitizerEndpoint(model);
+  return model.domains
+    .filter((d) => d.enabled && d.aiSanitize === 'always' && d.name !== ollama.domain)
+    .map((d) => ({
+      matches: [
+        { kind: 'iifname', op: '==', value: bridgeOf(d.name) },
+        // The sanitizer itself may live in this domain: its own way to Ollama stays open.
+        ...(sanitizer !== null && sanitizer.domain === d.name ? [{ kind: 'saddr', op: '!=', value: address(sanitizer.ip) } as const] : []),
+        { kind: 'oifname', op: '==', value: bridgeOf(ollama.domain) },
+        { kind: 'daddr', value: address(ollama.ip) },
+        { kind: 'dport', protocol: 'tcp', ports: [ollama.port] },
+      ],
+      verdict: 'drop',
+      comment: safeComment(`ai_sanitize always: ${d.name} reaches Ollama only through the sanitizer`),
+    }));
 }
 
 const domainOf = (e: PolicyEndpoint): string | null => (e.kind === 'domain' || e.kind === 'machine' ? e.domain : null);
@@ -189,6 +217,7 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
   const forward: Rule[] = [
     { matches: [{ kind: 'iifname', op: '!=', value: BRIDGE_WILDCARD }, { kind: 'oifname', op: '!=', value: BRIDGE_WILDCARD }], verdict: 'accept', comment: 'not anklume traffic: left alone' },
     // Before established connections are accepted: revoking access cuts the connections already open.
+    ...sanitizeAlwaysGuards(model),
     ...(exclusive && enabledNames.has(model.ai.toolsDomain) ? exclusiveAccessGuards(bridgeOf(model.ai.toolsDomain), sanitizerEndpoint(model)?.ip ?? null) : []),
     ...establishedRules(),
     { matches: [{ kind: 'ct-state', states: ['invalid'] }], verdict: 'drop' },

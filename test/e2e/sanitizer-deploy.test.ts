@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Instance } from '../../src/incus/index.js';
@@ -10,16 +10,17 @@ import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, 
 // The sanitizer deployed by anklume into its instance, reached from real containers.
 const p = shortPrefix();
 const octet = freeSecondOctet();
-const [ADM, CLOUD, LOCAL, FIRST, AI] = [`${p}-adm`, `${p}-cl`, `${p}-lo`, `${p}-lf`, `${p}-ai`];
+const [ADM, CLOUD, LOCAL, FIRST, AI, ALWAYS] = [`${p}-adm`, `${p}-cl`, `${p}-lo`, `${p}-lf`, `${p}-ai`, `${p}-al`];
 const SAN = `${p}-san`;
 const infraName = `${p}-aiw`;
-const ip = { san: `10.${octet}.1.20`, cloud: `10.${octet}.2.10`, local: `10.${octet}.3.10`, first: `10.${octet}.4.10`, ollama: `10.${octet}.5.10` };
+const ip = { san: `10.${octet}.1.20`, cloud: `10.${octet}.2.10`, local: `10.${octet}.3.10`, first: `10.${octet}.4.10`, ollama: `10.${octet}.5.10`, always: `10.${octet}.6.10` };
 const PORT = 8089;
 const SECRET_KEY = 'sk-ant-api03-e2e-host-only-key-0123456789';
 
 let client: IncusClient;
 let upstream: FakeLlmUpstream;
 let infraFile: string;
+let keyFile: string;
 let daemon: RunningDaemon | undefined;
 const env = { INCUS_SOCKET };
 
@@ -67,6 +68,13 @@ domains:
     ephemeral: true
     machines:
       ${AI}1: { ip: ${ip.ollama}, roles: [ollama_server] }
+  ${ALWAYS}:
+    subnet_id: 6
+    ai_provider: local
+    ai_sanitize: always
+    ephemeral: true
+    machines:
+      ${ALWAYS}1: { ip: ${ip.always} }
 network_policies:
   - description: the sanitizer reaches the fake cloud on the host
     from: ${SAN}
@@ -89,7 +97,7 @@ beforeAll(async () => {
   upstream = await startFakeLlmUpstream('0.0.0.0');
   const upstreamPort = Number(new URL(upstream.url).port);
   infraFile = writeTemp('infra.yml', 'placeholder');
-  const keyFile = join(dirname(infraFile), 'anthropic.key');
+  keyFile = join(dirname(infraFile), 'anthropic.key');
   writeFileSync(keyFile, `${SECRET_KEY}\n`, { mode: 0o600 });
   writeFileSync(infraFile, infraText(upstreamPort, keyFile));
 });
@@ -186,6 +194,22 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     expect(upstream.requests.length).toBe(before);
   });
 
+  it('a local domain with ai_sanitize: always: reaches its model through the sanitizer only, sanitized, and never Ollama directly', async () => {
+    await waitForAddress(ALWAYS, `${ALWAYS}1`, ip.always);
+    // The fake Ollama of the previous case listens on 11434: the firewall, not a missing server, must refuse.
+    expect((await incusExec(FIRST, `${FIRST}1`, ['nc', '-z', '-w1', ip.ollama, '11434'])).code).toBe(0);
+    expect((await incusExec(ALWAYS, `${ALWAYS}1`, ['nc', '-z', '-w1', ip.ollama, '11434'])).code).not.toBe(0);
+    const before = upstream.requests.length;
+    const answer = await postFrom(ALWAYS, `${ALWAYS}1`, '/v1/messages', { model: 'llama-test', max_tokens: 8, messages: [{ role: 'user', content: `look at ${ALWAYS}1 on ${ip.always}` }] });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain('answered locally');
+    const seenByOllama = (await incusExec(AI, `${AI}1`, ['cat', '/var/log/ollama-request'])).stdout;
+    expect(seenByOllama).toContain('look at');
+    expect(seenByOllama).not.toContain(`${ALWAYS}1`);
+    expect(seenByOllama).not.toContain(ip.always);
+    expect(upstream.requests.length).toBe(before);
+  });
+
   it('restarts the gateway only when its build or config changes', async () => {
     const pid = async (): Promise<string> => (await incusExec(ADM, SAN, ['systemctl', 'show', '-p', 'MainPID', '--value', 'anklume-sanitizer'])).stdout.trim();
     const first = await pid();
@@ -217,6 +241,20 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     writeFileSync(infraFile, readFileSync(infraFile, 'utf8').replace('mode: mask', 'mode: pseudonymize'));
     await waitFor('the sanitizer to be redeployed', async () => ((await hashNow()) !== before ? true : undefined), { timeoutMs: 60_000 });
     expect((await fetch(`http://${ip.san}:${PORT}/health`)).status).toBe(200);
-    expect(daemon.log()).toMatch(/update service sanitizer on/);
+    // The outcome is logged once the deploy returns, a moment after its last write (the hash).
+    const log = daemon.log;
+    await waitFor('the deploy to be logged', () => Promise.resolve(/update service sanitizer on/.test(log()) ? true : undefined), { timeoutMs: 10_000 });
+  });
+
+  it('anklumed picks up a cloud key rotated on the host, without a restart', async () => {
+    const ROTATED = 'sk-ant-api03-e2e-rotated-key-9876543210';
+    // By rename, as an editor or a secrets tool does.
+    writeFileSync(`${keyFile}.new`, `${ROTATED}\n`, { mode: 0o600 });
+    renameSync(`${keyFile}.new`, keyFile);
+    await waitFor('the rotated key to reach the cloud', async () => {
+      await postFrom(CLOUD, `${CLOUD}1`, '/v1/messages', { model: 'claude-sonnet-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'ping' }] });
+      return upstream.requests.at(-1)?.headers['x-api-key'] === ROTATED ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 3_000 });
+    expect(daemon?.log()).toMatch(/update service sanitizer on/);
   });
 });

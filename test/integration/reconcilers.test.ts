@@ -10,7 +10,8 @@ import { AiAccessReconciler } from '../../src/controllers/ai-access/reconciler.j
 import { DomainReconciler, domainKey } from '../../src/controllers/domain/reconciler.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../../src/controllers/firewall/reconciler.js';
 import { observe } from '../../src/controllers/domain/observe.js';
-import { ServiceReconciler } from '../../src/controllers/service/reconciler.js';
+import { HEALTH_PERIOD_MS, ServiceReconciler } from '../../src/controllers/service/reconciler.js';
+import { planAgainstIncus } from '../../src/controllers/whole-pass.js';
 import type { ServiceDeployment } from '../../src/controllers/service/deployment.js';
 import { serviceObjectId } from '../../src/controllers/object-id.js';
 import { Nft } from '../../src/firewall/nft.js';
@@ -337,16 +338,57 @@ describe('the service reconciler', () => {
     return new ServiceReconciler({ client, model: () => m, deployments: () => Promise.resolve([d]), observe: (signal) => observe(client, { signal }), invalidate: () => undefined });
   }
 
-  it('waits for its instance to run, and makes no write when the deployed hash is the wanted one', async () => {
-    const reconciler = serviceReconciler(deployment());
+  it('waits for its instance to run, and makes no write when the deployed hash is the wanted one and it answers', async () => {
+    const reconciler = serviceReconciler(deployment({ healthUrl: health.url }));
     const h = harness(reconciler, time);
     manager = h.manager;
     expect((await h.run(key)).result).toBe('success');
     expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Progressing')).toMatchObject({ status: true, reason: 'Pending' });
     incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: { 'user.anklume.deploy-hash': 'h1' }, devices: {}, status: 'Running', project: 'pro' });
-    expect((await h.run(key)).result).toBe('success');
+    // Done, and asked again later: a matching hash does not say it still answers.
+    expect((await h.run(key)).result).toBe('requeue');
     expect(incus.writes()).toEqual([]);
     expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
+  });
+
+  it('is not Ready when its health check does not answer now, whatever its hash says, and is deployed again', async () => {
+    let up = false;
+    const flaky = createServer((_req, res) => res.writeHead(up ? 200 : 503).end());
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}/health`;
+      incus.instances.set('pro/pro-a', { name: 'pro-a', description: '', config: { 'user.anklume.deploy-hash': 'h1' }, devices: {}, status: 'Running', project: 'pro' });
+      // The deploy restarts the unit, which brings the service back.
+      const commands: string[] = [];
+      incus.onExec((_instance, command) => {
+        commands.push(command.join(' '));
+        if (command.join(' ').includes('systemctl restart')) up = true;
+        return { code: 0, stdout: 'running\n' };
+      });
+      const reconciler = serviceReconciler(deployment({ healthUrl: url }));
+      const h = harness(reconciler, time);
+      manager = h.manager;
+      const statuses: (boolean | undefined)[] = [];
+      const seen = reconciler.status.bind(reconciler);
+      expect((await h.run(key)).result).toBe('requeue');
+      statuses.push(seen(key)?.conditions.find((c) => c.type === 'Ready')?.status);
+      expect(commands.some((c) => c.includes('systemctl restart x'))).toBe(true);
+      expect(up).toBe(true);
+      // Asked again later: it answers now, so Ready and nothing written.
+      const before = incus.writes().length;
+      const again = h.manager.nextRun('service', key);
+      time.advance(HEALTH_PERIOD_MS);
+      expect((await again).result).toBe('requeue');
+      statuses.push(seen(key)?.conditions.find((c) => c.type === 'Ready')?.status);
+      expect(incus.writes().slice(before)).toEqual([]);
+      expect(statuses).toEqual([true, true]);
+      // It crashes: the next periodic check sees it and the status says so before the redeploy is done.
+      up = false;
+      const plan = await planAgainstIncus(client, model(), { prune: false, force: false, services: [deployment({ healthUrl: url })] });
+      expect(plan.actions.find((a) => a.kind === 'service')).toMatchObject({ verb: 'update', reason: expect.stringContaining('does not answer its health check') });
+    } finally {
+      await new Promise((resolve) => flaky.close(resolve));
+    }
   });
 
   it('deploys on drift with one deploy, fails when a step fails, retries after its backoff, then writes nothing', async () => {
@@ -363,13 +405,13 @@ describe('the service reconciler', () => {
     expect(h.manager.retries('service', key)).toBe(1);
     const retry = h.manager.nextRun('service', key);
     time.advance(1_000);
-    expect((await retry).result).toBe('success');
+    expect((await retry).result).toBe('requeue');
     expect(incus.instances.get('pro/pro-a')?.devices).toMatchObject({ data: { source: '/srv' } });
     expect(incus.files.get('pro/pro-a:/etc/svc/conf')).toBe('x=1\n');
     expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('h1');
     expect(reconciler.status(key)?.conditions.find((c) => c.type === 'Ready')?.status).toBe(true);
     const before = incus.writes().length;
-    expect((await h.run(key)).result).toBe('success');
+    expect((await h.run(key)).result).toBe('requeue');
     expect(incus.writes().slice(before)).toEqual([]);
   });
 
@@ -388,7 +430,7 @@ describe('the service reconciler', () => {
     release();
     const retry = h.manager.nextRun('service', key);
     time.advance(1_000);
-    expect((await retry).result).toBe('success');
+    expect((await retry).result).toBe('requeue');
     expect(incus.instances.get('pro/pro-a')?.config['user.anklume.deploy-hash']).toBe('h1');
   });
 });

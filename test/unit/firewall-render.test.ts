@@ -152,7 +152,7 @@ describe('openings that follow ai_provider', () => {
   it('lets cloud and local-first domains reach the sanitizer port only, and no other domain', () => {
     const lines = forwardOf(EX);
     expect(lines).toContain('iifname "net-pro" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider local-first: pro reaches the sanitizer"');
-    expect(lines).toContain('iifname "net-client" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider cloud: client reaches the sanitizer"');
+    expect(lines).toContain('iifname "net-client" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider cloud, ai_sanitize always: client reaches the sanitizer"');
     // local (perso) and disposable (sandbox) domains get nothing of the admin domain.
     expect(lines.filter((l) => l.includes('oifname "net-anklume"') && (l.includes('net-perso') || l.includes('net-sandbox')))).toEqual([]);
   });
@@ -167,8 +167,26 @@ describe('openings that follow ai_provider', () => {
     const open = forwardOf(EX.replace('ai_access_policy: exclusive', 'ai_access_policy: open').replace('\n  ai_access_default: pro', ''));
     expect(open).toContain('iifname "net-perso" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local: perso reaches Ollama"');
     expect(open).toContain('iifname "net-pro" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 accept comment "ai_provider local-first: pro reaches Ollama"');
-    expect(open.some((l) => l.includes('net-client" oifname "net-ai-tools'))).toBe(false);
+    expect(open.some((l) => l.includes('net-client" oifname "net-ai-tools') && l.includes('accept'))).toBe(false);
     expect(forwardOf(EX).some((l) => l.includes('reaches Ollama') && !l.includes('sanitizer'))).toBe(false);
+  });
+
+  it('with ai_sanitize: always, a local domain reaches the sanitizer and never Ollama, even holding exclusive access', () => {
+    const text = EX.replace('    ai_provider: local                     # nothing leaves the machine', '    ai_provider: local\n    ai_sanitize: always').replace('ai_access_default: pro', 'ai_access_default: perso');
+    const lines = forwardOf(text);
+    expect(lines).toContain('iifname "net-perso" oifname "net-anklume" ip daddr 10.100.0.20 tcp dport 8089 accept comment "ai_provider local, ai_sanitize always: perso reaches the sanitizer"');
+    const guard = lines.indexOf('iifname "net-perso" oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 drop comment "ai_sanitize always: perso reaches Ollama only through the sanitizer"');
+    // Before the holder's policy and before established traffic: turning always on cuts a direct connection.
+    expect(guard).toBeGreaterThan(0);
+    expect(guard).toBeLessThan(lines.findIndex((l) => l.startsWith('ct state established,related')));
+    expect(guard).toBeLessThan(lines.findIndex((l) => l.startsWith('iifname @ai_access oifname "net-ai-tools"')));
+    const open = forwardOf(text.replace('ai_access_policy: exclusive', 'ai_access_policy: open').replace('\n  ai_access_default: perso', ''));
+    expect(open.some((l) => l.includes('perso reaches Ollama') && l.includes('accept'))).toBe(false);
+  });
+
+  it('keeps the sanitizer\'s own way to Ollama when its domain sanitizes always', () => {
+    const text = EX.replace('    trust_level: admin                     # → 10.100.0.0/24', '    trust_level: admin\n    ai_sanitize: always');
+    expect(forwardOf(text)).toContain('iifname "net-anklume" ip saddr != 10.100.0.20 oifname "net-ai-tools" ip daddr 10.120.0.10 tcp dport 11434 drop comment "ai_sanitize always: anklume reaches Ollama only through the sanitizer"');
   });
 });
 

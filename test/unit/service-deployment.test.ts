@@ -1,8 +1,12 @@
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
 import type { Observed } from '../../src/controllers/observed.js';
 import { DEPLOY_HASH_KEY } from '../../src/controllers/service/deployment.js';
 import { openclawDeployment } from '../../src/controllers/service/openclaw-deployment.js';
+import { secretFilesOf, secretFilesStamp } from '../../src/controllers/service/inputs.js';
 import { planDeployment } from '../../src/controllers/service/plan.js';
 import { SANITIZER_PATHS, sanitizerDeployment, type SanitizerInputs } from '../../src/controllers/service/sanitizer-deployment.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
@@ -86,6 +90,12 @@ describe('planDeployment', () => {
     expect(planDeployment(d, running(d.hash), [])).toBeNull();
     expect(planDeployment(d, running('old'), [])).toMatchObject({ verb: 'update', reason: 'sanitizer build or config changed' });
   });
+
+  it('deploys again what carries the hash but does not answer its health check now', () => {
+    const health = new Map([['anklume/anklume-sanitizer', 'HTTP 502']]);
+    expect(planDeployment(d, running(d.hash), [], health)).toMatchObject({ verb: 'update', reason: 'sanitizer does not answer its health check at http://10.100.0.20:8089/health (HTTP 502)' });
+    expect(planDeployment(d, running(d.hash), [], new Map([['anklume/anklume-sanitizer', null]]))).toBeNull();
+  });
 });
 
 describe('openclawDeployment', () => {
@@ -107,5 +117,25 @@ describe('openclawDeployment', () => {
     expect(openclawDeployment(local, local.domains.find((x) => x.name === 'pro')!, { gatewayToken: 'tok' })?.hash).not.toBe(before);
     const otherDomainChanged = model(INFRA.replace('mode: pseudonymize', 'mode: mask'));
     expect(openclawDeployment(otherDomainChanged, otherDomainChanged.domains.find((x) => x.name === 'pro')!, { gatewayToken: 'tok' })?.hash).toBe(before);
+  });
+});
+
+describe('secretFilesStamp', () => {
+  it('names every key and token file of the model, and changes when one is rotated in place or by rename', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anklume-keys-'));
+    const key = join(dir, 'anthropic.key');
+    writeFileSync(key, 'sk-one\n');
+    const m = model(INFRA.replace('/etc/anklume/anthropic.key', key));
+    expect(secretFilesOf(m)).toEqual([key]);
+    const first = secretFilesStamp(m);
+    expect(secretFilesStamp(m)).toBe(first);
+    writeFileSync(`${key}.new`, 'sk-two-longer\n');
+    renameSync(`${key}.new`, key);
+    const renamed = secretFilesStamp(m);
+    expect(renamed).not.toBe(first);
+    writeFileSync(key, 'sk-three-in-place-and-longer\n');
+    expect(secretFilesStamp(m)).not.toBe(renamed);
+    rmSync(key);
+    expect(secretFilesStamp(m)).toBe(`${key}:-`);
   });
 });

@@ -3,10 +3,11 @@ import { mkdir as mkdirHost, readFile, writeFile } from 'node:fs/promises';
 import type { IncusClient } from '../../incus/client.js';
 import { IncusExecTimeoutError } from '../../incus/errors.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
-import { AnklumeError, describeError } from '../../shared/errors.js';
+import { AnklumeError } from '../../shared/errors.js';
 import { instancePut } from '../domain/apply.js';
 import { renderDevice } from '../../reconcile/diff.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
+import { probeHealth } from './health.js';
 
 const HEALTH_TIMEOUT_MS = 60_000;
 const BOOT_TIMEOUT_MS = 120_000;
@@ -100,14 +101,9 @@ async function waitHealthy(d: ServiceDeployment, signal: AbortSignal): Promise<v
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    signal.throwIfAborted();
-    try {
-      const res = await fetch(d.healthUrl, { signal: AbortSignal.any([signal, AbortSignal.timeout(2000)]) });
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
-    } catch (err) {
-      last = describeError(err);
-    }
+    const problem = await probeHealth(d, signal);
+    if (problem === null) return;
+    last = problem;
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new DeployFailedError(`${d.name} on ${d.instance} did not become healthy at ${d.healthUrl} within ${HEALTH_TIMEOUT_MS / 1000}s (last: ${last}); see journalctl -u ${d.unit} in the instance`);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -26,6 +26,31 @@ async function readKey(what: string, path: string | null): Promise<string | unde
   } catch (err) {
     throw new AnklumeError('KEY_UNREADABLE', `cannot read the ${what} key file ${path}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The host files whose content goes into deployments (cloud keys, tokens): a change to any of them changes what is deployed. */
+export function secretFilesOf(model: DesiredInfra): string[] {
+  const files = [model.sanitizer.upstreams.anthropicKeyFile, model.sanitizer.upstreams.openaiKeyFile];
+  for (const d of model.domains) files.push(d.openclaw?.gatewayTokenFile ?? null, d.openclaw?.telegram?.tokenFile ?? null);
+  return files.filter((f): f is string => f !== null);
+}
+
+/**
+ * What identifies the current content of those files without reading them
+ * (inode, size, modification time; "-" for one that cannot be stat'ed): a key
+ * rotated on the host, in place or by rename, changes it.
+ */
+export function secretFilesStamp(model: DesiredInfra): string {
+  return secretFilesOf(model)
+    .map((f) => {
+      try {
+        const s = statSync(f);
+        return `${f}:${s.ino}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return `${f}:-`;
+      }
+    })
+    .join('|');
 }
 
 /**

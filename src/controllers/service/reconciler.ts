@@ -10,7 +10,11 @@ import { applyDeployment } from './apply.js';
 import type { ServiceDeployment } from './deployment.js';
 import { servicesOf } from '../../schemas/services.js';
 import { serviceObjectId } from '../object-id.js';
+import { probeDeployed } from './health.js';
 import { planDeployment } from './plan.js';
+
+/** How often a deployed service's health is asked again (it is also asked on every event of its instance). */
+export const HEALTH_PERIOD_MS = 30_000;
 
 export interface ServiceReconcilerDeps {
   readonly client: IncusClient;
@@ -51,7 +55,7 @@ export class ServiceReconciler implements Reconciler {
     return this.statuses.get(id);
   }
 
-  async reconcile(ctx: ReconcileContext, key: string): Promise<void> {
+  async reconcile(ctx: ReconcileContext, key: string): Promise<{ requeueAfterMs: number } | undefined> {
     const { deps } = this;
     const model = deps.model();
     const service = servicesByKey(model).find((s) => s.key === key);
@@ -63,21 +67,27 @@ export class ServiceReconciler implements Reconciler {
     if (deployment === undefined) throw new Error(`internal: no deployment built for ${key}`);
     const observed = await deps.observe(ctx.signal);
     const instance = observed.instances.get(scoped(deployment.project, deployment.instance));
-    const action = planDeployment(deployment, observed, []);
+    const action = planDeployment(deployment, observed, [], await probeDeployed([deployment], observed, ctx.signal));
     const object = { id: key, kind: 'service', name: service.name };
     const publish = (outcome?: Outcome, running = false): void => {
       const outcomes = new Map(outcome === undefined ? [] : [[outcome.action.id, outcome]]);
       this.statuses.set(key, objectStatus(object, action === null ? [] : [action], outcomes, running && action !== null ? new Set([action.id]) : undefined, this.now(), this.statuses.get(key)));
     };
-    if (action === null || action.blocked !== undefined) {
-      publish(action === null ? undefined : { status: 'skipped', action, reason: action.blocked ?? '' });
-      if (action !== null) deps.onActivity?.({ type: 'outcome', outcome: { status: 'skipped', action, reason: action.blocked ?? '' } });
-      return;
+    if (action === null) {
+      publish();
+      // Healthy now; asked again later, so a crashed service stops being Ready and is redeployed.
+      return { requeueAfterMs: HEALTH_PERIOD_MS };
+    }
+    if (action.blocked !== undefined) {
+      const outcome: Outcome = { status: 'skipped', action, reason: action.blocked };
+      publish(outcome);
+      deps.onActivity?.({ type: 'outcome', outcome });
+      return undefined;
     }
     if (instance?.status !== 'Running') {
       // Pending, not failed: the domain controller creates or starts it, and its start event brings this key back.
       publish();
-      return;
+      return undefined;
     }
     publish(undefined, true);
     deps.onActivity?.({ type: 'start', action });
@@ -95,6 +105,7 @@ export class ServiceReconciler implements Reconciler {
     logOutcome(ctx, outcome);
     deps.onActivity?.({ type: 'outcome', outcome });
     if (outcome.status === 'failed') throw outcome.cause;
+    return { requeueAfterMs: HEALTH_PERIOD_MS };
   }
 
   private now(): string {
