@@ -82,7 +82,7 @@ describe('OpenClaw assistants deployed by anklume', () => {
     const config = JSON.parse((await incusExec(A, `${A}-claw`, ['cat', '/etc/openclaw/openclaw.json'])).stdout) as unknown;
     expect(JSON.stringify(config)).toContain(`http://${ip.ollama}:11434`);
     const again = await runBin('anklumectl', ['plan', '-f', infraFile, '--json'], { env });
-    expect((JSON.parse(again.stdout) as { actions: unknown[] }).actions).toEqual([]);
+    expect((JSON.parse(again.stdout) as { actions: { id: string; reason: string }[] }).actions.map((a) => `${a.id}: ${a.reason}`)).toEqual([]);
   });
 
   it("changing one domain's ai_provider re-renders and restarts only that domain's assistant", async () => {
@@ -102,5 +102,17 @@ describe('OpenClaw assistants deployed by anklume', () => {
     // local-first: the sanitizer is the fallback now.
     expect((await incusExec(A, `${A}-claw`, ['cat', '/etc/openclaw/openclaw.json'])).stdout).toContain(`http://${ip.san}:8089`);
     expect((await fetch(`http://${ip.a}:18789/healthz`)).status).toBe(200);
+  });
+
+  it('ai_sanitize: always points the assistant\'s local model at the sanitizer, and the firewall opens that way for it', async () => {
+    const reachesSanitizer = async (): Promise<boolean> => (await incusExec(B, `${B}-claw`, ['nc', '-z', '-w2', ip.san, '8089'])).code === 0;
+    expect(await reachesSanitizer()).toBe(false);
+    writeFileSync(infraFile, readFileSync(infraFile, 'utf8').replace(`  ${B}:\n    subnet_id: 4\n    ai_provider: local`, `  ${B}:\n    subnet_id: 4\n    ai_provider: local\n    ai_sanitize: always`));
+    const apply = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    const config = JSON.parse((await incusExec(B, `${B}-claw`, ['cat', '/etc/openclaw/openclaw.json'])).stdout) as { models: { providers: Record<string, { baseUrl: string }> } };
+    expect(config.models.providers.ollama?.baseUrl).toBe(`http://${ip.san}:8089`);
+    expect(await reachesSanitizer()).toBe(true);
+    expect((await fetch(`http://${ip.b}:18789/healthz`)).status).toBe(200);
   });
 });

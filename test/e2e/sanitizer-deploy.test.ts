@@ -242,8 +242,8 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     await waitFor('the sanitizer to be redeployed', async () => ((await hashNow()) !== before ? true : undefined), { timeoutMs: 60_000 });
     expect((await fetch(`http://${ip.san}:${PORT}/health`)).status).toBe(200);
     // The outcome is logged once the deploy returns, a moment after its last write (the hash).
-    const log = daemon.log;
-    await waitFor('the deploy to be logged', () => Promise.resolve(/update service sanitizer on/.test(log()) ? true : undefined), { timeoutMs: 10_000 });
+    const running = daemon;
+    await waitFor('the deploy to be logged', () => Promise.resolve(/update service sanitizer on/.test(running.log()) ? true : undefined), { timeoutMs: 10_000 });
   });
 
   it('anklumed picks up a cloud key rotated on the host, without a restart', async () => {

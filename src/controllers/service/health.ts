@@ -2,11 +2,26 @@ import { describeError } from '../../shared/errors.js';
 import { scoped, type Observed } from '../observed.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 
-/** One health request: a service that takes longer than this to say ok is not answering. */
-const PROBE_TIMEOUT_MS = 2000;
+/**
+ * One health request: a service that takes longer than this to say ok is not
+ * answering. Generous: OpenClaw on a busy two-core host was seen taking over
+ * 2 s to answer /healthz in the minute after its start.
+ */
+const PROBE_TIMEOUT_MS = 5000;
+/** A service is unhealthy only when this many requests in a row fail: one slow answer does not redeploy it. */
+const PROBE_ATTEMPTS = 2;
 
-/** Ask a service's health URL once: null when it answers 2xx now, else what went wrong. */
+/** Ask a service's health URL now: null when it answers 2xx, else what went wrong (the last failure). */
 export async function probeHealth(d: ServiceDeployment, signal?: AbortSignal): Promise<string | null> {
+  let problem: string | null = null;
+  for (let attempt = 0; attempt < PROBE_ATTEMPTS; attempt++) {
+    problem = await probeOnce(d, signal);
+    if (problem === null) return null;
+  }
+  return problem;
+}
+
+async function probeOnce(d: ServiceDeployment, signal?: AbortSignal): Promise<string | null> {
   const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS);
   try {
     const res = await fetch(d.healthUrl, { signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) });
