@@ -36,7 +36,6 @@ interface Flags {
   firewallCheck: string;
   aiStateFile?: string;
   aiSwitchLog?: string;
-  aiSwitchLock?: string;
   lock?: string;
 }
 
@@ -59,7 +58,6 @@ const program = new Command('anklumed')
   .option('--firewall-check <seconds>', 'how often the live nftables rules are read back and repaired', '30')
   .option('--ai-state-file <path>', `exclusive AI access holder, mirrored from Incus (env ANKLUME_AI_STATE_FILE, default ${HOST_FILES.aiAccessState})`)
   .option('--ai-switch-log <path>', `switch-ai log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
-  .option('--ai-switch-lock <path>', `one switch-ai at a time (env ANKLUME_AI_SWITCH_LOCK, default ${HOST_FILES.aiSwitchLock})`)
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')

@@ -126,7 +126,6 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(socketOption())
       .option('--ai-state-file <path>', `without a daemon: the holder file (env ANKLUME_AI_STATE_FILE, default ${HOST_FILES.aiAccessState})`)
       .option('--ai-switch-log <path>', `without a daemon: the switch log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
-      .option('--ai-switch-lock <path>', `without a daemon: the switch lock (env ANKLUME_AI_SWITCH_LOCK, default ${HOST_FILES.aiSwitchLock})`)
       .addOption(lockOption()),
   ).action(async (domain: string, opts: SwitchAiCommandOptions) => {
     setStatus(await runSwitchAi(domain, opts, io));

@@ -80,7 +80,12 @@ function headerLines(doc: StatusDocument, io: CliIo): string[] {
 
   const since = aiAccess.since === undefined || aiAccess.since === null ? '' : ` since ${aiAccess.since}`;
   lines.push(['AI access', aiAccess.policy === 'open' ? aiAccess.source : `exclusive, held by ${aiAccess.holder ?? 'nobody'}${since}, from ${aiAccess.source}`]);
+  if (aiAccess.phase !== undefined && aiAccess.phase !== null) lines.push(['AI switch', paint(io, 'yellow', `to ${aiAccess.wanted ?? 'nobody'}: in phase ${aiAccess.phase}`)]);
+  else if (aiAccess.wanted !== undefined && aiAccess.wanted !== aiAccess.holder) lines.push(['AI switch', paint(io, 'yellow', `${aiAccess.wanted ?? 'nobody'} wanted, not granted yet`)]);
+  if (aiAccess.lastFailure !== undefined) lines.push(['AI switch', paint(io, 'red', `last switch failed: ${aiAccess.lastFailure}`)]);
   for (const v of aiAccess.vram ?? []) lines.push(['VRAM', `${v.instance} GPU ${v.gpu}: ${v.usedMiB} / ${v.totalMiB} MiB used`]);
+  if (aiAccess.vramError !== undefined) lines.push(['VRAM', paint(io, 'red', aiAccess.vramError)]);
+  for (const line of aiAccess.lastSwitches ?? []) lines.push(['switched', paint(io, 'dim', line)]);
 
   const width = Math.max(...lines.map(([label]) => label.length));
   const out = lines.map(([label, value]) => `${label.padEnd(width)}  ${value}`);

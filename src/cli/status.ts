@@ -2,8 +2,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';
 import { ConfigReadError, detectHostNetworks, loadInfraFile } from '../config/load.js';
-import { resolveControlSocket, resolveInfraPath } from '../config/paths.js';
-import { holderFromObserved, type AiHolder } from '../controllers/ai-access/holder.js';
+import { resolveAiAccessPaths, resolveControlSocket, resolveInfraPath } from '../config/paths.js';
+import { recordFromConfig, type AccessRecord, type AiHolder } from '../controllers/ai-access/holder.js';
+import { lastSwitches } from '../controllers/ai-access/switch.js';
 import { observeTarget, type FirewallTarget } from '../controllers/firewall/check.js';
 import { readVram } from '../controllers/ai-access/gpu.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall/table.js';
@@ -78,9 +79,11 @@ export interface OfflineStatusInput {
   readonly config: OfflineConfig;
   readonly incus: OfflineIncus;
   readonly firewall: FirewallStatus;
-  /** The AI access holder as Incus records it (null when Incus could not be read). */
-  readonly holder?: AiHolder | null;
+  /** AI access as Incus records it (null when Incus could not be read). */
+  readonly access?: AccessRecord | null;
   readonly vram?: readonly VramReading[];
+  /** The last lines of the switch log. */
+  readonly switches?: readonly string[];
 }
 
 const EMPTY_OBSERVED: Observed = { projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() };
@@ -131,7 +134,7 @@ export function offlineStatusDocument(input: OfflineStatusInput): StatusDocument
     queue: null,
     firewall: input.firewall,
     // The policy type has no "unknown": say it in the source, which is what is shown.
-    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, input.holder ?? null, input.vram),
+    aiAccess: model === undefined ? { policy: 'open', holder: null, source: 'unknown: no valid infra.yml' } : aiAccess(model, input.access ?? null, { vram: input.vram ?? [], switches: input.switches ?? [] }),
     domains,
   };
 }
@@ -190,9 +193,12 @@ export async function computeOfflineStatus(
   try {
     const services = config.ok ? await serviceDeployments(config.model, options.file, io) : [];
     const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services });
-    const holder = config.ok && incus.ok ? holderFromObserved(config.model, incus.observed) : null;
-    const firewall = await readFirewall(config.ok ? config.model : undefined, holder, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, holder, vram: config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive' ? (await readVram(client, config.model, options.signal)).readings : [] });
+    const access = config.ok && incus.ok ? recordFromConfig(config.model, incus.observed.projects.get(config.model.ai.toolsDomain)?.config) : null;
+    const firewall = await readFirewall(config.ok ? config.model : undefined, access?.holder ?? null, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
+    const exclusive = config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive';
+    const vram = exclusive ? (await readVram(client, config.model, options.signal)).readings : [];
+    const switches = exclusive ? await lastSwitches(resolveAiAccessPaths({}, io.env).switchLog) : [];
+    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, access, vram, switches });
   } finally {
     client.close();
   }

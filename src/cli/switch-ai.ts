@@ -1,6 +1,6 @@
 import { resolveAiAccessPaths, resolveControlSocket } from '../config/paths.js';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
-import { NO_FLUSH_WARNING, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer } from '../controllers/ai-access/switch.js';
+import { NO_FLUSH_WARNING, SwitchRefusedError, convergeAccess, performSwitch, type SwitchAnswer } from '../controllers/ai-access/switch.js';
 import { syncFirewallNow } from '../controllers/firewall/check.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { DaemonClient, DaemonNotRunningError, DaemonRequestError } from './daemon-client.js';
@@ -19,7 +19,6 @@ export interface SwitchAiCommandOptions extends IncusEndpointFlags, WriterLockFl
   readonly nft?: string;
   readonly aiStateFile?: string;
   readonly aiSwitchLog?: string;
-  readonly aiSwitchLock?: string;
 }
 
 /**
@@ -66,22 +65,16 @@ async function switchDirectly(domain: string, request: { flush: boolean; dryRun:
 async function switchWithClient(domain: string, request: { flush: boolean; dryRun: boolean }, model: DesiredInfra, options: SwitchAiCommandOptions, io: CliIo): Promise<SwitchAnswer> {
   const client = await connectIncus(options, io);
   const target = firewallTarget(options, io);
-  const progress: string[] = [];
+  const paths = resolveAiAccessPaths(options, io.env);
   try {
-    const result = await switchAi({
-      client,
-      model,
-      paths: resolveAiAccessPaths(options, io.env),
-      syncFirewall: (signal) => syncFirewallNow(client, model, target, signal),
-      progress: (line) => {
-        progress.push(line);
-        if (options.json !== true) io.stdout(`${line}\n`);
-      },
-    }, { target: domain, ...request });
-    return { ok: true, result, progress: [] };
+    // Printed as it goes; the answer then carries none (report prints the daemon's at the end).
+    const progress = (line: string): void => {
+      if (options.json !== true) io.stdout(`${line}\n`);
+    };
+    const converge = () => convergeAccess({ client, model, paths, syncFirewall: (signal) => syncFirewallNow(client, model, target, signal), progress });
+    return await performSwitch({ client, model }, { target: domain, ...request }, converge, () => []);
   } catch (err) {
-    if (err instanceof SwitchRefusedError) return { ok: false, error: err.message, step: 'refused', progress };
-    if (err instanceof SwitchFailedError) return { ok: false, error: err.message, step: err.step, state: err.state, progress: [] };
+    if (err instanceof SwitchRefusedError) return { ok: false, error: err.message, step: 'refused', progress: [] };
     throw err;
   } finally {
     client.close();
@@ -103,6 +96,7 @@ function report(answer: SwitchAnswer, options: SwitchAiCommandOptions, io: CliIo
   for (const line of answer.progress) io.stdout(`${line}\n`);
   if (!answer.ok) {
     io.stderr(`${paint(io, 'red', 'error:')} ${answer.error}\n`);
+    if (answer.state !== undefined) io.stderr(`State left: ${answer.state}\n`);
     return EXIT.failure;
   }
   const { result } = answer;

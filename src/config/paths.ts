@@ -42,8 +42,6 @@ export const HOST_FILES = {
   aiAccessState: `${HOST_DIRS.aiState}/ai-access-current`,
   /** One line per switch-ai: `--ai-switch-log`, `ANKLUME_AI_SWITCH_LOG`. */
   aiSwitchLog: `${HOST_DIRS.log}/ai-switch.log`,
-  /** Keeps switches one at a time (flock): `--ai-switch-lock`, `ANKLUME_AI_SWITCH_LOCK`. */
-  aiSwitchLock: `${HOST_DIRS.run}/ai-switch.lock`,
 } as const;
 
 const SANITIZER_STATE_NAME = 'anklume-sanitizer';
@@ -111,14 +109,12 @@ export function lastValidInfraFile(stateDir: string): string {
 export interface AiAccessPaths {
   readonly stateFile: string;
   readonly switchLog: string;
-  readonly lockFile: string;
 }
 
-export function resolveAiAccessPaths(flags: { aiStateFile?: string | undefined; aiSwitchLog?: string | undefined; aiSwitchLock?: string | undefined }, env: Env): AiAccessPaths {
+export function resolveAiAccessPaths(flags: { aiStateFile?: string | undefined; aiSwitchLog?: string | undefined }, env: Env): AiAccessPaths {
   return {
     stateFile: flags.aiStateFile ?? env.ANKLUME_AI_STATE_FILE ?? HOST_FILES.aiAccessState,
     switchLog: flags.aiSwitchLog ?? env.ANKLUME_AI_SWITCH_LOG ?? HOST_FILES.aiSwitchLog,
-    lockFile: flags.aiSwitchLock ?? env.ANKLUME_AI_SWITCH_LOCK ?? HOST_FILES.aiSwitchLock,
   };
 }
 

@@ -158,6 +158,14 @@ export interface AiAccessStatus {
   readonly vram?: readonly VramReading[];
   /** Why the last VRAM reading failed (a hung or missing nvidia-smi, ...). */
   readonly vramError?: string;
+  /** The holder `switch-ai` asked for (null: nobody, after a failed switch). */
+  readonly wanted?: string | null;
+  /** The phase of the switch in flight (revoking, stopping, flushing, granting, starting); null when none. */
+  readonly phase?: string | null;
+  /** Why the last switch failed (it left nobody holding access). */
+  readonly lastFailure?: string;
+  /** The last lines of the switch log, newest last. */
+  readonly lastSwitches?: readonly string[];
 }
 
 export interface VramReading {

@@ -4,7 +4,7 @@ import { lastValidInfraFile, type AiAccessPaths } from '../config/paths.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { Activity } from '../controllers/activity.js';
 import { AI_ACCESS_KEY, AiAccessReconciler } from '../controllers/ai-access/reconciler.js';
-import { SwitchRefusedError, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-access/switch.js';
+import { SwitchRefusedError, performSwitch, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-access/switch.js';
 import { DomainReconciler, LEFTOVERS, domainKey } from '../controllers/domain/reconciler.js';
 import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import type { FirewallTarget } from '../controllers/firewall/check.js';
@@ -111,6 +111,8 @@ export class Daemon {
   private knownDomains = new Set<string>();
   private stopping = false;
   /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
+  /** switch-ai requests record the wanted holder one after the other. */
+  private switchRequests: Promise<unknown> = Promise.resolve();
   private deployCache: { stamp: string; deployments: Promise<ServiceDeployment[]> } | undefined;
 
   constructor(private readonly options: DaemonOptions) {
@@ -151,7 +153,16 @@ export class Daemon {
       retries: (key) => this.manager.retries('domain', key),
     });
     this.services = new ServiceReconciler({ ...shared, deployments: () => this.deployments() });
-    this.aiAccess = new AiAccessReconciler({ client, model: shared.model, paths: options.aiPaths, logger: log.child({ controller: 'ai-access' }) });
+    this.aiAccess = new AiAccessReconciler({
+      client,
+      model: shared.model,
+      paths: options.aiPaths,
+      // The firewall changes of a switch go through the firewall controller's serialised pass.
+      syncFirewall: (signal) => {
+        this.cache.invalidate();
+        return this.firewall.sync(signal);
+      },
+    });
     this.manager = new Manager({ logger: log, metrics: this.metrics });
     this.manager.register({ reconciler: this.firewall, concurrency: 1, deadlineMs: DEADLINE_MS.firewall });
     this.manager.register({ reconciler: this.domains, concurrency: options.concurrency, deadlineMs: DEADLINE_MS.domain });
@@ -359,20 +370,37 @@ export class Daemon {
     return { actions: outcomes.length, done: count('done'), failed: count('failed') + errors.length, skipped: count('skipped'), notes, ms: performance.now() - started };
   }
 
-  /** `anklumectl switch-ai` through the daemon: the firewall changes go through the firewall controller's serialised pass. */
+  /**
+   * `anklumectl switch-ai` through the daemon: the wanted holder is recorded,
+   * then the AI access controller converges to it on its own queue (a switch
+   * that fails midway is retried there, from its recorded phase) and this
+   * answers once that run is over, with its progress lines.
+   */
   async switchAi(request: SwitchRequest): Promise<SwitchAnswer> {
+    const lines: string[] = [];
+    const unsubscribe = this.aiAccess.onProgress((line) => lines.push(line));
     try {
-      const answer = await this.aiAccess.switch(request, (signal) => {
-        this.cache.invalidate();
-        return this.firewall.sync(signal);
-      });
-      // Whatever happened, the rules and the recorded holder are looked at again.
-      this.manager.enqueue('firewall', FIREWALL_KEY, { priority: 'user' });
-      this.manager.enqueue('ai-access', AI_ACCESS_KEY, { priority: 'user' });
-      return answer;
+      const oneAtATime = <T>(record: () => Promise<T>): Promise<T> => {
+        const run = this.switchRequests.then(record);
+        this.switchRequests = run.catch(() => undefined);
+        return run;
+      };
+      return await performSwitch({ client: this.client, model: this.model, oneAtATime }, request, async () => {
+        const run = this.manager.nextRun('ai-access', AI_ACCESS_KEY);
+        this.manager.enqueue('ai-access', AI_ACCESS_KEY, { priority: 'user' });
+        const { error } = await run;
+        if (error !== undefined) throw error instanceof Error ? error : new Error(describeError(error));
+        const result = this.aiAccess.lastConvergence();
+        if (result === null) throw new Error('internal: the AI access controller ran without converging');
+        return result;
+      }, () => lines);
     } catch (err) {
       if (err instanceof SwitchRefusedError) throw new RequestError(err.message);
       throw err;
+    } finally {
+      unsubscribe();
+      // Whatever happened, the rules are looked at again.
+      this.manager.enqueue('firewall', FIREWALL_KEY, { priority: 'user' });
     }
   }
 

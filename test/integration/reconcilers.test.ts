@@ -276,7 +276,7 @@ describe('the AI access reconciler', () => {
 
   function aiReconciler(): AiAccessReconciler {
     const m = model();
-    return new AiAccessReconciler({ client, model: () => m, paths: { stateFile: join(stateDir, 'current'), switchLog: join(stateDir, 'log'), lockFile: join(stateDir, 'lock') }, logger });
+    return new AiAccessReconciler({ client, model: () => m, paths: { stateFile: join(stateDir, 'current'), switchLog: join(stateDir, 'log') }, syncFirewall: () => Promise.resolve() });
   }
 
   it('mirrors the holder into the state file once, and asks to look again later', async () => {
@@ -287,8 +287,8 @@ describe('the AI access reconciler', () => {
     expect((await h.run('ai-access')).result).toBe('requeue');
     expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
     expect(reconciler.status()).toMatchObject({ policy: 'exclusive', holder: 'pro', source: 'switch-ai' });
-    // Only reads: the holder, and nvidia-smi asked for (the GPU instance is not there yet: no reading, no error).
-    expect(incus.writes()).toEqual(['POST /1.0/instances/ai-gpu/exec']);
+    // Only reads: the record (no machine declares a GPU, so no nvidia-smi is asked).
+    expect(incus.writes()).toEqual([]);
     expect(reconciler.status().vramError).toBeUndefined();
     // Drift: the state file edited by hand is written back.
     writeFileSync(join(stateDir, 'current'), 'perso\n');

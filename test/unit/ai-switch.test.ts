@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { HOLDER_KEY, NOBODY, SINCE_KEY, SWITCHING_KEY, holderFromConfig } from '../../src/controllers/ai-access/holder.js';
-import { plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
-import { parseComputePids, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
+import { FAILED_KEY, FLUSH_KEY, HOLDER_KEY, NOBODY, PHASE_KEY, SINCE_KEY, STOPPED_KEY, SWITCHING_KEY, WANTED_KEY, holderFromConfig, recordFromConfig } from '../../src/controllers/ai-access/holder.js';
+import { appendSwitchLog, lastSwitches, mirrorStateFile, plannedSteps, refusal } from '../../src/controllers/ai-access/switch.js';
+import { flushRefusal, flushVerdict, gpuMachines, idleMiB, parseDeviceHolders, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
 const INFRA = `
@@ -70,48 +70,94 @@ describe('refusal', () => {
   });
 });
 
+describe('recordFromConfig', () => {
+  const m = model();
+  it('reads the wanted holder, the phase of a switch in flight and what it stopped', () => {
+    const r = recordFromConfig(m, { [HOLDER_KEY]: NOBODY, [WANTED_KEY]: 'perso', [FLUSH_KEY]: 'false', [PHASE_KEY]: 'flushing', [STOPPED_KEY]: '[{"instance":"ai1","service":"ollama"}]', [SWITCHING_KEY]: 'pro -> perso' });
+    expect(r).toMatchObject({ wanted: 'perso', flush: false, phase: 'flushing', stopped: [{ instance: 'ai1', service: 'ollama' }], switching: 'pro -> perso', failed: null });
+    expect(r.holder.holder).toBeNull();
+  });
+  it('has nothing wanted and no phase before any switch; "-" wanted is nobody', () => {
+    expect(recordFromConfig(m, undefined)).toMatchObject({ wanted: undefined, phase: null, stopped: [], flush: true });
+    expect(recordFromConfig(m, { [WANTED_KEY]: NOBODY, [FAILED_KEY]: 'GPU memory is not back to idle' })).toMatchObject({ wanted: null, failed: 'GPU memory is not back to idle' });
+  });
+  it('reads a phase or a list it does not know as none, never as a crash', () => {
+    expect(recordFromConfig(m, { [PHASE_KEY]: 'dancing', [STOPPED_KEY]: '{not json' })).toMatchObject({ phase: null, stopped: [] });
+    expect(recordFromConfig(m, { [STOPPED_KEY]: '[{"instance":1},{"instance":"a","service":"b"}]' }).stopped).toEqual([{ instance: 'a', service: 'b' }]);
+  });
+});
+
 describe('plannedSteps', () => {
-  it('orders lock, revoke, stop, flush, grant, start, record', () => {
+  it('orders record, revoke, stop, flush, grant, start, record', () => {
     const steps = plannedSteps(model(), 'pro', 'perso', true);
-    expect(steps.map((s) => s.split(/[ :]/)[0])).toEqual(['lock', 'revoke', 'stop', 'flush', 'grant', 'start', 'record']);
+    expect(steps.map((s) => s.split(/[ :]/)[0])).toEqual(['record', 'revoke', 'stop', 'flush', 'grant', 'start', 'record']);
     expect(steps[2]).toBe('stop GPU services in ai-tools: ollama, speaches');
+    expect(steps[3]).toBe('flush VRAM: no ai-tools machine declares gpu: true, nothing to flush');
     expect(plannedSteps(model(), 'pro', 'perso', false)[3]).toBe('no VRAM flush (--no-flush)');
   });
 });
 
-describe('nvidia-smi output', () => {
-  it('reads memory per GPU from the CSV without header or units', () => {
-    expect(parseGpuMemory('ai1', '0, 10240, 24576\n1, 0, 16384\n')).toEqual([
-      { instance: 'ai1', gpu: '0', usedMiB: 10240, totalMiB: 24576 },
-      { instance: 'ai1', gpu: '1', usedMiB: 0, totalMiB: 16384 },
+/** Recorded shapes of `nvidia-smi --query-gpu=index,memory.used,memory.total --format=csv,noheader,nounits`. */
+const NVIDIA_SMI = {
+  loaded: '0, 10240, 24576\n',
+  idle: '0, 3, 24576\n',
+  twoBoards: '0, 1, 81920\n1, 18000, 81920\n',
+  noDevice: 'No devices were found\n',
+  driverMismatch: 'Failed to initialize NVML: Driver/library version mismatch\nNVML library version: 550.54\n',
+};
+
+describe('the flush decisions', () => {
+  it('reads memory per GPU from the CSV without header or units, and nothing from an error', () => {
+    expect(parseGpuMemory('ai1', NVIDIA_SMI.twoBoards)).toEqual([
+      { instance: 'ai1', gpu: '0', usedMiB: 1, totalMiB: 81920 },
+      { instance: 'ai1', gpu: '1', usedMiB: 18000, totalMiB: 81920 },
     ]);
-    expect(parseGpuMemory('ai1', 'No devices were found\n')).toEqual([]);
+    expect(parseGpuMemory('ai1', NVIDIA_SMI.noDevice)).toEqual([]);
+    expect(parseGpuMemory('ai1', NVIDIA_SMI.driverMismatch)).toEqual([]);
   });
-  it('reads the pids of compute processes, and nothing from an empty list', () => {
-    expect(parseComputePids('4242, 10237\n77, 12\n')).toEqual([4242, 77]);
-    expect(parseComputePids('')).toEqual([]);
-    expect(parseComputePids('[Not Supported], 0\n')).toEqual([]);
+
+  it('finds the processes that hold /dev/nvidia* in the instance, never its init', () => {
+    expect(parseDeviceHolders('1\n4242\n77\n\n')).toEqual([4242, 77]);
+    expect(parseDeviceHolders('')).toEqual([]);
+    expect(parseDeviceHolders('ls: cannot access\n')).toEqual([]);
+  });
+
+  it('passes when every GPU is back to idle, fails on one still holding a model, or one that could not be read', () => {
+    expect(flushVerdict(['ai1'], parseGpuMemory('ai1', NVIDIA_SMI.idle))).toBeNull();
+    expect(flushVerdict(['ai1'], parseGpuMemory('ai1', NVIDIA_SMI.loaded))).toBe('GPU memory is not back to idle after the flush: ai1 GPU 0 10240/24576 MiB in use (idle is at most 737)');
+    expect(flushVerdict(['ai1'], parseGpuMemory('ai1', NVIDIA_SMI.twoBoards))).toContain('ai1 GPU 1 18000/81920 MiB');
+    expect(flushVerdict(['ai1', 'ai2'], parseGpuMemory('ai1', NVIDIA_SMI.idle))).toBe('GPU memory could not be read after the flush in ai2');
+    expect(flushVerdict(['ai1'], parseGpuMemory('ai1', NVIDIA_SMI.driverMismatch))).toBe('GPU memory could not be read after the flush in ai1');
+  });
+
+  it('counts a few hundred MiB as idle on any board, and 3 % on a large one', () => {
+    expect([idleMiB(8192), idleMiB(24576), idleMiB(81920)]).toEqual([512, 737, 2458]);
+  });
+
+  it('refuses to flush a GPU it cannot read, and names --no-flush', () => {
+    expect(flushRefusal([])).toBeNull();
+    expect(flushRefusal(['ai1'])).toMatch(/no nvidia-smi in ai1 .*--no-flush/);
+  });
+
+  it('flushes only the ai-tools machines that declare a GPU', () => {
+    const text = INFRA.replace('ai-tools: { trust_level: semi-trusted }', 'ai-tools:\n    machines:\n      ai1: { gpu: true }\n      ai2: {}');
+    expect(gpuMachines(model(text)).map((m) => m.name)).toEqual(['ai1']);
+    expect(gpuMachines(model())).toEqual([]);
   });
 });
 
-describe('the record and the lock', () => {
-  it('writes the state file and appends the documented log line', async () => {
+describe('the state file and the switch log', () => {
+  it('writes the state file, and one line per switch even when a resumed switch logs again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'anklume-switch-'));
-    const paths = { stateFile: join(dir, 'opt/ai-access-current'), switchLog: join(dir, 'log/ai-switch.log'), lockFile: join(dir, 'lock') };
-    await recordSwitch(paths, { from: 'pro', to: 'perso', flush: true, at: '2026-11-22T05:00:00.000Z' });
-    await recordSwitch(paths, { from: null, to: 'pro', flush: false, at: '2026-11-22T06:00:00.000Z' });
-    expect(readFileSync(paths.stateFile, 'utf8')).toBe('pro\n');
-    expect(readFileSync(paths.switchLog, 'utf8')).toBe('2026-11-22T05:00:00.000Z pro -> perso flush=true\n2026-11-22T06:00:00.000Z none -> pro flush=false\n');
-  });
-
-  it('allows one switch at a time, and takes over a lock left by a dead process', async () => {
-    const lock = join(mkdtempSync(join(tmpdir(), 'anklume-lock-')), 'ai-switch.lock');
-    const release = await takeLock(lock);
-    await expect(takeLock(lock)).rejects.toThrow(`another switch-ai is in progress (pid ${process.pid}`);
-    await release();
-    writeFileSync(lock, '999999999\n'); // no such process
-    const again = await takeLock(lock);
-    expect(readFileSync(lock, 'utf8')).toBe(`${process.pid}\n`);
-    await again();
+    const state = join(dir, 'opt/ai-access-current');
+    const log = join(dir, 'log/ai-switch.log');
+    await mirrorStateFile(state, 'pro');
+    expect(readFileSync(state, 'utf8')).toBe('pro\n');
+    await appendSwitchLog(log, { id: '2026-11-22T05:00:00.000Z', from: 'pro', to: 'perso', flush: true, failure: null });
+    await appendSwitchLog(log, { id: '2026-11-22T05:00:00.000Z', from: 'pro', to: 'perso', flush: true, failure: null });
+    await appendSwitchLog(log, { id: '2026-11-22T06:00:00.000Z', from: null, to: null, flush: true, failure: 'GPU memory is not back\nto idle' });
+    expect(readFileSync(log, 'utf8')).toBe('2026-11-22T05:00:00.000Z pro -> perso flush=true\n2026-11-22T06:00:00.000Z none -> none flush=true failed: GPU memory is not back to idle\n');
+    expect(await lastSwitches(log, 1)).toEqual(['2026-11-22T06:00:00.000Z none -> none flush=true failed: GPU memory is not back to idle']);
+    expect(await lastSwitches(join(dir, 'missing.log'))).toEqual([]);
   });
 });

@@ -10,7 +10,6 @@ describe('host paths', () => {
       controlSocket: '/run/anklume/anklumed.sock',
       aiAccessState: '/opt/anklume/ai-access-current',
       aiSwitchLog: '/var/log/anklume/ai-switch.log',
-      aiSwitchLock: '/run/anklume/ai-switch.lock',
     });
     expect(HOST_DIRS.state).toBe('/var/lib/anklume');
     expect(HOST_DIRS.openclawCache).toBe('/var/cache/anklume-openclaw');
@@ -35,7 +34,6 @@ describe('path resolution: the flag, then the environment, then the default', ()
     { name: 'sanitizer config', resolve: (flag: string | undefined, env: Record<string, string>) => resolveSanitizerConfig({ flag, env }), envVar: 'ANKLUME_SANITIZER_CONFIG', fallback: HOST_FILES.sanitizerConfig },
     { name: 'AI state file', resolve: (flag: string | undefined, env: Record<string, string>) => resolveAiAccessPaths({ aiStateFile: flag }, env).stateFile, envVar: 'ANKLUME_AI_STATE_FILE', fallback: HOST_FILES.aiAccessState },
     { name: 'switch log', resolve: (flag: string | undefined, env: Record<string, string>) => resolveAiAccessPaths({ aiSwitchLog: flag }, env).switchLog, envVar: 'ANKLUME_AI_SWITCH_LOG', fallback: HOST_FILES.aiSwitchLog },
-    { name: 'switch lock', resolve: (flag: string | undefined, env: Record<string, string>) => resolveAiAccessPaths({ aiSwitchLock: flag }, env).lockFile, envVar: 'ANKLUME_AI_SWITCH_LOCK', fallback: HOST_FILES.aiSwitchLock },
   ])('$name', ({ resolve, envVar, fallback }) => {
     expect(resolve('/flag', { [envVar]: '/env' })).toBe('/flag');
     expect(resolve(undefined, { [envVar]: '/env' })).toBe('/env');

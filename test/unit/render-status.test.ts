@@ -5,7 +5,7 @@ import { offlineStatusDocument, statusExitCode } from '../../src/cli/status.js';
 import { validateInfraText } from '../../src/config/validate.js';
 import type { Observed } from '../../src/controllers/observed.js';
 import { planInfra } from '../../src/controllers/domain/plan.js';
-import { holderFromObserved } from '../../src/controllers/ai-access/holder.js';
+import { recordFromConfig } from '../../src/controllers/ai-access/holder.js';
 import { type Condition, type FirewallStatus, type DomainStatus, type ObjectStatus, type StatusDocument } from '../../src/controllers/status.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
@@ -222,10 +222,10 @@ describe('offlineStatusDocument', () => {
   it('computes the domains from infra.yml and what Incus holds, with no daemon, events or queue', () => {
     const m = model();
     const plan = planInfra(m, EMPTY, { storagePool: 'default', prune: false, force: false });
-    const doc = offlineStatusDocument({ ...base, firewall: FIREWALL_DRIFTED, config: { ok: true, model: m }, incus: { ok: true, observed: EMPTY, plan }, holder: holderFromObserved(m, EMPTY) });
+    const doc = offlineStatusDocument({ ...base, firewall: FIREWALL_DRIFTED, config: { ok: true, model: m }, incus: { ok: true, observed: EMPTY, plan }, access: recordFromConfig(m, undefined) });
     expect(doc.daemon).toEqual({ running: false, message: 'anklumed is not running (no daemon at /run/anklume/anklumed.sock): computed from infra.yml and Incus' });
     expect([doc.events, doc.queue, doc.firewall]).toEqual([null, null, FIREWALL_DRIFTED]);
-    expect(doc.aiAccess).toEqual({ policy: 'exclusive', holder: 'pro', since: null, source: 'ai_access_default (no switch yet)' });
+    expect(doc.aiAccess).toEqual({ policy: 'exclusive', holder: 'pro', since: null, source: 'ai_access_default (no switch yet)', wanted: 'pro', phase: null, lastSwitches: [] });
     expect(doc.config).toMatchObject({ file: 'infra.yml', valid: true, errors: [], loadedAt: T });
     expect(doc.domains.map((d) => [d.name, statusLabel(d.conditions), d.conditions[0]?.reason])).toEqual([
       ['pro', 'Progressing', 'Converging'],

@@ -2,10 +2,9 @@ import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
 import type { DesiredInfra } from '../../schemas/model.js';
-import { AnklumeError, describeError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/logger.js';
-import { aiAccess, readHolder, type AiHolder } from './holder.js';
-import { mirrorStateFile, SwitchFailedError, SwitchRefusedError, switchAi, type SwitchAnswer, type SwitchRequest } from './switch.js';
+import { describeError } from '../../shared/errors.js';
+import { aiAccess, readRecord, type AccessRecord } from './holder.js';
+import { convergeAccess, lastSwitches, mirrorStateFile, type ConvergeResult } from './switch.js';
 import { readVram } from './gpu.js';
 import type { AiAccessStatus, VramReading } from '../status.js';
 
@@ -18,88 +17,81 @@ export interface AiAccessReconcilerDeps {
   readonly client: IncusClient;
   readonly model: () => DesiredInfra;
   readonly paths: AiAccessPaths;
-  readonly logger: Logger;
+  /** Bring the firewall to the holder recorded in Incus now (the firewall controller's serialised pass). */
+  readonly syncFirewall: (signal: AbortSignal) => Promise<void>;
 }
 
 /**
- * The AI access controller: the holder recorded in Incus, mirrored into the
- * spec's state file, and the VRAM of the GPU instances for status. Runs the
- * switches asked of the daemon. Its exec calls (nvidia-smi, systemctl) run on
- * a queue of their own: a hung one fails here, with its timeout, and holds up
- * neither the firewall nor the domains.
+ * The AI access controller: converges the holder recorded on the ai-tools
+ * project to the wanted one (`switch-ai`), through the recorded phases of
+ * {@link convergeAccess}, resuming a switch a crash interrupted; mirrors the
+ * holder into the spec's state file; reads the GPUs' memory for status. Its
+ * exec calls (nvidia-smi, systemctl) run on a queue of their own: a hung one
+ * fails here, with its timeout, and holds up neither the firewall nor the domains.
  */
 export class AiAccessReconciler implements Reconciler {
   readonly name = 'ai-access';
-  private holder: AiHolder | null = null;
+  private record: AccessRecord | null = null;
   private vram: VramReading[] = [];
   private vramError: string | undefined;
-  /** One switch at a time in this process (the switch lock covers other processes). */
-  private switching: Promise<unknown> = Promise.resolve();
+  private switches: string[] = [];
+  private lastResult: ConvergeResult | null = null;
+  private readonly listeners = new Set<(line: string) => void>();
 
   constructor(private readonly deps: AiAccessReconcilerDeps) {}
 
   status(): AiAccessStatus {
-    const status = aiAccess(this.deps.model(), this.holder, this.vram);
-    return this.vramError === undefined ? status : { ...status, vramError: this.vramError };
+    return aiAccess(this.deps.model(), this.record, { vram: this.vram, vramError: this.vramError, switches: this.switches });
+  }
+
+  /** The outcome of the last convergence (the daemon's switch-ai answers from it). */
+  lastConvergence(): ConvergeResult | null {
+    return this.lastResult;
+  }
+
+  /** Progress lines of the switches this controller carries out, as they happen. */
+  onProgress(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async reconcile(ctx: ReconcileContext): Promise<{ requeueAfterMs: number } | undefined> {
     const { deps } = this;
     const model = deps.model();
-    const holder = await readHolder(deps.client, model, ctx.signal);
     if (model.ai.accessPolicy !== 'exclusive') {
-      this.publish(holder, [], undefined);
+      this.publish(await readRecord(deps.client, model, ctx.signal), [], undefined);
       return undefined;
     }
-    await mirrorStateFile(deps.paths.stateFile, holder.holder).catch((err: unknown) => ctx.log.warn({ err: describeError(err), file: deps.paths.stateFile }, 'cannot write the AI access state file'));
     try {
-      const { readings, errors } = await readVram(deps.client, model, ctx.signal);
-      const error = errors.length === 0 ? undefined : errors.join('; ');
-      this.publish(holder, readings, error);
-      if (error !== undefined) throw new AnklumeError('VRAM_READ_FAILED', `reading VRAM failed: ${error}`);
-    } catch (err) {
-      // The holder is known even when the GPU could not be read.
-      if (this.holder !== holder) this.publish(holder, this.vram, describeError(err));
-      throw err;
+      this.lastResult = await convergeAccess({
+        client: deps.client,
+        model,
+        paths: deps.paths,
+        syncFirewall: (signal) => deps.syncFirewall(signal ?? ctx.signal),
+        progress: (line) => {
+          ctx.log.info(line);
+          for (const listener of this.listeners) listener(line);
+        },
+        signal: ctx.signal,
+      });
+    } finally {
+      // What the record says now, converged or stopped midway (status shows the phase).
+      this.record = await readRecord(deps.client, model, ctx.signal).catch(() => this.record);
+      this.switches = await lastSwitches(deps.paths.switchLog);
     }
+    const record = this.record ?? (await readRecord(deps.client, model, ctx.signal));
+    await mirrorStateFile(deps.paths.stateFile, record.holder.holder).catch((err: unknown) => ctx.log.warn({ err: describeError(err), file: deps.paths.stateFile }, 'cannot write the AI access state file'));
+    // A GPU that cannot be read is shown in status, not a failed reconcile: access itself converged.
+    const { readings, errors } = await readVram(deps.client, model, ctx.signal);
+    this.publish(record, readings, errors.length === 0 ? undefined : `reading VRAM failed: ${errors.join('; ')}`);
+    if (errors.length > 0) ctx.log.warn({ errors }, 'reading VRAM failed');
     return { requeueAfterMs: VRAM_PERIOD_MS };
   }
 
   /** Holder and VRAM change together: status never shows one pass's holder with another's reading. */
-  private publish(holder: AiHolder, vram: VramReading[], vramError: string | undefined): void {
-    this.holder = holder;
+  private publish(record: AccessRecord, vram: VramReading[], vramError: string | undefined): void {
+    this.record = record;
     this.vram = vram;
     this.vramError = vramError;
-  }
-
-  /** `anklumectl switch-ai` through the daemon: the firewall changes go through the firewall controller's serialised pass. */
-  switch(request: SwitchRequest, syncFirewall: (signal: AbortSignal) => Promise<void>): Promise<SwitchAnswer> {
-    const run = this.switching.then(() => this.runSwitch(request, syncFirewall));
-    this.switching = run.catch(() => undefined);
-    return run;
-  }
-
-  private async runSwitch(request: SwitchRequest, syncFirewall: (signal: AbortSignal) => Promise<void>): Promise<SwitchAnswer> {
-    const progress: string[] = [];
-    const log = this.deps.logger.child({ key: 'switch-ai', target: request.target });
-    try {
-      const result = await switchAi({
-        client: this.deps.client,
-        model: this.deps.model(),
-        paths: this.deps.paths,
-        syncFirewall: (signal) => syncFirewall(signal ?? new AbortController().signal),
-        progress: (line) => {
-          progress.push(line);
-          log.info(line);
-        },
-      }, request);
-      if (result.changed) log.info({ from: result.from, to: result.to, flush: result.flush }, `AI access switched: ${result.from ?? 'nobody'} -> ${result.to}`);
-      return { ok: true, result, progress };
-    } catch (err) {
-      if (err instanceof SwitchRefusedError) throw err;
-      log.error({ err: describeError(err) }, 'switch-ai failed');
-      if (err instanceof SwitchFailedError) return { ok: false, error: err.message, step: err.step, state: err.state, progress };
-      return { ok: false, error: describeError(err), progress };
-    }
   }
 }

@@ -1,36 +1,43 @@
-import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
-import { NOBODY, canHold, readHolder, writeHolder } from './holder.js';
-import { flushVram, startServices, stopServices, type FlushReport, type ServiceChange } from './gpu.js';
+import {
+  FAILED_KEY,
+  FLUSH_KEY,
+  HOLDER_KEY,
+  NOBODY,
+  PHASE_KEY,
+  SINCE_KEY,
+  STOPPED_KEY,
+  SWITCHING_KEY,
+  SWITCH_ID_KEY,
+  WANTED_KEY,
+  canHold,
+  formatStopped,
+  readRecord,
+  writeRecord,
+  type AccessRecord,
+  type Phase,
+  type StoppedService,
+} from './holder.js';
+import { activeServices, flushRefusal, flushVram, gpuMachines, gpuMachinesWithoutTool, startServices, stopService, unloadOllamaModels, type FlushReport } from './gpu.js';
 
 /**
- * `switch-ai <domain>` (spec/002): move exclusive AI access from the holder to
- * another domain, in this order: validate, lock, revoke (one atomic firewall
- * change that also cuts open connections), stop the GPU services, flush VRAM,
- * grant, start the services, record. The durable holder (on the ai-tools
- * project) is written before each firewall change, so a failure anywhere
- * leaves the old holder or nobody, never two.
+ * Exclusive AI access as desired state (spec/002): `switch-ai <domain>` only
+ * records the wanted holder on the ai-tools project; {@link convergeAccess}
+ * brings the current holder to it through phases — revoking, stopping,
+ * flushing, granting, starting — each written to Incus before it is acted on,
+ * with the services it stopped. Killed at any point (OOM, a reboot), the next
+ * run resumes from the recorded phase and always starts again what the switch
+ * stopped. One writer runs it: anklumed, or anklumectl under the writer lock.
  */
 export interface SwitchRequest {
   readonly target: string;
   readonly flush: boolean;
   readonly dryRun: boolean;
-}
-
-export interface SwitchDeps {
-  readonly client: IncusClient;
-  readonly model: DesiredInfra;
-  readonly paths: AiAccessPaths;
-  /** Bring the firewall to the holder now recorded in Incus (the daemon's serialised pass, or nft directly). */
-  readonly syncFirewall: (signal?: AbortSignal) => Promise<void>;
-  /** One line per step, as it starts or ends. */
-  readonly progress: (line: string) => void;
-  readonly now?: () => Date;
-  readonly signal?: AbortSignal;
 }
 
 export interface SwitchResult {
@@ -76,112 +83,212 @@ export function refusal(model: DesiredInfra, target: string): string | null {
   return canHold(model, target) ? null : `domain "${target}" cannot hold AI access`;
 }
 
-/** The steps a switch takes, for --dry-run and the progress lines. */
+/** The steps a switch takes, for --dry-run. */
 export function plannedSteps(model: DesiredInfra, from: string | null, to: string, flush: boolean): string[] {
   const services = model.ai.gpuServices;
+  const gpus = gpuMachines(model).map((m) => m.name);
   return [
-    `lock (one switch at a time)`,
+    `record ${to} as the wanted holder (anklumed, or this command under the writer lock, converges to it)`,
     `revoke ${from ?? 'nobody'}: firewall set ai_access emptied in one transaction; open connections to ${model.ai.toolsDomain} cut`,
-    `stop GPU services in ${model.ai.toolsDomain}: ${services.join(', ') || 'none configured'}`,
-    flush ? 'flush VRAM: unload Ollama models, kill remaining GPU processes (nvidia-smi), try nvidia-smi --gpu-reset, report VRAM before and after' : 'no VRAM flush (--no-flush)',
+    `stop GPU services in ${model.ai.toolsDomain}: ${services.join(', ') || 'none configured'}${flush && gpus.length > 0 ? ' (Ollama unloads its models first)' : ''}`,
+    !flush
+      ? 'no VRAM flush (--no-flush)'
+      : gpus.length === 0
+        ? 'flush VRAM: no ai-tools machine declares gpu: true, nothing to flush'
+        : `flush VRAM in ${gpus.join(', ')}: kill what holds /dev/nvidia*, try nvidia-smi --gpu-reset, check the memory is back to idle (else nobody gets access)`,
     `grant ${to}: firewall set ai_access = { net-${to} }`,
     'start the GPU services that were stopped',
     'record: state file, switch log',
   ];
 }
 
-export async function switchAi(deps: SwitchDeps, request: SwitchRequest): Promise<SwitchResult> {
-  const { client, model, paths, progress, signal } = deps;
-  const now = deps.now ?? ((): Date => new Date());
+export interface ConvergeDeps {
+  readonly client: IncusClient;
+  readonly model: DesiredInfra;
+  readonly paths: AiAccessPaths;
+  /** Bring the firewall to the holder now recorded in Incus (the daemon's serialised pass, or nft directly). */
+  readonly syncFirewall: (signal?: AbortSignal) => Promise<void>;
+  /** One line per step, as it starts or ends. */
+  readonly progress: (line: string) => void;
+  readonly now?: () => Date;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Record what `switch-ai` asks (the caller holds the writer lock, or is the
+ * daemon): validated, then the wanted holder and its flush choice in one
+ * write. A GPU that cannot be read refuses a flushing switch here, before
+ * anything changes. Returns the record as it was (the holder it switches from).
+ */
+export async function requestSwitch(deps: Pick<ConvergeDeps, 'client' | 'model' | 'signal'>, request: SwitchRequest): Promise<AccessRecord> {
+  const { client, model, signal } = deps;
   const why = refusal(model, request.target);
   if (why !== null) throw new SwitchRefusedError(why);
-  const current = await readHolder(client, model, signal);
-  const from = current.holder;
-  // ai_vram_flush: false in infra.yml is a standing --no-flush.
+  const record = await readRecord(client, model, signal);
   const flush = request.flush && model.ai.vramFlush;
-  const warning = flush ? undefined : NO_FLUSH_WARNING;
-  const base = { from, to: request.target, flush, dryRun: request.dryRun, ...(warning === undefined ? {} : { warning }) };
-  if (from === request.target) return { ...base, changed: false, steps: [`${request.target} already holds AI access: nothing to do`] };
-  const steps = plannedSteps(model, from, request.target, flush);
-  if (request.dryRun) return { ...base, changed: false, steps };
-
-  const release = await takeLock(paths.lockFile);
-  let step = 'revoke';
-  let state = `${from ?? 'nobody'} holds AI access (nothing changed)`;
-  const stopped: ServiceChange[] = [];
-  let flushReport: FlushReport | undefined;
-  try {
-    progress(`revoke ${from ?? 'nobody'}`);
-    await writeHolder(client, model, { holder: NOBODY, switching: `${from ?? ''} -> ${request.target}` }, signal);
-    state = 'nobody holds AI access (revoke recorded in Incus; the firewall may still let the old holder in until the next reconcile)';
-    await deps.syncFirewall(signal);
-    state = 'nobody holds AI access (the firewall lets no domain reach ai-tools)';
-
-    step = 'stop services';
-    progress(`stop GPU services in ${model.ai.toolsDomain}`);
-    await stopServices(client, model, stopped, signal);
-    progress(stopped.length === 0 ? '  no GPU service was running' : `  stopped ${stopped.map((s) => `${s.service}@${s.instance}`).join(', ')}`);
-    state = `nobody holds AI access; GPU services stopped: ${stopped.map((s) => `${s.service}@${s.instance}`).join(', ') || 'none'}`;
-
-    if (flush) {
-      step = 'flush VRAM';
-      progress('flush VRAM');
-      flushReport = await flushVram(client, model, signal);
-      for (const line of describeFlush(flushReport)) progress(`  ${line}`);
-    }
-
-    step = 'grant';
-    progress(`grant ${request.target}`);
-    const since = now().toISOString();
-    await writeHolder(client, model, { holder: request.target, since, switching: null }, signal);
-    state = `${request.target} holds AI access in Incus; the firewall may not show it yet (the next reconcile applies it)`;
-    await deps.syncFirewall(signal);
-    state = `${request.target} holds AI access; GPU services still stopped: ${stopped.map((s) => `${s.service}@${s.instance}`).join(', ') || 'none'}`;
-
-    step = 'start services';
-    progress('start GPU services');
-    await startServices(client, stopped, signal);
-    state = `${request.target} holds AI access`;
-
-    step = 'record';
-    await recordSwitch(paths, { from, to: request.target, flush, at: since });
-    progress(`recorded in ${paths.stateFile} and ${paths.switchLog}`);
-  } catch (err) {
-    // Services stopped for the flush go back up: with nobody (or the old holder) allowed in, that is safe.
-    if (stopped.length > 0 && step !== 'start services' && step !== 'record') {
-      const restarted = await startServices(client, stopped, signal).then(() => true, () => false);
-      state += restarted ? '; the GPU services stopped for the switch were started again' : '; the GPU services stopped for the switch could not be started again';
-    }
-    throw new SwitchFailedError(step, state, err);
-  } finally {
-    await release();
+  if (flush && !request.dryRun && !(record.holder.holder === request.target && record.phase === null)) {
+    const missing = flushRefusal(await gpuMachinesWithoutTool(client, model, signal));
+    if (missing !== null) throw new SwitchRefusedError(missing);
   }
-  return { ...base, changed: true, steps, ...(flushReport === undefined ? {} : { flushReport }) };
+  if (!request.dryRun) await writeRecord(client, model, { [WANTED_KEY]: request.target, [FLUSH_KEY]: String(flush), [FAILED_KEY]: null }, signal);
+  return record;
+}
+
+export interface ConvergeResult {
+  /** The switch carried out (or resumed and finished) by this run; null when nothing was to do. */
+  readonly switched: { readonly from: string | null; readonly to: string | null; readonly flush: boolean; readonly flushReport?: FlushReport } | null;
+  readonly holder: string | null;
+  /** Why the switch failed (nobody holds access then). */
+  readonly failure: string | null;
+}
+
+/**
+ * Bring the current holder to the wanted one, one recorded phase at a time.
+ * Every phase is written before it is acted on and every action is safe to
+ * repeat, so a run killed anywhere is finished by the next one.
+ */
+export async function convergeAccess(deps: ConvergeDeps): Promise<ConvergeResult> {
+  const { client, model, signal } = deps;
+  const write = (patch: Record<string, string | null>): Promise<void> => writeRecord(client, model, patch, signal);
+  const enter = (phase: Phase, extra: Record<string, string | null> = {}): Promise<void> => write({ [PHASE_KEY]: phase, ...extra });
+  let from: string | null = null;
+  let flushReport: FlushReport | undefined;
+  let failure: string | null = null;
+  let began = false;
+  // Bounded: one switch is five phases; a request arriving midway changes only whom the grant goes to.
+  for (let round = 0; round < 12; round++) {
+    const record = await readRecord(client, model, signal);
+    const phase = record.phase;
+    if (phase === null) {
+      const wanted = record.wanted === undefined ? record.holder.holder : record.wanted;
+      if (wanted === record.holder.holder || (wanted !== null && !canHold(model, wanted))) {
+        return { switched: began ? { from, to: record.holder.holder, flush: record.flush, ...(flushReport === undefined ? {} : { flushReport }) } : null, holder: record.holder.holder, failure };
+      }
+      from = record.holder.holder;
+      began = true;
+      const id = (deps.now?.() ?? new Date()).toISOString();
+      deps.progress(`switch ${from ?? 'nobody'} -> ${wanted ?? 'nobody'} (flush=${String(record.flush)})`);
+      await enter('revoking', { [SWITCH_ID_KEY]: id, [SWITCHING_KEY]: `${from ?? 'nobody'} -> ${wanted ?? 'nobody'}`, [STOPPED_KEY]: formatStopped([]) });
+      continue;
+    }
+    if (!began) {
+      // Resuming a switch another run began: its origin is in the record.
+      began = true;
+      const origin = record.switching?.split(' -> ')[0];
+      from = origin === undefined || origin === 'nobody' ? null : origin;
+    }
+    switch (phase) {
+      case 'revoking':
+        deps.progress(`revoke ${record.holder.holder ?? 'nobody'}`);
+        await write({ [HOLDER_KEY]: NOBODY });
+        await deps.syncFirewall(signal);
+        await mirrorStateFile(deps.paths.stateFile, null);
+        await enter('stopping');
+        break;
+      case 'stopping': {
+        deps.progress(`stop GPU services in ${model.ai.toolsDomain}`);
+        // Before the services go: Ollama can only unload its models while it runs.
+        if (record.flush && gpuMachines(model).length > 0) {
+          const { unloaded } = await unloadOllamaModels(model, signal === undefined ? {} : { signal });
+          if (unloaded.length > 0) deps.progress(`  unloaded Ollama models: ${unloaded.join(', ')}`);
+        }
+        const stopped = [...record.stopped];
+        try {
+          for (const service of await activeServices(client, model, signal)) {
+            if (!stopped.some((s) => s.instance === service.instance && s.service === service.service)) stopped.push(service);
+            // Recorded before it is stopped: a crash in between still starts it again.
+            await write({ [STOPPED_KEY]: formatStopped(stopped) });
+            await stopService(client, model, service, signal);
+          }
+        } catch (err) {
+          signal?.throwIfAborted();
+          // A GPU service that will not stop may keep the previous domain's data: nobody gets access.
+          failure = `could not stop the GPU services: ${describeError(err)}`;
+          deps.progress(`  ${failure}`);
+          await enter('starting', { [WANTED_KEY]: NOBODY, [FAILED_KEY]: failure });
+          break;
+        }
+        deps.progress(stopped.length === 0 ? '  no GPU service was running' : `  stopped ${describeServices(stopped)}`);
+        await enter(record.flush ? 'flushing' : 'granting');
+        break;
+      }
+      case 'flushing': {
+        deps.progress('flush VRAM');
+        flushReport = await flushVram(client, model, signal);
+        for (const line of describeFlush(flushReport)) deps.progress(`  ${line}`);
+        if (flushReport.failure !== null) {
+          failure = flushReport.failure;
+          // Nobody gets a GPU that may still hold the previous domain's data; the services come back.
+          await enter('starting', { [WANTED_KEY]: NOBODY, [FAILED_KEY]: failure });
+        } else {
+          await enter('granting');
+        }
+        break;
+      }
+      case 'granting': {
+        // Whoever is wanted now: a request that came during the switch gets the clean GPU.
+        const to = record.wanted === undefined ? null : record.wanted;
+        if (to !== null && canHold(model, to)) {
+          deps.progress(`grant ${to}`);
+          await write({ [HOLDER_KEY]: to, [SINCE_KEY]: (deps.now?.() ?? new Date()).toISOString() });
+          await deps.syncFirewall(signal);
+          await mirrorStateFile(deps.paths.stateFile, to);
+        }
+        await enter('starting');
+        break;
+      }
+      case 'starting': {
+        deps.progress('start GPU services');
+        await startServices(client, model, record.stopped, signal);
+        const to = record.holder.holder;
+        await appendSwitchLog(deps.paths.switchLog, { id: record.switchId ?? (deps.now?.() ?? new Date()).toISOString(), from, to, flush: record.flush, failure: record.failed });
+        await write({ [PHASE_KEY]: null, [STOPPED_KEY]: null, [SWITCHING_KEY]: null, [SWITCH_ID_KEY]: null });
+        await mirrorStateFile(deps.paths.stateFile, to);
+        deps.progress(`recorded in ${deps.paths.stateFile} and ${deps.paths.switchLog}`);
+        failure ??= record.failed;
+        break;
+      }
+    }
+  }
+  throw new AnklumeError('SWITCH_LOOP', 'internal: AI access did not settle after 12 rounds (is another writer changing the wanted holder?)');
+}
+
+function describeServices(list: readonly StoppedService[]): string {
+  return list.map((s) => `${s.service}@${s.instance}`).join(', ');
 }
 
 function describeFlush(r: FlushReport): string[] {
-  const vram = (readings: FlushReport['before']): string => (readings.length === 0 ? 'no GPU visible' : readings.map((v) => `${v.instance} GPU ${v.gpu} ${v.usedMiB}/${v.totalMiB} MiB`).join(', '));
+  const vram = (readings: FlushReport['before']): string => readings.map((v) => `${v.instance} GPU ${v.gpu} ${v.usedMiB}/${v.totalMiB} MiB`).join(', ');
   return [
-    `VRAM before: ${vram(r.before)}`,
-    ...(r.unloaded.length > 0 ? [`unloaded Ollama models: ${r.unloaded.join(', ')}`] : []),
-    ...(r.killed.length > 0 ? [`killed GPU processes: ${r.killed.map((k) => `${k.pid}@${k.instance}`).join(', ')}`] : []),
+    ...(r.before.length > 0 ? [`VRAM before: ${vram(r.before)}`] : []),
+    ...(r.killed.length > 0 ? [`killed processes holding the GPU: ${r.killed.map((k) => `${k.pid}@${k.instance}`).join(', ')}`] : []),
     ...r.reset.map((x) => `gpu reset in ${x.instance}: ${x.ok ? 'done' : `not supported or failed (${x.message}); not fatal`}`),
     ...r.notes,
-    `VRAM after: ${vram(r.after)}`,
+    ...(r.after.length > 0 ? [`VRAM after: ${vram(r.after)}`] : []),
+    ...(r.failure === null ? [] : [`FAILED: ${r.failure}`]),
   ];
 }
 
-/** The state file holds the domain name; the log gets `<ISO time> <old> -> <new> flush=<bool>`. */
-export async function recordSwitch(paths: AiAccessPaths, entry: { from: string | null; to: string; flush: boolean; at: string }): Promise<void> {
-  await mkdir(dirname(paths.stateFile), { recursive: true });
-  const tmp = `${paths.stateFile}.tmp`;
-  await writeFile(tmp, `${entry.to}\n`, { mode: 0o644 });
-  await rename(tmp, paths.stateFile);
-  await mkdir(dirname(paths.switchLog), { recursive: true });
-  await appendFile(paths.switchLog, `${entry.at} ${entry.from ?? 'none'} -> ${entry.to} flush=${String(entry.flush)}\n`, { mode: 0o644 });
+/**
+ * One line per switch: `<id> <old> -> <new> flush=<bool>` (plus why it failed),
+ * where the id is the time the switch began. A line already there for this id
+ * is not written again: a switch resumed after a crash logs once.
+ */
+export async function appendSwitchLog(path: string, entry: { id: string; from: string | null; to: string | null; flush: boolean; failure: string | null }): Promise<void> {
+  const existing = await readFile(path, 'utf8').catch(() => '');
+  if (existing.split('\n').some((l) => l.startsWith(`${entry.id} `))) return;
+  await mkdir(dirname(path), { recursive: true });
+  const failed = entry.failure === null ? '' : ` failed: ${entry.failure.replace(/\s+/g, ' ')}`;
+  await appendFile(path, `${entry.id} ${entry.from ?? 'none'} -> ${entry.to ?? 'none'} flush=${String(entry.flush)}${failed}\n`, { mode: 0o644 });
 }
 
-/** Mirror the holder recorded in Incus into the state file (it survives a reinstall of the host's files too). */
+/** The last switches from the log, newest last (for status). */
+export async function lastSwitches(path: string, count = 5): Promise<string[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l !== '').slice(-count);
+}
+
+/** Mirror the holder recorded in Incus into the state file the gateway reads (it survives a reinstall of the host's files too). */
 export async function mirrorStateFile(path: string, holder: string | null): Promise<void> {
   const want = holder === null ? '' : `${holder}\n`;
   const have = await readFile(path, 'utf8').catch(() => null);
@@ -192,34 +299,42 @@ export async function mirrorStateFile(path: string, holder: string | null): Prom
 }
 
 /**
- * One switch at a time, across anklumectl and anklumed: a lock file created
- * exclusively, holding the pid. A lock left by a dead process is taken over.
+ * `switch-ai` from end to end, for the daemon and for anklumectl alone: record
+ * the request, converge (`converge`: the daemon's controller run, or
+ * {@link convergeAccess} in this process) and say what came of it.
  */
-export async function takeLock(path: string): Promise<() => Promise<void>> {
-  await mkdir(dirname(path), { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx', 0o644);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(pid) && pid > 0 && alive(pid)) throw new SwitchRefusedError(`another switch-ai is in progress (pid ${pid}, lock ${path}); nothing was changed`);
-      await unlink(path).catch(() => undefined);
-    }
+export async function performSwitch(
+  deps: Pick<ConvergeDeps, 'client' | 'model' | 'signal'> & { readonly oneAtATime?: <T>(record: () => Promise<T>) => Promise<T> },
+  request: SwitchRequest,
+  converge: () => Promise<ConvergeResult>,
+  progress: () => readonly string[],
+): Promise<SwitchAnswer> {
+  const { client, model, signal } = deps;
+  const flush = request.flush && model.ai.vramFlush;
+  const warning = flush ? {} : { warning: NO_FLUSH_WARNING };
+  // Many requests at once (scripts, several terminals) would race on the record's ETag: one at a time.
+  const before = await (deps.oneAtATime ?? ((f) => f()))(() => requestSwitch(deps, request));
+  const from = before.holder.holder;
+  const base = { from, to: request.target, flush, dryRun: request.dryRun, ...warning };
+  if (from === request.target && before.phase === null) return { ok: true, result: { ...base, changed: false, steps: [`${request.target} already holds AI access: nothing to do`] }, progress: [] };
+  if (request.dryRun) return { ok: true, result: { ...base, changed: false, steps: plannedSteps(model, from, request.target, flush) }, progress: [] };
+  let result: ConvergeResult;
+  try {
+    result = await converge();
+  } catch (err) {
+    const now = await readRecord(client, model, signal).catch(() => null);
+    const phase = now?.phase ?? 'unknown';
+    return { ok: false, error: `switch-ai stopped in phase "${phase}": ${describeError(err)}. It resumes where it stopped on the next run (anklumed retries by itself; without it, run switch-ai again)`, step: phase, state: describeRecord(now), progress: progress() };
   }
-  throw new SwitchRefusedError(`could not take the switch lock ${path}`);
+  const after = await readRecord(client, model, signal);
+  if (after.holder.holder === request.target) return { ok: true, result: { ...base, changed: true, steps: [], ...(result.switched?.flushReport === undefined ? {} : { flushReport: result.switched.flushReport }) }, progress: progress() };
+  if (after.failed !== null) return { ok: false, error: `switch-ai failed: ${after.failed}`, step: 'switch', state: `${describeRecord(after)}; the GPU services stopped for the switch were started again`, progress: progress() };
+  return { ok: false, error: `switch-ai to ${request.target} was superseded: ${after.wanted ?? 'nobody'} is wanted now`, step: 'superseded', state: describeRecord(after), progress: progress() };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+function describeRecord(record: AccessRecord | null): string {
+  if (record === null) return 'unknown (Incus could not be read)';
+  const holder = record.holder.holder === null ? 'nobody holds AI access' : `${record.holder.holder} holds AI access`;
+  return record.phase === null ? holder : `${holder}; a switch is in phase ${record.phase} (services it stopped: ${describeServices(record.stopped) || 'none'})`;
 }
+
