@@ -58,7 +58,7 @@ export interface DaemonOptions {
   readonly firewall: FirewallTarget;
   /** How often the live nftables table is read back and repaired, in ms (nft sends no events anklume listens to). */
   readonly firewallCheckMs: number;
-  /** The AI access state file, switch log and switch lock. */
+  /** The AI access state file and switch log. */
   readonly aiPaths: AiAccessPaths;
   /** Where anklume keeps what it generates on the host (OpenClaw gateway tokens). */
   readonly stateDir: string;
