@@ -386,13 +386,14 @@ export class Daemon {
         return run;
       };
       return await performSwitch({ client: this.client, model: this.model, oneAtATime }, request, async () => {
+        const before = this.aiAccess.lastConvergence().count;
         const run = this.manager.nextRun('ai-access', AI_ACCESS_KEY);
         this.manager.enqueue('ai-access', AI_ACCESS_KEY, { priority: 'user' });
         const { error } = await run;
-        if (error !== undefined) throw error instanceof Error ? error : new Error(describeError(error));
-        const result = this.aiAccess.lastConvergence();
-        if (result === null) throw new Error('internal: the AI access controller ran without converging');
-        return result;
+        const { result, count } = this.aiAccess.lastConvergence();
+        // Access converged in this run even when what came after (the VRAM reading) failed.
+        if (count > before && result !== null) return result;
+        throw error instanceof Error ? error : new Error(error === undefined ? 'internal: the AI access controller ran without converging' : describeError(error));
       }, () => lines);
     } catch (err) {
       if (err instanceof SwitchRefusedError) throw new RequestError(err.message);

@@ -54,7 +54,7 @@ describe('a hung exec in one controller', () => {
     const dir = dirname(infraFile);
     socket = join(dir, 'anklumed.sock');
     daemon = startDaemon(
-      ['--config', infraFile, '--resync', '0 0 1 1 *', '--firewall-check', '1', '--exec-timeout', String(EXEC_TIMEOUT_S), '--lock', join(dir, 'anklume.lock'), '--ai-state-file', join(dir, 'ai-current'), '--ai-switch-log', join(dir, 'ai-switch.log'), '--ai-switch-lock', join(dir, 'ai-switch.lock')],
+      ['--config', infraFile, '--resync', '0 0 1 1 *', '--firewall-check', '1', '--exec-timeout', String(EXEC_TIMEOUT_S), '--lock', join(dir, 'anklume.lock'), '--ai-state-file', join(dir, 'ai-current'), '--ai-switch-log', join(dir, 'ai-switch.log')],
       socket,
       { INCUS_SOCKET },
     );

@@ -267,7 +267,7 @@ describe('anklumectl apply without a daemon', () => {
 
   it('switch-ai without a daemon waits for the same lock', async () => {
     const cli = startCli(['switch-ai', 'pro', '-f', infraFile, '--socket', noDaemon, '--incus-socket', incus.socketPath, '--nft', join(dir, 'no-nft'), '--lock', lock,
-      '--ai-state-file', join(dir, 'ai-access-current'), '--ai-switch-log', join(dir, 'ai-switch.log'), '--ai-switch-lock', join(dir, 'ai-switch.lock')], env);
+      '--ai-state-file', join(dir, 'ai-access-current'), '--ai-switch-log', join(dir, 'ai-switch.log')], env);
     await waitFor('the waiting line', () => Promise.resolve(cli.stderr().includes('waiting for the writer lock') ? true : undefined), { timeoutMs: 10_000, intervalMs: 20 });
     expect(cli.stderr()).toContain(`held by pid ${holder?.pid} (anklumectl apply (test holder))`);
     expect(incus.requests).toEqual([]);

@@ -287,8 +287,8 @@ describe('the AI access reconciler', () => {
     expect((await h.run('ai-access')).result).toBe('requeue');
     expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
     expect(reconciler.status()).toMatchObject({ policy: 'exclusive', holder: 'pro', source: 'switch-ai' });
-    // Only reads: the record (no machine declares a GPU, so no nvidia-smi is asked).
-    expect(incus.writes()).toEqual([]);
+    // Only reads: the record, and nvidia-smi asked for (the GPU instance is not there yet: no reading, no error).
+    expect(incus.writes()).toEqual(['POST /1.0/instances/ai-gpu/exec']);
     expect(reconciler.status().vramError).toBeUndefined();
     // Drift: the state file edited by hand is written back.
     writeFileSync(join(stateDir, 'current'), 'perso\n');

@@ -19,9 +19,19 @@ export function aiToolsMachines(model: DesiredInfra): readonly DesiredMachine[] 
   return model.domains.find((d) => d.name === model.ai.toolsDomain && d.enabled)?.machines ?? [];
 }
 
-/** The machines whose GPU is flushed and read: those of ai-tools that declare `gpu: true`. None: there is nothing to flush. */
+/** The machines whose GPU is flushed: those of ai-tools that declare `gpu: true`. None: there is nothing to flush. */
 export function gpuMachines(model: DesiredInfra): readonly DesiredMachine[] {
   return aiToolsMachines(model).filter((m) => m.gpu);
+}
+
+/**
+ * Where status reads VRAM: the GPU machines, or every ai-tools machine when
+ * none declares one (a board passed through by hand still shows; a machine
+ * without nvidia-smi is skipped).
+ */
+function vramMachines(model: DesiredInfra): readonly DesiredMachine[] {
+  const gpus = gpuMachines(model);
+  return gpus.length > 0 ? gpus : aiToolsMachines(model);
 }
 
 const QUERY_GPU = ['nvidia-smi', '--query-gpu=index,memory.used,memory.total', '--format=csv,noheader,nounits'];
@@ -89,7 +99,7 @@ async function hasNvidiaSmi(client: IncusClient, project: string, instance: stri
 export async function readVram(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<{ readings: VramReading[]; errors: string[] }> {
   const readings: VramReading[] = [];
   const errors: string[] = [];
-  for (const m of gpuMachines(model)) {
+  for (const m of vramMachines(model)) {
     try {
       if (!(await hasNvidiaSmi(client, model.ai.toolsDomain, m.name, signal))) continue;
       const r = await client.exec(model.ai.toolsDomain, m.name, QUERY_GPU, signal === undefined ? {} : { signal });

@@ -2,7 +2,7 @@ import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
 import type { DesiredInfra } from '../../schemas/model.js';
-import { describeError } from '../../shared/errors.js';
+import { AnklumeError, describeError } from '../../shared/errors.js';
 import { aiAccess, readRecord, type AccessRecord } from './holder.js';
 import { convergeAccess, lastSwitches, mirrorStateFile, type ConvergeResult } from './switch.js';
 import { readVram } from './gpu.js';
@@ -36,6 +36,7 @@ export class AiAccessReconciler implements Reconciler {
   private vramError: string | undefined;
   private switches: string[] = [];
   private lastResult: ConvergeResult | null = null;
+  private convergences = 0;
   private readonly listeners = new Set<(line: string) => void>();
 
   constructor(private readonly deps: AiAccessReconcilerDeps) {}
@@ -44,9 +45,9 @@ export class AiAccessReconciler implements Reconciler {
     return aiAccess(this.deps.model(), this.record, { vram: this.vram, vramError: this.vramError, switches: this.switches });
   }
 
-  /** The outcome of the last convergence (the daemon's switch-ai answers from it). */
-  lastConvergence(): ConvergeResult | null {
-    return this.lastResult;
+  /** The outcome of the last convergence, and how many there were (the daemon's switch-ai answers from it). */
+  lastConvergence(): { readonly result: ConvergeResult | null; readonly count: number } {
+    return { result: this.lastResult, count: this.convergences };
   }
 
   /** Progress lines of the switches this controller carries out, as they happen. */
@@ -74,6 +75,7 @@ export class AiAccessReconciler implements Reconciler {
         },
         signal: ctx.signal,
       });
+      this.convergences++;
     } finally {
       // What the record says now, converged or stopped midway (status shows the phase).
       this.record = await readRecord(deps.client, model, ctx.signal).catch(() => this.record);
@@ -81,10 +83,11 @@ export class AiAccessReconciler implements Reconciler {
     }
     const record = this.record ?? (await readRecord(deps.client, model, ctx.signal));
     await mirrorStateFile(deps.paths.stateFile, record.holder.holder).catch((err: unknown) => ctx.log.warn({ err: describeError(err), file: deps.paths.stateFile }, 'cannot write the AI access state file'));
-    // A GPU that cannot be read is shown in status, not a failed reconcile: access itself converged.
     const { readings, errors } = await readVram(deps.client, model, ctx.signal);
-    this.publish(record, readings, errors.length === 0 ? undefined : `reading VRAM failed: ${errors.join('; ')}`);
-    if (errors.length > 0) ctx.log.warn({ errors }, 'reading VRAM failed');
+    const error = errors.length === 0 ? undefined : errors.join('; ');
+    this.publish(record, readings, error);
+    // Shown in status, and retried with backoff (access itself converged: lastConvergence says so).
+    if (error !== undefined) throw new AnklumeError('VRAM_READ_FAILED', `reading VRAM failed: ${error}`);
     return { requeueAfterMs: VRAM_PERIOD_MS };
   }
 
