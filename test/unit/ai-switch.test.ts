@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
 import { HOLDER_KEY, NOBODY, SINCE_KEY, SWITCHING_KEY, holderFromConfig } from '../../src/controllers/ai-access/holder.js';
-import { plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
+import { mirrorStateFile, plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
 import { parseComputePids, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
@@ -102,6 +102,21 @@ describe('the record and the lock', () => {
     await recordSwitch(paths, { from: null, to: 'pro', flush: false, at: '2026-11-22T06:00:00.000Z' });
     expect(readFileSync(paths.stateFile, 'utf8')).toBe('pro\n');
     expect(readFileSync(paths.switchLog, 'utf8')).toBe('2026-11-22T05:00:00.000Z pro -> perso flush=true\n2026-11-22T06:00:00.000Z none -> pro flush=false\n');
+  });
+
+  it('leaves the state file world-readable under the unit\'s UMask=0027: the sanitizer reads it as nobody', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anklume-switch-'));
+    const paths = { stateFile: join(dir, 'opt/ai-access-current'), switchLog: join(dir, 'log/ai-switch.log'), lockFile: join(dir, 'lock') };
+    const previous = process.umask(0o027);
+    try {
+      await recordSwitch(paths, { from: 'pro', to: 'perso', flush: true, at: '2026-11-22T05:00:00.000Z' });
+      expect(statSync(paths.stateFile).mode & 0o777).toBe(0o644);
+      await mirrorStateFile(paths.stateFile, 'pro');
+      expect(readFileSync(paths.stateFile, 'utf8')).toBe('pro\n');
+      expect(statSync(paths.stateFile).mode & 0o777).toBe(0o644);
+    } finally {
+      process.umask(previous);
+    }
   });
 
   it('allows one switch at a time, and takes over a lock left by a dead process', async () => {

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
@@ -173,10 +173,7 @@ function describeFlush(r: FlushReport): string[] {
 
 /** The state file holds the domain name; the log gets `<ISO time> <old> -> <new> flush=<bool>`. */
 export async function recordSwitch(paths: AiAccessPaths, entry: { from: string | null; to: string; flush: boolean; at: string }): Promise<void> {
-  await mkdir(dirname(paths.stateFile), { recursive: true });
-  const tmp = `${paths.stateFile}.tmp`;
-  await writeFile(tmp, `${entry.to}\n`, { mode: 0o644 });
-  await rename(tmp, paths.stateFile);
+  await writeStateFile(paths.stateFile, `${entry.to}\n`);
   await mkdir(dirname(paths.switchLog), { recursive: true });
   await appendFile(paths.switchLog, `${entry.at} ${entry.from ?? 'none'} -> ${entry.to} flush=${String(entry.flush)}\n`, { mode: 0o644 });
 }
@@ -186,9 +183,21 @@ export async function mirrorStateFile(path: string, holder: string | null): Prom
   const want = holder === null ? '' : `${holder}\n`;
   const have = await readFile(path, 'utf8').catch(() => null);
   if (have === want) return;
+  await writeStateFile(path, want);
+}
+
+/**
+ * Replace the state file atomically, world-readable whatever the umask: the
+ * sanitizer's service reads it through a read-only mount where it is neither
+ * its owner nor in its group (host root shows as nobody in the instance), and
+ * anklumed.service runs with UMask=0027, which would make a plain write 0640.
+ */
+async function writeStateFile(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, want, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, text);
+  await chmod(tmp, 0o644);
+  await rename(tmp, path);
 }
 
 /**
