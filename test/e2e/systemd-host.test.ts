@@ -124,6 +124,8 @@ beforeAll(async () => {
   for (const alias of [HOST_IMAGE, NESTED_IMAGE]) {
     if (!images.some((l) => l.startsWith(`${alias},`))) throw new Error(`no image ${alias}: run scripts/incus-setup.sh (as root)`);
   }
+  // The sanitizer's instance runs the daemon's Node (see below): it must not need shared libraries beyond libc's.
+  if (execFileSync('ldd', [process.execPath]).toString().includes('libnode')) throw new Error(`${process.execPath} is linked to libnode: run the tests with a self-contained Node (nodejs.org or NodeSource build)`);
   work = mkdtempSync(join(tmpdir(), 'anklume-systemd-host-'));
 
   // Unprivileged, with nesting for the Incus inside (its own containers are
@@ -207,6 +209,8 @@ describe('the shipped systemd units on a fresh Debian 13 host (systemd PID 1, In
     expect(await must('cat /opt/anklume/ai-access-current')).toBe('perso\n');
     expect(await must('cat /var/log/anklume/ai-switch.log')).toMatch(/ pro -> perso flush=true\n$/);
     expect(await must('nft list set inet anklume ai_access')).toContain('"net-perso"');
+    // Nothing the daemon did was refused by the unit's sandbox.
+    expect(await must('journalctl -u anklumed.service -o cat --no-pager')).not.toMatch(/EROFS|EACCES|read-only file system|permission denied/i);
     // The sanitizer's service reads the holder through its read-only mount, where host root is nobody.
     const seen = await sh('incus exec --project adm san -- setpriv --reuid=65534 --regid=65534 --clear-groups cat /mnt/anklume-ai/ai-access-current');
     expect(seen.stdout, seen.stderr).toBe('perso\n');
