@@ -2,7 +2,9 @@
 # Prepare a Debian 12 host for anklume's e2e tests: Incus 6.0 LTS from
 # bookworm-backports, a running incusd (started by hand: CI machines have no
 # systemd), a btrfs storage pool and a local Debian 13 container image under
-# the alias anklume-test/debian-13 (no image server is reachable from CI).
+# the alias anklume-test/debian-13 (no image server is reachable from CI), plus
+# the two images of the systemd host test: anklume-test/debian-13-host and
+# anklume-test/debian-13-nested (see their constants below).
 #
 # Idempotent: every step checks first and does nothing when its result is
 # already there, so a second run takes seconds. Must run as root.
@@ -332,7 +334,7 @@ build_image() {
   fi
   mkdir -p "$CACHE_DIR/debs"
   # Entries of older recipes are dead weight (~60 MB each).
-  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-*' ! -path "$out" -exec rm -rf {} +
+  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-*' ! -name 'debian-13-host-*' ! -path "$out" -exec rm -rf {} +
   work=$(mktemp -d /var/tmp/anklume-image.XXXXXX)
   # shellcheck disable=SC2064 # expand now: $work is local
   trap "rm -rf '$work'" EXIT
