@@ -2,7 +2,9 @@
 # Prepare a Debian 12 host for anklume's e2e tests: Incus 6.0 LTS from
 # bookworm-backports, a running incusd (started by hand: CI machines have no
 # systemd), a btrfs storage pool and a local Debian 13 container image under
-# the alias anklume-test/debian-13 (no image server is reachable from CI).
+# the alias anklume-test/debian-13 (no image server is reachable from CI), plus
+# the two images of the systemd host test: anklume-test/debian-13-host and
+# anklume-test/debian-13-nested (see their constants below).
 #
 # Idempotent: every step checks first and does nothing when its result is
 # already there, so a second run takes seconds. Must run as root.
@@ -21,6 +23,20 @@ readonly IMAGE_SUITE='trixie'
 # Bump when the image recipe below changes: it names the cache entry, so an
 # old cached image is never reused for a new recipe.
 readonly IMAGE_RECIPE='v2'
+# A second image: a fresh Debian 13 *host* for anklume (systemd, Incus, nft,
+# Node and npm, the compilers npm needs for fs-ext), booted as a nested
+# system container by test/e2e/systemd-host.test.ts to run deploy/install.sh
+# under real systemd. Built on the same debootstrap, then apt in the chroot
+# (debootstrap's --include does not resolve a tree as deep as npm's).
+# lxcfs: incus.service Requires= its unit (which then skips itself in a container).
+readonly HOST_IMAGE_ALIAS='anklume-test/debian-13-host'
+readonly HOST_IMAGE_RECIPE='h2'
+# The test image for the Incus nested in that host: the same, minus the device
+# nodes debootstrap leaves in /dev. An Incus inside an unprivileged container
+# cannot mknod them when it unpacks an image (Incus's mknod interception did not
+# make them appear), and containers get their /dev from LXC anyway.
+readonly NESTED_IMAGE_ALIAS='anklume-test/debian-13-nested'
+readonly HOST_IMAGE_PACKAGES='incus lxcfs dnsmasq-base squashfs-tools xz-utils nftables nodejs npm g++ make python3'
 readonly CACHE_DIR="${ANKLUME_IMAGE_CACHE:-/var/cache/anklume-test-image}"
 readonly MIRROR="${ANKLUME_DEBIAN_MIRROR:-}"
 readonly INCUSD='/usr/libexec/incus/incusd'
@@ -279,7 +295,7 @@ EOF
 }
 
 write_metadata() {
-  local dir=$1
+  local dir=$1 description=$2 recipe=$3
   mkdir -p "$dir/templates"
   cat >"$dir/metadata.yaml" <<EOF
 architecture: $(uname -m)
@@ -288,9 +304,9 @@ properties:
   os: debian
   release: ${IMAGE_SUITE}
   variant: minbase
-  anklume.recipe: ${IMAGE_RECIPE}
+  anklume.recipe: ${recipe}
   architecture: $(dpkg --print-architecture)
-  description: "Debian 13 (${IMAGE_SUITE}) minbase with systemd-networkd (anklume test image ${IMAGE_RECIPE})"
+  description: "${description}"
 templates:
   /etc/hostname:
     when: [create, copy, rename]
@@ -318,7 +334,7 @@ build_image() {
   fi
   mkdir -p "$CACHE_DIR/debs"
   # Entries of older recipes are dead weight (~60 MB each).
-  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-*' ! -path "$out" -exec rm -rf {} +
+  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-*' ! -name 'debian-13-host-*' ! -path "$out" -exec rm -rf {} +
   work=$(mktemp -d /var/tmp/anklume-image.XXXXXX)
   # shellcheck disable=SC2064 # expand now: $work is local
   trap "rm -rf '$work'" EXIT
@@ -331,9 +347,20 @@ build_image() {
   local include=systemd,systemd-sysv,systemd-resolved,dbus,udev,iproute2,ca-certificates
   # Tools the network e2e tests use inside instances.
   include+=,iputils-ping,netcat-openbsd,procps
+  debootstrap_rootfs "$root" "$include" "$work/debootstrap.log"
+
+  step "configuring rootfs"
+  configure_rootfs "$root"
+
+  pack_image "$work" "$root" "$out" xz \
+    "Debian 13 (${IMAGE_SUITE}) minbase with systemd-networkd (anklume test image ${IMAGE_RECIPE})" "$IMAGE_RECIPE"
+}
+
+debootstrap_rootfs() {
+  local root=$1 include=$2 log=$3
   debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE_DIR/debs" \
-    "$IMAGE_SUITE" "$root" ${MIRROR:+"$MIRROR"} >"$work/debootstrap.log" 2>&1 || {
-    tail -n 40 "$work/debootstrap.log" >&2
+    "$IMAGE_SUITE" "$root" ${MIRROR:+"$MIRROR"} >"$log" 2>&1 || {
+    tail -n 40 "$log" >&2
     die "debootstrap failed"
   }
   # Debian may move networkd into its own package; install it if so.
@@ -342,16 +369,19 @@ build_image() {
     chroot "$root" apt-get update -qq
     chroot "$root" apt-get install -y -qq --no-install-recommends systemd-networkd >/dev/null
   fi
+}
 
-  step "configuring rootfs"
-  configure_rootfs "$root"
-
-  step "packing image (metadata tarball + squashfs rootfs)"
-  write_metadata "$work/meta"
+# Pack a configured rootfs as an Incus image (metadata tarball + squashfs) into $out.
+pack_image() {
+  local work=$1 root=$2 out=$3 comp=$4 description=$5 recipe=$6
+  local options=(-comp "$comp")
+  [[ $comp == zstd ]] && options+=(-Xcompression-level 3)
+  step "packing image (metadata tarball + squashfs rootfs, $comp)"
+  write_metadata "$work/meta" "$description" "$recipe"
   tar -C "$work/meta" -cJf "$work/metadata.tar.xz" metadata.yaml templates
   # POSIX ACLs (journald's, restored by tmpfiles at boot) are the only xattrs
   # squashfs can't store; silence its per-file warning about them.
-  mksquashfs "$root" "$work/rootfs.squashfs" -noappend -comp xz -quiet -no-progress 2>&1 |
+  mksquashfs "$root" "$work/rootfs.squashfs" -noappend "${options[@]}" -quiet -no-progress 2>&1 |
     { grep -v 'Unrecognised xattr prefix system.posix_acl' || true; }
   mkdir -p "$out"
   # The metadata file goes last and marks the entry complete: a run
@@ -362,6 +392,51 @@ build_image() {
   rm -rf "$work"
   trap - EXIT
   note "rootfs.squashfs $(du -h "$out/rootfs.squashfs" | cut -f1)"
+}
+
+host_image_dir() { printf '%s/debian-13-host-%s-%s' "$CACHE_DIR" "$(dpkg --print-architecture)" "$HOST_IMAGE_RECIPE"; }
+
+build_host_image() {
+  local out work root
+  out=$(host_image_dir)
+  if [[ -s $out/metadata.tar.xz && -s $out/rootfs.squashfs ]]; then
+    step "host image files cached in $out"
+    return
+  fi
+  mkdir -p "$CACHE_DIR/debs" "$CACHE_DIR/host-debs"
+  find "$CACHE_DIR" -mindepth 1 -maxdepth 1 -name 'debian-13-host-*' ! -path "$out" -exec rm -rf {} +
+  work=$(mktemp -d /var/tmp/anklume-host-image.XXXXXX)
+  root="$work/rootfs"
+  # shellcheck disable=SC2064 # expand now: $work and $root are local
+  trap "umount -q '$root/proc' '$root/var/cache/apt/archives' 2>/dev/null; rm -rf '$work'" EXIT
+  mkdir -p "$root"
+
+  step "debootstrap ${IMAGE_SUITE} for the host image"
+  debootstrap_rootfs "$root" systemd,systemd-sysv,systemd-resolved,dbus,udev,iproute2,ca-certificates,procps "$work/debootstrap.log"
+
+  step "installing ${HOST_IMAGE_PACKAGES} in the host image"
+  # Services must not start in the chroot; the debs are kept between builds.
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  rm -f "$root/etc/resolv.conf"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  mount -t proc proc "$root/proc"
+  mount --bind "$CACHE_DIR/host-debs" "$root/var/cache/apt/archives"
+  # shellcheck disable=SC2086 # a list of package names
+  if ! { chroot "$root" apt-get update -qq &&
+    chroot "$root" apt-get install -y -qq --no-install-recommends $HOST_IMAGE_PACKAGES; } >"$work/apt.log" 2>&1; then
+    tail -n 40 "$work/apt.log" >&2
+    die "installing the host image's packages failed"
+  fi
+  umount "$root/var/cache/apt/archives" "$root/proc"
+  rm -f "$root/usr/sbin/policy-rc.d"
+
+  step "configuring the host image's rootfs"
+  configure_rootfs "$root"
+
+  # zstd at level 3: this rootfs is large (compilers, Node, Incus); xz takes minutes on two cores.
+  pack_image "$work" "$root" "$out" zstd \
+    "Debian 13 (${IMAGE_SUITE}) host for anklume: systemd, Incus, nftables, Node, npm, g++ (anklume test image ${HOST_IMAGE_RECIPE})" "$HOST_IMAGE_RECIPE"
 }
 
 alias_fingerprint() {
@@ -395,11 +470,58 @@ ensure_image() {
   fi
 }
 
+ensure_host_image() {
+  local fp recipe out
+  fp=$(alias_fingerprint "$HOST_IMAGE_ALIAS")
+  if [[ -n $fp ]]; then
+    recipe=$(incus image get-property "$fp" anklume.recipe 2>/dev/null || true)
+    if [[ $recipe == "$HOST_IMAGE_RECIPE" ]]; then
+      step "image $HOST_IMAGE_ALIAS already imported ($fp)"
+      return
+    fi
+    step "removing image $fp built from recipe '${recipe:-none}' (want $HOST_IMAGE_RECIPE)"
+    incus image delete "$fp"
+  fi
+  build_host_image
+  out=$(host_image_dir)
+  step "importing image as $HOST_IMAGE_ALIAS"
+  incus image import "$out/metadata.tar.xz" "$out/rootfs.squashfs" --alias "$HOST_IMAGE_ALIAS"
+}
+
+ensure_nested_image() {
+  local fp recipe work
+  fp=$(alias_fingerprint "$NESTED_IMAGE_ALIAS")
+  if [[ -n $fp ]]; then
+    recipe=$(incus image get-property "$fp" anklume.recipe 2>/dev/null || true)
+    if [[ $recipe == "$IMAGE_RECIPE" ]]; then
+      step "image $NESTED_IMAGE_ALIAS already imported ($fp)"
+      return
+    fi
+    step "removing image $fp made from test image recipe '${recipe:-none}' (want $IMAGE_RECIPE)"
+    incus image delete "$fp"
+  fi
+  step "deriving $NESTED_IMAGE_ALIAS from $IMAGE_ALIAS (no device nodes in /dev)"
+  work=$(mktemp -d /var/tmp/anklume-nested-image.XXXXXX)
+  # shellcheck disable=SC2064 # expand now: $work is local
+  trap "rm -rf '$work'" EXIT
+  incus image export "$IMAGE_ALIAS" "$work/image" >/dev/null
+  [[ -s $work/image && -s $work/image.root ]] || die "incus image export $IMAGE_ALIAS did not give a split image"
+  unsquashfs -q -n -d "$work/rootfs" "$work/image.root" >/dev/null
+  find "$work/rootfs/dev" -mindepth 1 -delete
+  mksquashfs "$work/rootfs" "$work/rootfs.squashfs" -noappend -comp zstd -Xcompression-level 3 -quiet -no-progress 2>&1 |
+    { grep -v 'Unrecognised xattr prefix system.posix_acl' || true; }
+  incus image import "$work/image" "$work/rootfs.squashfs" --alias "$NESTED_IMAGE_ALIAS"
+  rm -rf "$work"
+  trap - EXIT
+}
+
 # -------------------------------------------------------------------- main --
 
 ensure_packages
 ensure_incusd
 ensure_storage
 ensure_image
+ensure_host_image
+ensure_nested_image
 step "ready: Incus $(incus query /1.0 | sed -n 's/.*"server_version": *"\([^"]*\)".*/\1/p') on $INCUS_SOCKET"
 echo "$INCUS_SOCKET"

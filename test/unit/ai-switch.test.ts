@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -147,6 +147,20 @@ describe('the flush decisions', () => {
 });
 
 describe('the state file and the switch log', () => {
+  it("leaves the state file world-readable under the unit's UMask=0027: the sanitizer reads it as nobody", async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'anklume-switch-')), 'opt/ai-access-current');
+    const previous = process.umask(0o027);
+    try {
+      await mirrorStateFile(state, 'perso');
+      expect(statSync(state).mode & 0o777).toBe(0o644);
+      await mirrorStateFile(state, 'pro');
+      expect(readFileSync(state, 'utf8')).toBe('pro\n');
+      expect(statSync(state).mode & 0o777).toBe(0o644);
+    } finally {
+      process.umask(previous);
+    }
+  });
+
   it('writes the state file, and one line per switch even when a resumed switch logs again', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'anklume-switch-'));
     const state = join(dir, 'opt/ai-access-current');

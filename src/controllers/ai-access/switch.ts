@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
@@ -294,8 +294,13 @@ export async function mirrorStateFile(path: string, holder: string | null): Prom
   const have = await readFile(path, 'utf8').catch(() => null);
   if (have === want) return;
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, want, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, want);
+  // World-readable whatever the umask: the sanitizer's service reads it through a
+  // read-only mount where it is neither owner nor group (host root shows as nobody
+  // in the instance), and anklumed.service runs with UMask=0027 (a plain write is 0640).
+  await chmod(tmp, 0o644);
+  await rename(tmp, path);
 }
 
 /**
