@@ -152,16 +152,10 @@ export function holderFromObserved(model: DesiredInfra, observed: Observed): AiH
   return holderFromConfig(model, observed.projects.get(model.ai.toolsDomain)?.config);
 }
 
-/** The holder read fresh from Incus (one GET): what a firewall pass and a switch must use. */
+/** The holder read fresh from Incus (one GET): what a firewall pass must use. */
 export async function readHolder(client: IncusClient, model: DesiredInfra, signal?: AbortSignal): Promise<AiHolder> {
   if (model.ai.accessPolicy === 'open') return holderFromConfig(model, undefined);
-  try {
-    const project = await client.get<Project>(`/1.0/projects/${model.ai.toolsDomain}`, signal === undefined ? {} : { signal });
-    return holderFromConfig(model, project.config);
-  } catch (err) {
-    if (isNotFound(err)) return holderFromConfig(model, undefined);
-    throw err;
-  }
+  return (await readRecord(client, model, signal)).holder;
 }
 
 /** Who holds AI access, what is wanted and how a switch stands, for status (record null: Incus could not be read). */
