@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
 import { HOLDER_KEY, NOBODY, SINCE_KEY, SWITCHING_KEY, holderFromConfig } from '../../src/controllers/ai-access/holder.js';
-import { plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
+import { mirrorStateFile, plannedSteps, recordSwitch, refusal, takeLock } from '../../src/controllers/ai-access/switch.js';
+import { formatHolderFile, parseHolderFile } from '../../src/shared/ai-access-file.js';
 import { parseComputePids, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
@@ -100,8 +101,23 @@ describe('the record and the lock', () => {
     const paths = { stateFile: join(dir, 'opt/ai-access-current'), switchLog: join(dir, 'log/ai-switch.log'), lockFile: join(dir, 'lock') };
     await recordSwitch(paths, { from: 'pro', to: 'perso', flush: true, at: '2026-11-22T05:00:00.000Z' });
     await recordSwitch(paths, { from: null, to: 'pro', flush: false, at: '2026-11-22T06:00:00.000Z' });
-    expect(readFileSync(paths.stateFile, 'utf8')).toBe('pro\n');
+    expect(parseHolderFile(readFileSync(paths.stateFile, 'utf8'))).toEqual({ holder: 'pro' });
+    // Written atomically: no temporary file is left beside it.
+    expect(readdirSync(join(dir, 'opt'))).toEqual(['ai-access-current']);
     expect(readFileSync(paths.switchLog, 'utf8')).toBe('2026-11-22T05:00:00.000Z pro -> perso flush=true\n2026-11-22T06:00:00.000Z none -> pro flush=false\n');
+  });
+
+  it('mirrors nobody as an explicit record, never as an empty file, and leaves an identical file alone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'anklume-mirror-'));
+    const file = join(dir, 'ai-access-current');
+    await mirrorStateFile(file, null);
+    expect(readFileSync(file, 'utf8')).toBe(formatHolderFile(null));
+    expect(parseHolderFile(readFileSync(file, 'utf8'))).toEqual({ holder: null });
+    await mirrorStateFile(file, 'perso');
+    const before = statSync(file).ino;
+    await mirrorStateFile(file, 'perso');
+    expect(statSync(file).ino).toBe(before);
+    expect(parseHolderFile(readFileSync(file, 'utf8'))).toEqual({ holder: 'perso' });
   });
 
   it('allows one switch at a time, and takes over a lock left by a dead process', async () => {

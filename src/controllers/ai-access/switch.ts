@@ -1,8 +1,9 @@
-import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { DesiredInfra } from '../../schemas/model.js';
+import { formatHolderFile, writeHolderFile } from '../../shared/ai-access-file.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import { NOBODY, canHold, readHolder, writeHolder } from './holder.js';
 import { flushVram, startServices, stopServices, type FlushReport, type ServiceChange } from './gpu.js';
@@ -171,24 +172,18 @@ function describeFlush(r: FlushReport): string[] {
   ];
 }
 
-/** The state file holds the domain name; the log gets `<ISO time> <old> -> <new> flush=<bool>`. */
+/** The state file gets the new holder (atomically, shared/ai-access-file.ts); the log `<ISO time> <old> -> <new> flush=<bool>`. */
 export async function recordSwitch(paths: AiAccessPaths, entry: { from: string | null; to: string; flush: boolean; at: string }): Promise<void> {
-  await mkdir(dirname(paths.stateFile), { recursive: true });
-  const tmp = `${paths.stateFile}.tmp`;
-  await writeFile(tmp, `${entry.to}\n`, { mode: 0o644 });
-  await rename(tmp, paths.stateFile);
+  await writeHolderFile(paths.stateFile, entry.to);
   await mkdir(dirname(paths.switchLog), { recursive: true });
   await appendFile(paths.switchLog, `${entry.at} ${entry.from ?? 'none'} -> ${entry.to} flush=${String(entry.flush)}\n`, { mode: 0o644 });
 }
 
-/** Mirror the holder recorded in Incus into the state file (it survives a reinstall of the host's files too). */
+/** Mirror the holder recorded in Incus into the state file; nobody (null) is written as a record, never as an empty file. */
 export async function mirrorStateFile(path: string, holder: string | null): Promise<void> {
-  const want = holder === null ? '' : `${holder}\n`;
   const have = await readFile(path, 'utf8').catch(() => null);
-  if (have === want) return;
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(`${path}.tmp`, want, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  if (have === formatHolderFile(holder)) return;
+  await writeHolderFile(path, holder);
 }
 
 /**

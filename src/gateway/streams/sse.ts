@@ -15,18 +15,30 @@ export interface SseEvent {
   readonly raw: string;
 }
 
+/** An event (or a line) larger than this is refused: a stream that never ends a line must not grow memory without bound. */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** A streamed answer the gateway will not hold: the stream is cut, with this message in the log. */
+export class StreamLimitError extends Error {}
+
 export class SseParser {
   private buffer = '';
+  /** How far `buffer` has been searched for a line end: a long line arriving in pieces is scanned once, not once per piece. */
+  private scanned = 0;
   private lines: string[] = [];
+  /** Characters held in `lines` (the event being read). */
+  private held = 0;
+
+  constructor(private readonly maxEventChars = MAX_SSE_EVENT_CHARS) {}
 
   /** Feed decoded text; returns the events completed by it. */
   push(text: string): SseEvent[] {
     this.buffer += text;
     const events: SseEvent[] = [];
     let start = 0;
+    const len = this.buffer.length;
+    let i = Math.max(this.scanned, start);
     for (;;) {
-      let i = start;
-      const len = this.buffer.length;
       while (i < len) {
         const c = this.buffer.charCodeAt(i);
         if (c === 10 || c === 13) break;
@@ -37,10 +49,15 @@ export class SseParser {
       if (this.buffer.charCodeAt(i) === 13 && i === len - 1) break;
       const line = this.buffer.slice(start, i);
       start = this.buffer.charCodeAt(i) === 13 && this.buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      i = start;
       const ev = this.line(line);
       if (ev !== undefined) events.push(ev);
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = start === 0 ? this.buffer : this.buffer.slice(start);
+    this.scanned = i - start;
+    if (this.buffer.length + this.held > this.maxEventChars) {
+      throw new StreamLimitError(`an event of the streamed answer is over ${this.maxEventChars} characters: the gateway does not hold more; the stream was cut`);
+    }
     return events;
   }
 
@@ -50,6 +67,7 @@ export class SseParser {
     if (this.buffer !== '') {
       const last = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
       this.buffer = '';
+      this.scanned = 0;
       const ev = this.line(last);
       if (ev !== undefined) events.push(ev);
     }
@@ -60,6 +78,7 @@ export class SseParser {
   private line(line: string): SseEvent | undefined {
     if (line === '') return this.lines.length === 0 ? undefined : this.dispatch(true);
     this.lines.push(line);
+    this.held += line.length + 1;
     return undefined;
   }
 
@@ -77,6 +96,7 @@ export class SseParser {
     }
     const raw = `${this.lines.join('\n')}\n${terminated ? '\n' : ''}`;
     this.lines = [];
+    this.held = 0;
     return { event, data: data?.join('\n'), raw };
   }
 }
