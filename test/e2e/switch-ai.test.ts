@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Project } from '../../src/incus/index.js';
+import { parseHolderFile } from '../../src/shared/ai-access-file.js';
 import { runBin } from '../helpers/cli.js';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon, tearDown } from '../helpers/daemon.js';
@@ -216,7 +217,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     const stillWriting = await incusExec(PRO, `${PRO}1`, ['systemctl', 'is-active', 'writer']);
     expect(stillWriting.stdout.trim()).toBe('active');
 
-    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PERSO}\n`);
+    expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder: PERSO });
     const log = readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${PRO} -> ${PERSO} flush=true$`));
