@@ -53,7 +53,7 @@ export function parseHolderFile(text: string): HolderRecord | null {
  * Write the holder file atomically: a temporary file beside it, written and
  * fsync'ed, renamed over the old one, then the directory fsync'ed. A reader
  * sees the old record or the new one, never a half-written file, and a
- * crash never leaves an empty one.
+ * crash never leaves an empty one. Mode 0644 whatever the umask.
  */
 export async function writeHolderFile(path: string, holder: string | null): Promise<void> {
   const text = formatHolderFile(holder);
@@ -62,6 +62,10 @@ export async function writeHolderFile(path: string, holder: string | null): Prom
   const tmp = `${path}.tmp-${process.pid}`;
   const file = await open(tmp, 'w', 0o644);
   try {
+    // World-readable whatever the umask (anklumed runs with UMask=0027): the
+    // sanitizer's service reads it through a read-only mount where it is
+    // neither owner nor group.
+    await file.chmod(0o644);
     await file.writeFile(text);
     await file.sync();
   } finally {

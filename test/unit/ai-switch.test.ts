@@ -118,6 +118,8 @@ describe('the record and the lock', () => {
     await mirrorStateFile(file, 'perso');
     expect(statSync(file).ino).toBe(before);
     expect(parseHolderFile(readFileSync(file, 'utf8'))).toEqual({ holder: 'perso' });
+    // Readable by the sanitizer's service, which is neither its owner nor its group.
+    expect(statSync(file).mode & 0o777).toBe(0o644);
   });
 
   it('allows one switch at a time, and takes over a lock left by a dead process', async () => {
