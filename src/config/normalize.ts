@@ -53,6 +53,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       ephemeral: domain.ephemeral,
       aiProvider: domain.ai_provider,
       aiSanitize: resolveSanitize(domain),
+      aiBinary: domain.ai_binary,
       project: name,
       bridge: `net-${name}`,
       network: {

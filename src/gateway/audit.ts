@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHmac, randomBytes } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Replacement } from '../sanitizer/types.js';
+import type { BinaryPassed } from './request-sanitizer.js';
 
 /** One proxied request, as the audit log needs it. */
 export interface AuditRequest {
@@ -12,14 +13,21 @@ export interface AuditRequest {
   readonly route: 'local' | 'cloud';
   readonly sanitized: boolean;
   readonly replacements: readonly Replacement[];
+  /** Binary content sent to the cloud because the domain allows it (`ai_binary: allow`). */
+  readonly binary?: readonly BinaryPassed[];
 }
 
 export interface AuditOptions {
   readonly path: string;
   /** spec/003 `audit_log_redacted_only`: only requests with at least one redaction leave lines. */
   readonly redactedOnly: boolean;
-  /** Write sha256 of originals instead of the originals. */
-  readonly hashOriginals: boolean;
+  /**
+   * Keep the originals of infrastructure identifiers in clear beside their
+   * keyed hash (`audit.store_originals`). Credentials are never kept, whatever this says.
+   */
+  readonly storeOriginals: boolean;
+  /** The per-gateway HMAC key (see loadAuditKey): hashes of originals cannot be brute-forced without it. */
+  readonly key: Uint8Array;
   /** Rotate when the file would grow past this. */
   readonly maxBytes: number;
   /** Rotated files kept: path.1 (newest) … path.<keep>. */
@@ -30,8 +38,13 @@ export interface AuditOptions {
 /**
  * The local audit trail (spec/003 "Journal d'audit"): JSON lines, mode 0600,
  * one line per distinct replacement of a request (timestamp, request id,
- * domain, category, pattern, original or its sha256, replacement, how many
- * times, model, endpoint, route). With `redactedOnly` off, a request without
+ * domain, category, pattern, the original's keyed hash, replacement, how many
+ * times, model, endpoint, route). The hash is HMAC-SHA256 under a key kept
+ * beside the log: the same value always has the same hash (one can follow
+ * it across requests, or check a suspected value with the key), and nobody
+ * who only reads the log can recover it, even an IP address with few
+ * possible values. A credential is never written, only its category and
+ * hash; infrastructure originals are written too only with `storeOriginals`. With `redactedOnly` off, a request without
  * any replacement still leaves one line (`replacements: 0`), so the log shows
  * every request that went through. Size-based rotation, written
  * synchronously: a line is on disk before the request goes upstream.
@@ -65,7 +78,7 @@ export class AuditLog {
   private lines(r: AuditRequest): string[] {
     const ts = (this.options.now?.() ?? new Date()).toISOString();
     const base = { ts, request_id: r.requestId, domain: r.domain, endpoint: r.endpoint, model: r.model, route: r.route };
-    if (r.replacements.length === 0) {
+    if (r.replacements.length === 0 && (r.binary ?? []).length === 0) {
       return this.options.redactedOnly ? [] : [`${JSON.stringify({ ...base, sanitized: r.sanitized, replacements: 0 })}\n`];
     }
     // A conversation resends its history on every turn: one line per distinct value, with a count.
@@ -76,10 +89,13 @@ export class AuditLog {
       if (seen === undefined) distinct.set(key, { replacement: rep, count: 1 });
       else seen.count++;
     }
-    return [...distinct.values()].map(({ replacement: rep, count }) => {
-      const original = this.options.hashOriginals ? { original_sha256: createHash('sha256').update(rep.original).digest('hex') } : { original: rep.original };
-      return `${JSON.stringify({ ...base, category: rep.category, pattern: rep.pattern, ...original, replacement: rep.replacement, count })}\n`;
+    const lines = [...distinct.values()].map(({ replacement: rep, count }) => {
+      const hmac = createHmac('sha256', this.options.key).update(rep.original).digest('hex');
+      const clear = this.options.storeOriginals && rep.category !== 'credentials' ? { original: rep.original } : {};
+      return `${JSON.stringify({ ...base, category: rep.category, pattern: rep.pattern, original_hmac: hmac, ...clear, replacement: rep.replacement, count })}\n`;
     });
+    for (const b of r.binary ?? []) lines.push(`${JSON.stringify({ ...base, binary: b.what, bytes: b.bytes, field: b.path })}\n`);
+    return lines;
   }
 
   private open(): number {
@@ -101,4 +117,25 @@ export class AuditLog {
     this.fd = this.open();
     this.size = 0;
   }
+}
+
+/**
+ * The audit log's HMAC key: `audit.key` beside the log, 32 random bytes
+ * created 0600 on first start and kept across restarts (hashes stay
+ * comparable). A key readable by others is refused: it is what makes the
+ * hashes one-way.
+ */
+export function loadAuditKey(auditPath: string): Buffer {
+  const file = join(dirname(auditPath), 'audit.key');
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    writeFileSync(file, randomBytes(32), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) throw new Error(`audit key ${file} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 it`);
+  const key = readFileSync(file);
+  if (key.length < 16) throw new Error(`audit key ${file} is too short (${key.length} bytes, at least 16)`);
+  return key;
 }

@@ -82,6 +82,8 @@ export const GatewayConfigSchema = z.strictObject({
       z.strictObject({
         extra_patterns: z.array(extraPattern).default([]),
         allow: z.array(z.string().min(1)).default([]),
+        /** Overrides infra.yml's domain `ai_binary`. */
+        ai_binary: z.enum(['refuse', 'allow']).optional(),
       }),
     )
     .default({}),
@@ -95,7 +97,12 @@ export const GatewayConfigSchema = z.strictObject({
       enabled: z.boolean().optional(),
       path: z.string().min(1).default(SANITIZER_FILES.audit),
       redacted_only: z.boolean().optional(),
-      hash_originals: z.boolean().default(false),
+      /** Keep infrastructure originals in clear beside their keyed hash (credentials never). */
+      store_originals: z.boolean().default(false),
+      /** Gone: originals are hashed (keyed) by default now. Named so that an old config gets a clear error. */
+      hash_originals: z
+        .never({ error: 'hash_originals was removed: originals are now always written as a keyed hash (original_hmac); set audit.store_originals: true to keep infrastructure originals in clear too' })
+        .optional(),
       max_bytes: z.number().int().min(1024).default(50 * MiB),
       keep: z.number().int().min(0).max(100).default(5),
     })

@@ -58,6 +58,23 @@ export function domainOfAddress(table: SourceTable, remoteAddress: string | unde
 }
 
 /**
+ * Whether a source may read the gateway's details (`/health/details`,
+ * `/metrics`): the host — loopback, or the host's own address on a domain
+ * bridge (`.254`) — or a member of a domain whose trust level is admin.
+ * Known from the TCP peer address like everything else, never a header.
+ */
+export function isPrivilegedSource(runtime: { readonly sourceTable: SourceTable; readonly model: { readonly domains: readonly { readonly name: string; readonly trustLevel: string }[] } }, remoteAddress: string | undefined): boolean {
+  if (remoteAddress === undefined) return false;
+  if (remoteAddress === '::1') return true;
+  const ip = parseIpv4(remoteAddress.startsWith('::ffff:') ? remoteAddress.slice(7) : remoteAddress);
+  if (ip === null) return false;
+  if (ip >>> 24 === 127 || runtime.sourceTable.hostAddresses.has(ip)) return true;
+  // Only a domain subnet says "admin": a `sources` entry maps an outside client to a policy, not to a trust level.
+  const inSubnet = runtime.sourceTable.entries.slice(0, runtime.sourceTable.domainCount).find((e) => cidrContains(e.cidr, ip));
+  return inSubnet !== undefined && runtime.model.domains.some((d) => d.name === inSubnet.domain && d.trustLevel === 'admin');
+}
+
+/**
  * Task types of spec/000 §4's table, as `x-anklume-task` values. Only the
  * cloud ones escalate a local-first domain; any other value (local types,
  * unknown words, typos) stays local, the safe side.
@@ -77,6 +94,8 @@ export interface AccessState {
   readonly policy: 'open' | 'exclusive';
   /** With exclusive access: the domain that holds it, or null when none does. */
   readonly holder: string | null;
+  /** Why nobody holds it when the record itself is missing or broken (fail closed). */
+  readonly note?: string;
 }
 
 export type RouteDecision =
@@ -124,9 +143,9 @@ export function decideRoute(domain: RouteDomain, request: RouteRequest, access: 
     return { ok: true, target, sanitize: domain.aiSanitize !== false, reason };
   }
 
-  const { policy, holder } = access();
+  const { policy, holder, note } = access();
   if (policy === 'exclusive' && holder !== domain.name) {
-    const held = holder === null ? 'no domain holds it' : `domain ${holder} holds it`;
+    const held = holder !== null ? `domain ${holder} holds it` : note === undefined ? 'no domain holds it' : `no domain holds it: ${note}`;
     return refuse(403, 'ai_access_not_held', `domain ${domain.name} does not hold access to the local AI (exclusive access: ${held}); run \`anklumectl switch-ai ${domain.name}\` to take it`);
   }
   return { ok: true, target, sanitize: domain.aiSanitize === 'always', reason };

@@ -7,7 +7,7 @@ import type { DesiredInfra } from '../schemas/model.js';
 import { ollamaEndpoint } from '../schemas/services.js';
 import { describeError } from '../shared/errors.js';
 import { AccessHolder } from './access.js';
-import { AuditLog } from './audit.js';
+import { AuditLog, loadAuditKey } from './audit.js';
 import { splitHostPort, type GatewayConfigFile } from './config.js';
 import { GatewayConfigError } from './errors.js';
 import { FileMappingStore } from './mapping-store.js';
@@ -36,6 +36,8 @@ export interface GatewaySettings {
     readonly timeoutMs: number;
   };
   readonly bodyLimit: number;
+  /** Per domain: binary content on cloud routes is refused, or allowed and audited (infra.yml's `ai_binary`, the config's `domains.<d>.ai_binary` over it). */
+  readonly aiBinary: ReadonlyMap<string, 'refuse' | 'allow'>;
   readonly sources: readonly { readonly cidr: string; readonly domain: string }[];
 }
 
@@ -100,6 +102,7 @@ export async function buildRuntime(file: GatewayConfigFile, options: { engine: S
       timeoutMs: file.upstreams.timeout_ms,
     },
     bodyLimit: file.limits.body_bytes,
+    aiBinary: new Map(model.domains.map((d) => [d.name, file.domains[d.name]?.ai_binary ?? d.aiBinary])),
     sources: file.sources,
   };
 
@@ -139,7 +142,8 @@ export async function buildRuntime(file: GatewayConfigFile, options: { engine: S
       audit = new AuditLog({
         path: file.audit.path,
         redactedOnly: file.audit.redacted_only ?? model.sanitizer.auditRedactedOnly,
-        hashOriginals: file.audit.hash_originals,
+        storeOriginals: file.audit.store_originals,
+        key: loadAuditKey(file.audit.path),
         maxBytes: file.audit.max_bytes,
         keep: file.audit.keep,
       });
@@ -156,7 +160,7 @@ export async function buildRuntime(file: GatewayConfigFile, options: { engine: S
     sourceTable: buildSourceTable(model.domains, file.sources),
     sanitizers,
     caches: new Map(enabled.map((d) => [d, new SanitizeCache(file.limits.sanitize_cache_bytes)])),
-    access: new AccessHolder({ file: file.ai_access.holder_file, policy: model.ai.accessPolicy, accessDefault: model.ai.accessDefault }),
+    access: new AccessHolder({ file: file.ai_access.holder_file, policy: model.ai.accessPolicy }),
     audit,
     close() {
       for (const s of stores) s.close();

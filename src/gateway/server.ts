@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import type { DomainSanitizer, Replacement, SanitizeResult } from '../sanitizer/types.js';
+import type { DomainSanitizer, Replacement } from '../sanitizer/types.js';
 import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { JsonObject } from './apis/walk.js';
 import { readBody } from './body.js';
 import { apiOfPath, endpointOf, type Endpoint } from './endpoints.js';
 import { errorBody, GatewayError, type ApiFormat } from './errors.js';
-import { clientHeaders, upstreamHeaders } from './headers.js';
+import { clientHeaders, upstreamHeaders, upstreamQuery } from './headers.js';
 import { GatewayMetrics } from './metrics.js';
-import { decideRoute, domainOfAddress, isTruthyHeader } from './route.js';
+import { sanitizeRequestBody, type BinaryPassed, type SanitizedRequest } from './request-sanitizer.js';
+import { decideRoute, domainOfAddress, isPrivilegedSource, isTruthyHeader } from './route.js';
 import type { GatewayRuntime } from './runtime.js';
 import { CodecTransform } from './streams/transform.js';
 import { Upstreams, upstreamUrl } from './upstream.js';
@@ -30,6 +31,8 @@ export interface GatewayServerOptions {
 
 /** A non-streamed answer is read whole to restore it; past this it is refused (502) rather than held in memory. */
 const MAX_JSON_ANSWER = 64 * 1024 * 1024;
+/** How long one request's sanitizing runs before the event loop serves others (a slice, not a deadline). */
+const SLICE_MS = 5;
 const STREAMED = /^(text\/event-stream|application\/x-ndjson)/i;
 
 /** Labels of one request's metrics, filled in as it goes. */
@@ -103,8 +106,14 @@ export class GatewayServer {
     const requestId = `req_gw_${this.idPrefix}${(this.nextId++).toString(36)}`;
     const url = new URL(req.url ?? '/', 'http://gateway');
     const method = req.method ?? 'GET';
-    if (method === 'GET' && url.pathname === '/health') return this.sendJson(res, 200, this.health());
-    if (method === 'GET' && url.pathname === '/metrics') {
+    // Anyone may learn that the gateway is up; only the host and the admin domain learn how it is set up.
+    if (method === 'GET' && url.pathname === '/health') return this.sendJson(res, 200, { ok: true });
+    if (method === 'GET' && (url.pathname === '/health/details' || url.pathname === '/metrics')) {
+      const source = this.sourceAddress(req);
+      if (!isPrivilegedSource(this.runtime, source)) {
+        return this.sendJson(res, 403, { error: `${url.pathname} answers the host and the admin domain only; source ${source ?? '(none)'} is neither` });
+      }
+      if (url.pathname === '/health/details') return this.sendJson(res, 200, this.health());
       try {
         const text = await this.metrics.render();
         res.writeHead(200, { 'content-type': this.metrics.contentType, 'content-length': Buffer.byteLength(text) });
@@ -157,9 +166,15 @@ export class GatewayServer {
 
     const sanitizer = decision.sanitize ? runtime.sanitizers.get(domain.name) : undefined;
     if (decision.sanitize && sanitizer === undefined) throw new GatewayError(500, 'sanitize_failed', `no sanitizer for domain ${domain.name}: nothing was sent upstream`);
-    const replacements: Replacement[] = [];
+    let replacements: Replacement[] = [];
+    let binary: BinaryPassed[] = [];
+    let outgoing = raw;
     // Bodiless or pass-through endpoints (models, tags, show) carry no prose to sanitize.
-    const outgoing = sanitizer !== undefined && body !== undefined ? this.sanitizeBody(endpoint, body, sanitizer, replacements) : raw;
+    if (sanitizer !== undefined && body !== undefined) {
+      const sanitized = await this.sanitizeBody(endpoint, body, sanitizer, { route: decision.target, allowBinary: runtime.settings.aiBinary.get(domain.name) === 'allow' });
+      ({ replacements, binary } = sanitized);
+      outgoing = sanitized.body;
+    }
     try {
       runtime.audit?.record({
         requestId,
@@ -169,6 +184,7 @@ export class GatewayServer {
         route: decision.target,
         sanitized: decision.sanitize,
         replacements,
+        binary,
       });
     } catch (err) {
       // No audit trail, no request: the trail is what proves nothing leaked.
@@ -181,7 +197,7 @@ export class GatewayServer {
     const ups = runtime.settings.upstreams;
     const base = decision.target === 'local' ? ups.ollama : endpoint.api === 'anthropic' ? ups.anthropic : ups.openai;
     if (base === null) throw new GatewayError(502, 'no_upstream', 'no local Ollama server is known: set upstreams.ollama in the gateway config or give a machine of the ai-tools domain the ollama_server role in infra.yml');
-    const target = upstreamUrl(base, (decision.target === 'local' ? endpoint.localPath : endpoint.cloudPath) + ctx.search);
+    const target = upstreamUrl(base, (decision.target === 'local' ? endpoint.localPath : endpoint.cloudPath) + upstreamQuery(endpoint.name, ctx.search));
     const key = decision.target !== 'cloud' ? undefined : endpoint.api === 'anthropic' ? ups.anthropicKey : ups.openaiKey;
     const inject = key === undefined ? undefined : endpoint.api === 'anthropic' ? ({ header: 'x-api-key', value: key } as const) : ({ header: 'authorization', value: `Bearer ${key}` } as const);
     const restoring = sanitizer !== undefined && sanitizer.mode === 'pseudonymize' ? sanitizer : undefined;
@@ -195,7 +211,7 @@ export class GatewayServer {
     const upstream = await this.upstreams.request({
       url: target,
       method: req.method ?? 'GET',
-      headers: upstreamHeaders(req.headers, { inject, identity: restoring !== undefined }),
+      headers: upstreamHeaders(req.headers, { api: endpoint.api, inject, identity: restoring !== undefined, rewrite: sanitizer === undefined ? undefined : (v) => sanitizer.sanitize(v).text }),
       body: outgoing,
       signal: abort.signal,
       timeoutMs: ups.timeoutMs,
@@ -205,21 +221,21 @@ export class GatewayServer {
     await this.respond(res, upstream, { endpoint, restoring, requestId, route: decision.target });
   }
 
-  /** Rewrite the body's text fields through the domain's sanitizer (and its cache); any failure means nothing leaves. */
-  private sanitizeBody(endpoint: Endpoint, body: JsonObject, sanitizer: DomainSanitizer, replacements: Replacement[]): Buffer {
-    const cache = this.runtime.caches.get(sanitizer.domain);
-    const sanitize = (text: string): SanitizeResult => sanitizer.sanitize(text);
+  /** Sanitize the body by its API's shape (in slices: other requests run in between); any failure means nothing leaves. */
+  private async sanitizeBody(endpoint: Endpoint, body: JsonObject, sanitizer: DomainSanitizer, options: { route: 'local' | 'cloud'; allowBinary: boolean }): Promise<SanitizedRequest> {
     try {
-      endpoint.adapter.sanitizeRequest(body, (text) => {
-        const result = cache === undefined ? sanitize(text) : cache.get(text, sanitize);
-        if (result.replacements.length > 0) replacements.push(...result.replacements);
-        return result.text;
+      return await sanitizeRequestBody(endpoint.adapter.request, body, {
+        sanitizer,
+        cache: this.runtime.caches.get(sanitizer.domain),
+        route: options.route,
+        allowBinary: options.allowBinary,
+        sliceMs: SLICE_MS,
       });
     } catch (err) {
+      if (err instanceof GatewayError) throw err;
       this.metrics.sanitizeFailed(sanitizer.domain);
       throw new GatewayError(500, 'sanitize_failed', `sanitizing the request failed, nothing was sent upstream: ${describeError(err)}`, { cause: err });
     }
-    return Buffer.from(JSON.stringify(body));
   }
 
   private async respond(res: ServerResponse, upstream: IncomingMessage, ctx: { endpoint: Endpoint; restoring: DomainSanitizer | undefined; requestId: string; route: string }): Promise<void> {

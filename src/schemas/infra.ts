@@ -153,6 +153,10 @@ export const DomainSchema = z
       .union([z.boolean(), z.literal('always')])
       .optional()
       .meta({ description: 'Anonymise prompts: false, true (cloud-bound only), always. Default: false for local, true otherwise.' }),
+    ai_binary: z
+      .enum(['refuse', 'allow'])
+      .default('refuse')
+      .meta({ description: 'Binary content (images, PDFs, audio) cannot be sanitized: refuse it on cloud routes, or allow it (each one audited).' }),
     profiles: z.record(z.string(), ProfileSchema).default({}),
     openclaw: DomainOpenClawSchema.optional(),
     machines: z.record(z.string(), MachineSchema).default({}),

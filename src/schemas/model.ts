@@ -41,6 +41,8 @@ export interface DesiredDomain {
   readonly ephemeral: boolean;
   readonly aiProvider: AiProvider;
   readonly aiSanitize: boolean | 'always';
+  /** Binary content on cloud routes: refused, or allowed and audited (the gateway's `ai_binary`). */
+  readonly aiBinary: 'refuse' | 'allow';
   /** Incus project of the domain (same name). */
   readonly project: string;
   /** Bridge `net-<domain>`, in the default project. */

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IncusClient, Project } from '../../src/incus/index.js';
+import { parseHolderFile } from '../../src/shared/ai-access-file.js';
 import { ROOT, runBin } from '../helpers/cli.js';
 import type { StatusDocument } from '../../src/controllers/status.js';
 import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon, tearDown } from '../helpers/daemon.js';
@@ -209,7 +210,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     const stillWriting = await incusExec(PRO, `${PRO}1`, ['systemctl', 'is-active', 'writer']);
     expect(stillWriting.stdout.trim()).toBe('active');
 
-    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PERSO}\n`);
+    expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder: PERSO });
     const log = readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z ${PRO} -> ${PERSO} flush=true$`));
@@ -274,7 +275,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
       const log = readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n');
       expect(log).toHaveLength(logBefore + 1);
       expect(log.at(-1)).toMatch(new RegExp(` ${PERSO} -> ${PRO} flush=true$`));
-      expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PRO}\n`);
+      expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder: PRO });
     } finally {
       await stopDaemon(resumer);
     }
@@ -303,7 +304,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     const again = await daemonConverged(socket);
     expect(again.aiAccess).toMatchObject({ holder: PERSO, source: 'switch-ai' });
     expect([await reaches(PRO, `${PRO}1`), await reaches(PERSO, `${PERSO}1`)]).toEqual([false, true]);
-    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${PERSO}\n`);
+    expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder: PERSO });
     expect((await fetchStatus(socket))?.firewall.state).toBe('InSync');
 
     // A hand-made grant is drift: the daemon puts the set back to the holder alone.
@@ -342,7 +343,7 @@ describe('exclusive AI access and switch-ai, with real packets', () => {
     const set = execFileSync('nft', ['list', 'set', 'inet', 'anklume', 'ai_access']).toString();
     expect(set).toContain(`net-${holder ?? ''}`);
     expect(set).not.toContain(`net-${holder === PRO ? PERSO : PRO}`);
-    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe(`${holder ?? ''}\n`);
+    expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder });
     for (const service of ['ollama', 'speaches']) expect((await incusExec(AI, `${AI}1`, ['systemctl', 'is-active', service])).stdout.trim()).toBe('active');
     const other = holder === PRO ? PERSO : PRO;
     expect([await reaches(holder === PRO ? PRO : PERSO, `${holder ?? ''}1`), await reaches(other, `${other}1`)]).toEqual([true, false]);

@@ -7,6 +7,7 @@ import type { StatusDocument } from '../../src/controllers/status.js';
 import { ROOT } from '../helpers/cli.js';
 import { isReady } from '../helpers/daemon.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, shortPrefix, waitFor } from '../helpers/incus.js';
+import { parseHolderFile } from '../../src/shared/ai-access-file.js';
 
 // deploy/install.sh run as a user would on a fresh Debian 13 host, proven under
 // real systemd: the host is a system container (systemd PID 1, nesting on) with
@@ -206,14 +207,14 @@ describe('the shipped systemd units on a fresh Debian 13 host (systemd PID 1, In
     const run = await sh('anklumectl switch-ai perso');
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stdout).toContain('AI access switched: pro -> perso');
-    expect(await must('cat /opt/anklume/ai-access-current')).toBe('perso\n');
+    expect(parseHolderFile(await must('cat /opt/anklume/ai-access-current'))).toEqual({ holder: 'perso' });
     expect(await must('cat /var/log/anklume/ai-switch.log')).toMatch(/ pro -> perso flush=true\n$/);
     expect(await must('nft list set inet anklume ai_access')).toContain('"net-perso"');
     // Nothing the daemon did was refused by the unit's sandbox.
     expect(await must('journalctl -u anklumed.service -o cat --no-pager')).not.toMatch(/EROFS|EACCES|read-only file system|permission denied/i);
     // The sanitizer's service reads the holder through its read-only mount, where host root is nobody.
     const seen = await sh('incus exec --project adm san -- setpriv --reuid=65534 --regid=65534 --clear-groups cat /mnt/anklume-ai/ai-access-current');
-    expect(seen.stdout, seen.stderr).toBe('perso\n');
+    expect(parseHolderFile(seen.stdout), seen.stderr).toEqual({ holder: 'perso' });
   });
 
   it('after systemctl restart incus, the table was there before incusd started', async () => {

@@ -7,6 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { parseGatewayConfig } from '../../src/gateway/config.js';
 import { buildRuntime, type GatewayRuntime, type SanitizerEngine } from '../../src/gateway/runtime.js';
 import { GatewayServer } from '../../src/gateway/server.js';
+import { formatHolderFile } from '../../src/shared/ai-access-file.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { buildDictionary, createSanitizer } from '../../src/sanitizer/index.js';
 
@@ -273,7 +274,7 @@ export function json(res: http.ServerResponse, status: number, body: unknown, he
  * The test infra: every routing case of spec/000 §4 has a domain.
  * pro local-first (holds exclusive AI access by default), perso local,
  * vault local + always, client cloud + always, rawcloud cloud without sanitizing, sandbox disposable,
- * ai-tools with the Ollama server.
+ * ai-tools with the Ollama server, admin (may read the gateway's details).
  */
 export const TEST_INFRA = `
 project_name: test
@@ -321,6 +322,10 @@ domains:
     trust_level: disposable
     machines:
       sandbox-test: { ip: 10.150.0.10 }
+  admin:
+    trust_level: admin
+    machines:
+      admin-ctl: { ip: 10.100.0.10 }
 `;
 
 /** A source address inside each test domain's subnet. */
@@ -332,6 +337,9 @@ export const SOURCE = {
   rawcloud: '10.140.0.5',
   sandbox: '10.150.0.10',
   'ai-tools': '10.120.0.10',
+  admin: '10.100.0.10',
+  /** The host's own address on pro's bridge: the host, not a member of pro. */
+  host: '10.110.0.254',
 } as const;
 
 export const realEngine: SanitizerEngine = { buildDictionary, createSanitizer };
@@ -361,6 +369,8 @@ export interface TestGatewayOptions {
    * production path, the socket's remote address.
    */
   readonly sourceHeader?: boolean;
+  /** The holder file at start: `{ holder }` (a domain, or null for nobody) or 'missing'. Default: `pro` in a new directory, untouched in a reused one. */
+  readonly holder?: { readonly holder: string | null } | 'missing';
 }
 
 export async function startTestGateway(options: TestGatewayOptions): Promise<TestGateway> {
@@ -368,6 +378,11 @@ export async function startTestGateway(options: TestGatewayOptions): Promise<Tes
   writeFileSync(join(dir, 'infra.yml'), options.infra ?? TEST_INFRA);
   const auditPath = join(dir, 'audit', 'audit.log');
   const holderFile = join(dir, 'ai-access-current');
+  // What anklumed writes for TEST_INFRA's ai_access_default (the gateway itself has no default: no file, no access).
+  if (options.holder !== undefined) {
+    if (options.holder === 'missing') rmSync(holderFile, { force: true });
+    else writeFileSync(holderFile, formatHolderFile(options.holder.holder));
+  } else if (options.dir === undefined) writeFileSync(holderFile, formatHolderFile('pro'));
   const base = {
     listen: '127.0.0.1:0',
     infra: join(dir, 'infra.yml'),

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
+import { parseHolderFile } from '../../src/shared/ai-access-file.js';
 import { PHASE_KEY, type Phase } from '../../src/controllers/ai-access/holder.js';
 import { convergeAccess, requestSwitch, type ConvergeDeps } from '../../src/controllers/ai-access/switch.js';
 import { IncusClient } from '../../src/incus/client.js';
@@ -122,7 +123,7 @@ describe('a switch killed midway resumes where it stopped', () => {
     const log = readFileSync(join(dir, 'ai-switch.log'), 'utf8').trim().split('\n');
     expect(log).toHaveLength(1);
     expect(log[0]).toMatch(/Z pro -> perso flush=true$/);
-    expect(readFileSync(join(dir, 'ai-access-current'), 'utf8')).toBe('perso\n');
+    expect(parseHolderFile(readFileSync(join(dir, 'ai-access-current'), 'utf8'))).toEqual({ holder: 'perso' });
   });
 });
 

@@ -303,10 +303,30 @@ describe('mask mode', () => {
 });
 
 describe('health and metrics', () => {
-  it('/health tells the mode, the domains and the upstreams', async () => {
-    const h = (await (await fetch(`${gw.url}/health`)).json()) as any;
-    expect(h).toMatchObject({ ok: true, mode: 'pseudonymize', upstreams: { anthropic: upstream.url, ollama: upstream.url, anthropic_key: 'client' } });
-    expect((h.domains as { name: string }[]).map((d) => d.name)).toContain('client');
+  it('/health tells any source only that the gateway is up', async () => {
+    for (const source of [SOURCE.client, SOURCE.sandbox, '192.0.2.7', SOURCE.admin]) {
+      const res = await fetch(`${gw.url}/health`, { headers: { 'x-anklume-test-source': source } });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ ok: true });
+    }
+  });
+
+  it('/health/details and /metrics answer the host and the admin domain only', async () => {
+    for (const source of [SOURCE.client, SOURCE.pro, SOURCE.sandbox, '192.0.2.7']) {
+      for (const path of ['/health/details', '/metrics']) {
+        const res = await fetch(`${gw.url}${path}`, { headers: { 'x-anklume-test-source': source } });
+        expect(res.status, `${source} ${path}`).toBe(403);
+        const text = await res.text();
+        expect(text).not.toContain('10.120.1.0');
+        expect(text).not.toContain('anklume_gateway');
+      }
+    }
+    for (const source of [SOURCE.admin, SOURCE.host, '127.0.0.1']) {
+      const h = (await (await fetch(`${gw.url}/health/details`, { headers: { 'x-anklume-test-source': source } })).json()) as any;
+      expect(h).toMatchObject({ ok: true, mode: 'pseudonymize', upstreams: { anthropic: upstream.url, ollama: upstream.url, anthropic_key: 'client' } });
+      expect((h.domains as { name: string }[]).map((d) => d.name)).toContain('client');
+      expect((await fetch(`${gw.url}/metrics`, { headers: { 'x-anklume-test-source': source } })).status).toBe(200);
+    }
   });
 
   it('/metrics counts requests by endpoint, domain, route and status, and replacements by category', async () => {

@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { formatHolderFile } from '../../src/shared/ai-access-file.js';
 import { SOURCE, startFakeLlmUpstream, startTestGateway, type FakeLlmUpstream, type TestGateway } from '../helpers/fake-llm-upstream.js';
 
 // Per-domain policy (issue 7 item 5), end to end: which upstream each request
@@ -23,7 +24,8 @@ afterAll(async () => {
 beforeEach(() => {
   cloud.requests.length = 0;
   local.requests.length = 0;
-  rmSync(gw.holderFile, { force: true });
+  // What anklumed writes for the test infra's ai_access_default.
+  writeFileSync(gw.holderFile, formatHolderFile('pro'));
 });
 
 const PROMPT = 'look at pro-dev on 10.110.0.10';
@@ -132,9 +134,29 @@ describe('routing by ai_provider and ai_sanitize', () => {
 });
 
 describe('exclusive AI access', () => {
-  it('lets the holder of ai_access_default use the local AI when no switch happened', async () => {
+  it('lets the holder the daemon recorded (ai_access_default before any switch) use the local AI', async () => {
     const r = await ask(SOURCE.pro);
     expect(r.status).toBe(200);
+  });
+
+  it('fails closed: a missing, empty or unparseable holder file, or an explicit nobody, denies the local route to every domain, ai_access_default included', async () => {
+    const cases: [string, () => void, RegExp][] = [
+      ['missing', () => rmSync(gw.holderFile, { force: true }), /cannot be read \(ENOENT\)/],
+      ['empty', () => writeFileSync(gw.holderFile, ''), /holds no valid record/],
+      ['unparseable', () => writeFileSync(gw.holderFile, '{"holder": "pro"'), /holds no valid record/],
+      ['nobody', () => writeFileSync(gw.holderFile, formatHolderFile(null)), /no domain holds it/],
+    ];
+    for (const [name, make, why] of cases) {
+      make();
+      for (const domain of ['pro', 'perso', 'vault'] as const) {
+        const r = await ask(SOURCE[domain]);
+        expect(r.status, `${name}, ${domain}`).toBe(403);
+        expect(r.json.error.message, name).toMatch(why);
+      }
+      expect(reached().where, name).toBe('none');
+    }
+    // The cloud route of a local-first domain does not need the local AI.
+    expect((await ask(SOURCE.pro, { 'x-anklume-task': 'forensics' })).status).toBe(200);
   });
 
   it('refuses the local route to a domain that does not hold access, with a clear error; the switch file applies at once', async () => {

@@ -99,7 +99,10 @@ describe('the Anthropic SDK through the gateway (cloud domain, sanitized)', () =
   });
 
   it('round-trips tool use: history tool_use and tool_result are sanitized consistently, thinking history is sent unchanged', async () => {
-    const thinkingBlock = { type: 'thinking' as const, thinking: 'The host 10.110.0.10 matters', signature: 'sig-abc' };
+    // Anthropic only ever saw pseudonyms: its signed thinking quotes them, and must come back byte for byte.
+    const pseudonym = gw.runtime.sanitizers.get('client')?.sanitize('10.110.0.10').text ?? '';
+    expect(pseudonym).not.toBe('10.110.0.10');
+    const thinkingBlock = { type: 'thinking' as const, thinking: `The host ${pseudonym} matters`, signature: 'c2lnLWFiYw==' };
     await anthropicClient().messages.create({
       model: 'claude-test',
       max_tokens: 100,
@@ -122,6 +125,17 @@ describe('the Anthropic SDK through the gateway (cloud domain, sanitized)', () =
     // The same address has the same pseudonym in the tool_use input and in the tool_result.
     expect(sent.messages[2].content[0].content[0].text).toBe(`64 bytes from ${pseudoIp}`);
     expect(sent.messages[2].content[0].tool_use_id).toBe('toolu_9');
+  });
+
+  it('refuses a signed thinking block that holds a real identifier (Anthropic never saw one: the signature is forged), and sanitizes an unsigned one', async () => {
+    const forged = { type: 'thinking' as const, thinking: 'The host 10.110.0.10 matters', signature: 'c2lnLWFiYw==' };
+    const request = (block: unknown): Promise<unknown> =>
+      anthropicClient().messages.create({ model: 'claude-test', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: [block as never] }, { role: 'user', content: 'go on' }] });
+    await expect(request(forged)).rejects.toMatchObject({ status: 400, error: { error: { type: 'invalid_request_error', message: expect.stringContaining('messages[1].content[0].thinking') } } });
+    expect(upstream.requests).toHaveLength(0);
+    await request({ type: 'thinking', thinking: 'The host 10.110.0.10 matters', signature: '' });
+    expect(upstream.requests[0]?.raw).not.toContain('10.110.0.10');
+    expect(upstream.requests[0]?.body.messages[1].content[0].thinking).toMatch(/^The host \S+ matters$/);
   });
 
   it('passes count_tokens and models through (sanitized body, upstream answer)', async () => {

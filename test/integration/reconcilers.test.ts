@@ -1,3 +1,4 @@
+import { formatHolderFile } from '../../src/shared/ai-access-file.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -285,7 +286,7 @@ describe('the AI access reconciler', () => {
     const h = harness(reconciler, time);
     manager = h.manager;
     expect((await h.run('ai-access')).result).toBe('requeue');
-    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
+    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe(formatHolderFile('pro'));
     expect(reconciler.status()).toMatchObject({ policy: 'exclusive', holder: 'pro', source: 'switch-ai' });
     // Only reads: the record, and nvidia-smi asked for (the GPU instance is not there yet: no reading, no error).
     expect(incus.writes()).toEqual(['POST /1.0/instances/ai-gpu/exec']);
@@ -295,7 +296,7 @@ describe('the AI access reconciler', () => {
     const again = h.manager.nextRun('ai-access', 'ai-access');
     time.advance(30_000);
     expect((await again).result).toBe('requeue');
-    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe('pro\n');
+    expect(readFileSync(join(stateDir, 'current'), 'utf8')).toBe(formatHolderFile('pro'));
   });
 
   it('fails at its deadline when Incus does not answer, and reads again after its backoff', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
+import { formatHolderFile, parseHolderFile } from '../../src/shared/ai-access-file.js';
 import { FAILED_KEY, FLUSH_KEY, HOLDER_KEY, NOBODY, PHASE_KEY, SINCE_KEY, STOPPED_KEY, SWITCHING_KEY, WANTED_KEY, holderFromConfig, recordFromConfig } from '../../src/controllers/ai-access/holder.js';
 import { appendSwitchLog, lastSwitches, mirrorStateFile, plannedSteps, refusal } from '../../src/controllers/ai-access/switch.js';
 import { flushRefusal, flushVerdict, gpuMachines, idleMiB, parseDeviceHolders, parseGpuMemory } from '../../src/controllers/ai-access/gpu.js';
@@ -147,6 +148,16 @@ describe('the flush decisions', () => {
 });
 
 describe('the state file and the switch log', () => {
+  it('mirrors nobody as an explicit record, never as an empty file, and leaves an identical file alone', async () => {
+    const state = join(mkdtempSync(join(tmpdir(), 'anklume-switch-')), 'opt/ai-access-current');
+    await mirrorStateFile(state, null);
+    expect(readFileSync(state, 'utf8')).toBe(formatHolderFile(null));
+    expect(parseHolderFile(readFileSync(state, 'utf8'))).toEqual({ holder: null });
+    const before = statSync(state).mtimeMs;
+    await mirrorStateFile(state, null);
+    expect(statSync(state).mtimeMs).toBe(before);
+  });
+
   it("leaves the state file world-readable under the unit's UMask=0027: the sanitizer reads it as nobody", async () => {
     const state = join(mkdtempSync(join(tmpdir(), 'anklume-switch-')), 'opt/ai-access-current');
     const previous = process.umask(0o027);
@@ -154,7 +165,7 @@ describe('the state file and the switch log', () => {
       await mirrorStateFile(state, 'perso');
       expect(statSync(state).mode & 0o777).toBe(0o644);
       await mirrorStateFile(state, 'pro');
-      expect(readFileSync(state, 'utf8')).toBe('pro\n');
+      expect(parseHolderFile(readFileSync(state, 'utf8'))).toEqual({ holder: 'pro' });
       expect(statSync(state).mode & 0o777).toBe(0o644);
     } finally {
       process.umask(previous);
@@ -166,7 +177,7 @@ describe('the state file and the switch log', () => {
     const state = join(dir, 'opt/ai-access-current');
     const log = join(dir, 'log/ai-switch.log');
     await mirrorStateFile(state, 'pro');
-    expect(readFileSync(state, 'utf8')).toBe('pro\n');
+    expect(parseHolderFile(readFileSync(state, 'utf8'))).toEqual({ holder: 'pro' });
     await appendSwitchLog(log, { id: '2026-11-22T05:00:00.000Z', from: 'pro', to: 'perso', flush: true, failure: null });
     await appendSwitchLog(log, { id: '2026-11-22T05:00:00.000Z', from: 'pro', to: 'perso', flush: true, failure: null });
     await appendSwitchLog(log, { id: '2026-11-22T06:00:00.000Z', from: null, to: null, flush: true, failure: 'GPU memory is not back\nto idle' });

@@ -11,7 +11,7 @@ describe('parseGatewayConfig', () => {
       upstreams: { anthropic: 'https://api.anthropic.com', openai: 'https://api.openai.com', timeout_ms: 600_000 },
       sources: [],
       state_dir: '/var/lib/anklume-sanitizer',
-      audit: { path: '/var/log/llm-sanitizer/audit.log', hash_originals: false, keep: 5 },
+      audit: { path: '/var/log/llm-sanitizer/audit.log', store_originals: false, keep: 5 },
       limits: { body_bytes: 32 * 1024 * 1024 },
       ai_access: { holder_file: '/opt/anklume/ai-access-current' },
     });

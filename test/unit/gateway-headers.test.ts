@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientHeaders, upstreamHeaders } from '../../src/gateway/headers.js';
+import { clientHeaders, upstreamHeaders, upstreamQuery } from '../../src/gateway/headers.js';
 import { errorBody, GatewayError } from '../../src/gateway/errors.js';
 import { upstreamUrl } from '../../src/gateway/upstream.js';
 
@@ -27,12 +27,27 @@ describe('upstreamHeaders', () => {
     'accept-encoding': 'gzip, br',
   };
 
-  it('keeps API headers and drops hop-by-hop, Connection-named, forwarding and x-anklume-* headers', () => {
-    expect(upstreamHeaders(incoming, { identity: false })).toEqual({ 'anthropic-version': '2023-06-01', 'anthropic-beta': 'b', 'x-api-key': 'k', authorization: 'Bearer k', 'openai-organization': 'org', 'accept-encoding': 'gzip, br' });
+  it('keeps only the API’s own headers: hop-by-hop, Connection-named, forwarding, x-anklume-* and any other header are dropped', () => {
+    const withUnknown = { ...incoming, 'x-internal-host': 'pro-dev.corp', referer: 'http://10.110.0.10/', cookie: 'sid=1', 'x-stainless-lang': 'js', 'x-claude-code-session-id': 'a1b2' };
+    expect(upstreamHeaders(withUnknown, { api: 'anthropic', identity: false })).toEqual({
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'b',
+      'x-api-key': 'k',
+      authorization: 'Bearer k',
+      'accept-encoding': 'gzip, br',
+      'x-stainless-lang': 'js',
+      'x-claude-code-session-id': 'a1b2',
+    });
+    expect(upstreamHeaders(withUnknown, { api: 'openai', identity: false })).toEqual({ authorization: 'Bearer k', 'openai-organization': 'org', 'accept-encoding': 'gzip, br', 'x-stainless-lang': 'js' });
+  });
+
+  it('on sanitized routes, sends allowed values through the sanitizer, credentials excepted', () => {
+    const h = upstreamHeaders({ 'user-agent': 'tool on pro-dev', 'x-api-key': 'pro-dev-key' }, { api: 'anthropic', identity: false, rewrite: (v) => v.replace('pro-dev', 'HIDDEN') });
+    expect(h).toEqual({ 'user-agent': 'tool on HIDDEN', 'x-api-key': 'pro-dev-key' });
   });
 
   it('injects a server-held key in place of every client key header, and asks for identity when the answer is read', () => {
-    const h = upstreamHeaders(incoming, { identity: true, inject: { header: 'authorization', value: 'Bearer real' } });
+    const h = upstreamHeaders(incoming, { api: 'anthropic', identity: true, inject: { header: 'authorization', value: 'Bearer real' } });
     expect(h.authorization).toBe('Bearer real');
     expect(h['x-api-key']).toBeUndefined();
     expect(h['accept-encoding']).toBe('identity');
@@ -43,6 +58,15 @@ it('clientHeaders drops hop-by-hop headers, and the length and encoding of a rew
   const up = { connection: 'close, x-hop', 'x-hop': '1', 'content-length': '10', 'content-encoding': 'gzip', 'content-type': 'application/json', 'request-id': 'r' };
   expect(clientHeaders(up, { rewritten: false })).toEqual({ 'content-length': '10', 'content-encoding': 'gzip', 'content-type': 'application/json', 'request-id': 'r' });
   expect(clientHeaders(up, { rewritten: true })).toEqual({ 'content-type': 'application/json', 'request-id': 'r' });
+});
+
+it('upstreamQuery passes the known parameters with well-formed values, drops every other', () => {
+  expect(upstreamQuery('anthropic.messages', '?beta=true')).toBe('?beta=true');
+  expect(upstreamQuery('anthropic.messages', '?beta=true&host=10.110.0.10&debug=1')).toBe('?beta=true');
+  expect(upstreamQuery('anthropic.messages', '?beta=10.110.0.10')).toBe('');
+  expect(upstreamQuery('openai.chat_completions', '?beta=true')).toBe('');
+  expect(upstreamQuery('anthropic.models', '?limit=20&after_id=claude-x')).toBe('?limit=20&after_id=claude-x');
+  expect(upstreamQuery('ollama.chat', '')).toBe('');
 });
 
 it('upstreamUrl keeps a base path prefix and the client query', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSseEvent, SseParser } from '../../src/gateway/streams/sse.js';
+import { formatSseEvent, SseParser, StreamLimitError } from '../../src/gateway/streams/sse.js';
 import { ndjsonCodec } from '../../src/gateway/streams/transform.js';
 
 // Incremental SSE and NDJSON framing: the same events whatever the pieces.
@@ -41,6 +41,29 @@ describe('SseParser', () => {
     expect(parseInPieces('data: tail', [3])).toEqual([{ event: undefined, data: 'tail' }]);
   });
 
+  it('reads a 64 MB line arriving in 4 KB pieces whole (each piece is scanned once, not the line again per piece)', () => {
+    const p = new SseParser(128 * 1024 * 1024);
+    const piece = 'x'.repeat(4096);
+    p.push('data: ');
+    for (let i = 0; i < 16 * 1024; i++) expect(p.push(piece)).toEqual([]);
+    const [ev] = p.push('\n\n');
+    expect(ev?.data?.length).toBe(64 * 1024 * 1024);
+  });
+
+  it('refuses an event over its bound with a clear error, whether one long line or many lines', () => {
+    const line = new SseParser(1000);
+    expect(() => {
+      for (let i = 0; i < 20; i++) line.push('y'.repeat(100));
+    }).toThrow(StreamLimitError);
+    const many = new SseParser(1000);
+    expect(() => {
+      for (let i = 0; i < 20; i++) many.push(`data: ${'z'.repeat(90)}\n`);
+    }).toThrow(/over 1000 characters.*stream was cut/);
+    // Events under the bound, however many, pass.
+    const ok = new SseParser(1000);
+    for (let i = 0; i < 100; i++) expect(ok.push(`data: ${'z'.repeat(90)}\n\n`)).toHaveLength(1);
+  });
+
   it('formats a rewritten event with one data line per line', () => {
     expect(formatSseEvent('x', 'a\nb')).toBe('event: x\ndata: a\ndata: b\n\n');
     expect(formatSseEvent(undefined, '{}')).toBe('data: {}\n\n');
@@ -55,5 +78,12 @@ describe('ndjsonCodec', () => {
     expect(codec.push(':2}\n{"c":3}')).toBe('{"B":2}\n');
     expect(codec.end()).toBe('{"C":3}!');
     expect(seen).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+
+  it('refuses a line over its bound with a clear error', () => {
+    const codec = ndjsonCodec({ line: (l) => l, end: () => '' }, 1000);
+    expect(() => {
+      for (let i = 0; i < 20; i++) codec.push('{"a":"'.padEnd(100, 'q'));
+    }).toThrow(/line of the streamed answer is over 1000 characters/);
   });
 });

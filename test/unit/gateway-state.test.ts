@@ -1,14 +1,18 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AccessHolder, parseHolder } from '../../src/gateway/access.js';
-import { AuditLog, type AuditRequest } from '../../src/gateway/audit.js';
+import { AccessHolder } from '../../src/gateway/access.js';
+import { formatHolderFile, parseHolderFile } from '../../src/shared/ai-access-file.js';
+import { AuditLog, loadAuditKey, type AuditRequest } from '../../src/gateway/audit.js';
 import { FileMappingStore } from '../../src/gateway/mapping-store.js';
 import { loadDomainSecrets } from '../../src/gateway/secrets.js';
 
 // The gateway's local state: mapping journal, secrets, audit log, AI access holder.
+
+const KEY = Buffer.alloc(32, 7);
+const hmac = (v: string): string => createHmac('sha256', KEY).update(v).digest('hex');
 
 let dir: string;
 beforeEach(() => {
@@ -98,6 +102,7 @@ describe('AuditLog', () => {
       { category: 'ip', pattern: 'ip.anklume-zone', original: '10.110.0.10', replacement: '198.18.0.10' },
       { category: 'ip', pattern: 'ip.anklume-zone', original: '10.110.0.10', replacement: '198.18.0.10' },
       { category: 'infra', pattern: 'infra.instance', original: 'pro-dev', replacement: 'malu-dev' },
+      { category: 'credentials', pattern: 'credentials.password', original: 'hunter2-secret', replacement: '[REDACTED]' },
     ],
     ...over,
   });
@@ -106,34 +111,47 @@ describe('AuditLog', () => {
 
   it('writes one JSON line per distinct replacement, with its count, 0600', () => {
     const path = join(dir, 'log', 'audit.log');
-    const log = new AuditLog({ path, redactedOnly: true, hashOriginals: false, maxBytes: 1 << 20, keep: 2, now });
+    const log = new AuditLog({ path, redactedOnly: true, storeOriginals: true, key: KEY, maxBytes: 1 << 20, keep: 2, now });
     log.record(request());
     log.close();
     expect(mode(path)).toBe(0o600);
     expect(lines(path)).toEqual([
-      { ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'cloud', category: 'ip', pattern: 'ip.anklume-zone', original: '10.110.0.10', replacement: '198.18.0.10', count: 2 },
-      { ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'cloud', category: 'infra', pattern: 'infra.instance', original: 'pro-dev', replacement: 'malu-dev', count: 1 },
+      { ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'cloud', category: 'ip', pattern: 'ip.anklume-zone', original_hmac: hmac('10.110.0.10'), original: '10.110.0.10', replacement: '198.18.0.10', count: 2 },
+      { ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'cloud', category: 'infra', pattern: 'infra.instance', original_hmac: hmac('pro-dev'), original: 'pro-dev', replacement: 'malu-dev', count: 1 },
+      // A credential: its category and keyed hash, never its value, even with store_originals.
+      { ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'cloud', category: 'credentials', pattern: 'credentials.password', original_hmac: hmac('hunter2-secret'), replacement: '[REDACTED]', count: 1 },
     ]);
+    expect(readFileSync(path, 'utf8')).not.toContain('hunter2');
   });
 
-  it('hashes originals when asked', () => {
+  it('by default writes no original at all: infrastructure values and credentials alike are keyed hashes', () => {
     const path = join(dir, 'audit.log');
-    const log = new AuditLog({ path, redactedOnly: true, hashOriginals: true, maxBytes: 1 << 20, keep: 2, now });
+    const log = new AuditLog({ path, redactedOnly: true, storeOriginals: false, key: KEY, maxBytes: 1 << 20, keep: 2, now });
     log.record(request());
     log.close();
     const text = readFileSync(path, 'utf8');
-    expect(text).not.toContain('10.110.0.10');
-    expect(lines(path)[1].original_sha256).toBe(createHash('sha256').update('pro-dev').digest('hex'));
-    expect(lines(path)[1].original).toBeUndefined();
+    for (const original of ['10.110.0.10', 'pro-dev', 'hunter2']) expect(text).not.toContain(original);
+    expect(lines(path).map((l): unknown => l.original_hmac)).toEqual([hmac('10.110.0.10'), hmac('pro-dev'), hmac('hunter2-secret')]);
+    // Unkeyed, a hash of an IP address is reversed by trying the few possible values: none is written.
+    expect(text).not.toContain(createHash('sha256').update('10.110.0.10').digest('hex'));
+  });
+
+  it('keeps its HMAC key 0600 beside the log, the same across restarts, and refuses one others can read', () => {
+    const path = join(dir, 'keyed', 'audit.log');
+    const key = loadAuditKey(path);
+    expect(mode(join(dir, 'keyed', 'audit.key'))).toBe(0o600);
+    expect(loadAuditKey(path).equals(key)).toBe(true);
+    chmodSync(join(dir, 'keyed', 'audit.key'), 0o644);
+    expect(() => loadAuditKey(path)).toThrow(/readable by others/);
   });
 
   it('redacted_only: a request without replacement leaves no line; off: one line saying so', () => {
     const path = join(dir, 'audit.log');
-    const only = new AuditLog({ path, redactedOnly: true, hashOriginals: false, maxBytes: 1 << 20, keep: 2, now });
+    const only = new AuditLog({ path, redactedOnly: true, storeOriginals: true, key: KEY, maxBytes: 1 << 20, keep: 2, now });
     only.record(request({ replacements: [] }));
     only.close();
     expect(readFileSync(path, 'utf8')).toBe('');
-    const all = new AuditLog({ path, redactedOnly: false, hashOriginals: false, maxBytes: 1 << 20, keep: 2, now });
+    const all = new AuditLog({ path, redactedOnly: false, storeOriginals: true, key: KEY, maxBytes: 1 << 20, keep: 2, now });
     all.record(request({ replacements: [], sanitized: false, route: 'local' }));
     all.close();
     expect(lines(path)).toEqual([{ ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'local', sanitized: false, replacements: 0 }]);
@@ -141,7 +159,7 @@ describe('AuditLog', () => {
 
   it('rotates by size and keeps `keep` old files', () => {
     const path = join(dir, 'audit.log');
-    const log = new AuditLog({ path, redactedOnly: true, hashOriginals: false, maxBytes: 1024, keep: 2, now });
+    const log = new AuditLog({ path, redactedOnly: true, storeOriginals: true, key: KEY, maxBytes: 1024, keep: 2, now });
     for (let i = 0; i < 20; i++) log.record(request({ requestId: `req_${i}` }));
     log.close();
     expect(existsSync(`${path}.1`)).toBe(true);
@@ -155,23 +173,29 @@ describe('AuditLog', () => {
 });
 
 describe('the AI access holder', () => {
-  it('parses a name or JSON', () => {
-    expect(parseHolder('pro\n')).toBe('pro');
-    expect(parseHolder('{"domain":"perso","since":"x"}')).toBe('perso');
-    expect(parseHolder('  \n')).toBeNull();
-    expect(parseHolder('{broken')).toBeNull();
+  it('reads the record format (holder or explicit nobody) and the older name and {domain} forms; anything else is no record', () => {
+    expect(parseHolderFile(formatHolderFile('pro'))).toEqual({ holder: 'pro' });
+    expect(parseHolderFile(formatHolderFile(null))).toEqual({ holder: null });
+    expect(parseHolderFile('pro\n')).toEqual({ holder: 'pro' });
+    expect(parseHolderFile('{"domain":"perso","since":"x"}')).toEqual({ holder: 'perso' });
+    for (const bad of ['', '  \n', '{broken', '{"holder": 3}', '{"holder": "Pro Domain"}', 'two words', '[]']) expect(parseHolderFile(bad), bad).toBeNull();
+    expect(() => formatHolderFile('../etc')).toThrow(/not a domain name/);
   });
 
-  it('follows the file as it changes, falls back to ai_access_default without it, and is open with open access', () => {
+  it('follows the file as it changes, denies everybody without a valid record (no fallback to a default), and is open with open access', () => {
     const file = join(dir, 'ai-access-current');
-    const h = new AccessHolder({ file, policy: 'exclusive', accessDefault: 'pro' });
-    expect(h.current()).toEqual({ policy: 'exclusive', holder: 'pro' });
-    writeFileSync(file, 'perso');
-    expect(h.current().holder).toBe('perso');
-    writeFileSync(file, 'vault-long-name');
+    const h = new AccessHolder({ file, policy: 'exclusive' });
+    expect(h.current()).toMatchObject({ policy: 'exclusive', holder: null, note: expect.stringContaining('ENOENT') });
+    writeFileSync(file, formatHolderFile('perso'));
+    expect(h.current()).toEqual({ policy: 'exclusive', holder: 'perso' });
+    writeFileSync(file, formatHolderFile('vault-long-name'));
     expect(h.current().holder).toBe('vault-long-name');
+    writeFileSync(file, '');
+    expect(h.current()).toMatchObject({ holder: null, note: expect.stringContaining('no valid record') });
+    writeFileSync(file, formatHolderFile(null));
+    expect(h.current()).toEqual({ policy: 'exclusive', holder: null });
     rmSync(file);
-    expect(h.current().holder).toBe('pro');
-    expect(new AccessHolder({ file, policy: 'open', accessDefault: null }).current()).toEqual({ policy: 'open', holder: null });
+    expect(h.current().holder).toBeNull();
+    expect(new AccessHolder({ file, policy: 'open' }).current()).toEqual({ policy: 'open', holder: null });
   });
 });

@@ -1,8 +1,9 @@
-import { appendFile, chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { IncusClient } from '../../incus/client.js';
 import type { DesiredInfra } from '../../schemas/model.js';
+import { formatHolderFile, writeHolderFile } from '../../shared/ai-access-file.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import {
   FAILED_KEY,
@@ -288,19 +289,15 @@ export async function lastSwitches(path: string, count = 5): Promise<string[]> {
   return text.split('\n').filter((l) => l !== '').slice(-count);
 }
 
-/** Mirror the holder recorded in Incus into the state file the gateway reads (it survives a reinstall of the host's files too). */
+/**
+ * Mirror the holder recorded in Incus into the state file the gateway reads
+ * (atomically, nobody as an explicit record: src/shared/ai-access-file.ts);
+ * an identical file is left alone.
+ */
 export async function mirrorStateFile(path: string, holder: string | null): Promise<void> {
-  const want = holder === null ? '' : `${holder}\n`;
   const have = await readFile(path, 'utf8').catch(() => null);
-  if (have === want) return;
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, want);
-  // World-readable whatever the umask: the sanitizer's service reads it through a
-  // read-only mount where it is neither owner nor group (host root shows as nobody
-  // in the instance), and anklumed.service runs with UMask=0027 (a plain write is 0640).
-  await chmod(tmp, 0o644);
-  await rename(tmp, path);
+  if (have === formatHolderFile(holder)) return;
+  await writeHolderFile(path, holder);
 }
 
 /**

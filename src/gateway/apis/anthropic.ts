@@ -1,72 +1,114 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
 import { formatSseEvent, sseCodec } from '../streams/sse.js';
 import type { TextCodec } from '../streams/transform.js';
-import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteLeaves, rewriteSchemaDescriptions, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+import { binary, CACHE_CONTROL, JSON_SCHEMA, lazy, object, OPAQUE, select, STRUCTURE, TEXT, typeOf, URL_SOURCE, type Shape } from './request-shape.js';
+import { isObject, OPAQUE_KEYS, Restorers, rewriteLeaves, type ApiAdapter, type Json, type Rewrite } from './walk.js';
 
 /**
  * Anthropic Messages (`/v1/messages`, `/v1/messages/count_tokens`; also what
  * Ollama serves at `/v1/messages`). Field by field, per
- * ../shared/reference/llm-apis.md §4.1. Thinking blocks are never touched in
- * either direction: Anthropic checks their signature over the exact text.
+ * ../shared/reference/llm-apis.md §4.1. Signed thinking blocks are never
+ * touched in either direction: Anthropic checks their signature over the
+ * exact text. An unsigned one (a local model's reasoning) is text.
  */
 
 const THINKING = new Set(['thinking', 'redacted_thinking']);
 /** A block's other strings are restored separately from its tool input. */
 const OPAQUE_AND_INPUT: ReadonlySet<string> = new Set([...OPAQUE_KEYS, 'input']);
 
-function sanitizeBlocks(blocks: Json, rw: Rewrite): void {
-  if (!Array.isArray(blocks)) return;
-  for (const block of blocks) if (isObject(block)) sanitizeBlock(block, rw);
-}
-
-/** Content that is either a string or a list of blocks; returns the rewritten value. */
-function sanitizeContent(content: Json | undefined, rw: Rewrite): Json | undefined {
-  if (typeof content === 'string') return rw(content);
-  sanitizeBlocks(content ?? null, rw);
-  return content;
-}
-
-function sanitizeBlock(block: JsonObject, rw: Rewrite): void {
-  const type = block.type;
-  if (typeof type === 'string' && THINKING.has(type)) return;
-  switch (type) {
-    case 'text':
-      rewriteField(block, 'text', rw);
-      if (block.citations !== undefined) rewriteLeaves(block.citations, rw, OPAQUE_KEYS);
-      return;
-    case 'image':
-      // Pixels cannot be text-sanitized; a url source is a link the API fetches itself.
-      return;
-    case 'tool_use':
-    case 'server_tool_use':
-      // Every string value of the input, whatever its key (keys are the tool's schema).
-      if (block.input !== undefined) block.input = rewriteLeaves(block.input, rw);
-      return;
-    case 'tool_result': {
-      const content = sanitizeContent(block.content, rw);
-      if (content !== undefined) block.content = content;
-      return;
+/** Where an image or a document comes from: base64 is binary, a URL is fetched by the API, a file id is structure. */
+const source = (what: string): Shape =>
+  select((s) => {
+    switch (typeOf(s)) {
+      case 'base64':
+        return object({ type: STRUCTURE, media_type: STRUCTURE, data: binary(what) });
+      case 'url':
+        return object({ type: STRUCTURE, url: URL_SOURCE });
+      case 'file':
+        return object({ type: STRUCTURE, file_id: STRUCTURE });
+      case 'text':
+        return object({ type: STRUCTURE, media_type: STRUCTURE, data: TEXT });
+      case 'content':
+        return object({ type: STRUCTURE, content: BLOCKS });
+      default:
+        return object({ type: STRUCTURE });
     }
-    case 'document': {
-      const source = block.source;
-      if (isObject(source)) {
-        if (source.type === 'text') rewriteField(source, 'data', rw);
-        else if (source.type === 'content') {
-          const content = sanitizeContent(source.content, rw);
-          if (content !== undefined) source.content = content;
-        }
-        // base64 (PDF), url, file: opaque to a text sanitizer.
-      }
-      rewriteField(block, 'title', rw);
-      rewriteField(block, 'context', rw);
-      return;
+  });
+
+const CITATIONS = object({ type: STRUCTURE, document_index: STRUCTURE, start_char_index: STRUCTURE, end_char_index: STRUCTURE, file_id: STRUCTURE, encrypted_index: OPAQUE, search_result_index: STRUCTURE });
+
+/** One content block, by type (llm-apis.md §4.1); an unknown type keeps only its type, ids and cache control. */
+const BLOCK: Shape = lazy(() =>
+  select((block) => {
+    switch (typeOf(block)) {
+      case 'text':
+        return object({ type: STRUCTURE, text: TEXT, citations: CITATIONS, cache_control: CACHE_CONTROL });
+      case 'image':
+        return object({ type: STRUCTURE, source: source('image'), cache_control: CACHE_CONTROL });
+      case 'document':
+        return object({ type: STRUCTURE, source: source('document'), title: TEXT, context: TEXT, citations: object({ enabled: STRUCTURE }), cache_control: CACHE_CONTROL });
+      case 'tool_use':
+      case 'server_tool_use':
+      case 'mcp_tool_use':
+        // Every string value of the input, whatever its key (keys are the tool's schema).
+        return object({ type: STRUCTURE, id: STRUCTURE, name: STRUCTURE, server_name: STRUCTURE, input: TEXT, cache_control: CACHE_CONTROL });
+      case 'tool_result':
+      case 'mcp_tool_result':
+        return object({ type: STRUCTURE, tool_use_id: STRUCTURE, content: BLOCKS, is_error: STRUCTURE, cache_control: CACHE_CONTROL });
+      case 'thinking':
+        return { kind: 'thinking' };
+      case 'redacted_thinking':
+        return object({ type: STRUCTURE, data: OPAQUE });
+      case 'web_search_tool_result':
+        return object({
+          type: STRUCTURE,
+          tool_use_id: STRUCTURE,
+          content: object({ type: STRUCTURE, url: URL_SOURCE, title: TEXT, encrypted_content: OPAQUE, page_age: TEXT, error_code: STRUCTURE }),
+          cache_control: CACHE_CONTROL,
+        });
+      case 'search_result':
+        return object({ type: STRUCTURE, source: TEXT, title: TEXT, content: BLOCKS, citations: object({ enabled: STRUCTURE }), cache_control: CACHE_CONTROL });
+      case 'container_upload':
+        return object({ type: STRUCTURE, file_id: STRUCTURE, cache_control: CACHE_CONTROL });
+      default:
+        // A block type this gateway does not know: everything but its type and ids is text (fail closed).
+        return object({ type: STRUCTURE, id: STRUCTURE, tool_use_id: STRUCTURE, cache_control: CACHE_CONTROL });
     }
-    default:
-      // Unknown or server blocks (search results, web fetch…): every string but
-      // structure and opaque payloads. Fail closed: new block types are sanitized too.
-      rewriteLeaves(block, rw, OPAQUE_KEYS);
-  }
-}
+  }),
+);
+/** `content`: a string (text) or a list of blocks. */
+const BLOCKS: Shape = BLOCK;
+
+const TOOL = object({
+  type: STRUCTURE,
+  name: STRUCTURE,
+  description: TEXT,
+  input_schema: JSON_SCHEMA,
+  cache_control: CACHE_CONTROL,
+  // Server tools (web search, code execution…): their settings are enums and numbers, anything else text.
+  max_uses: STRUCTURE,
+  allowed_callers: STRUCTURE,
+  strict: STRUCTURE,
+});
+
+/** The Messages request (and count_tokens): llm-apis.md §4.1. */
+export const ANTHROPIC_REQUEST: Shape = object({
+  model: STRUCTURE,
+  max_tokens: STRUCTURE,
+  stream: STRUCTURE,
+  service_tier: STRUCTURE,
+  container: STRUCTURE,
+  system: BLOCKS,
+  messages: object({ role: STRUCTURE, content: BLOCKS }),
+  tools: TOOL,
+  tool_choice: object({ type: STRUCTURE, name: STRUCTURE, disable_parallel_tool_use: STRUCTURE }),
+  thinking: object({ type: STRUCTURE, budget_tokens: STRUCTURE, display: STRUCTURE }),
+  output_format: object({ type: STRUCTURE, schema: JSON_SCHEMA }),
+  output_config: object({ effort: STRUCTURE, format: object({ type: STRUCTURE, schema: JSON_SCHEMA }) }),
+  // The API connects to these itself: one inside is refused like any other inside URL.
+  mcp_servers: object({ type: STRUCTURE, name: STRUCTURE, url: URL_SOURCE }),
+  // stop_sequences, metadata, mcp_servers, context_management and any field added later: text.
+});
 
 function restoreBlocks(blocks: Json | undefined, rw: Rewrite): void {
   if (!Array.isArray(blocks)) return;
@@ -80,24 +122,7 @@ function restoreBlocks(blocks: Json | undefined, rw: Rewrite): void {
 }
 
 export const anthropic: ApiAdapter = {
-  sanitizeRequest(body, rw) {
-    const system = sanitizeContent(body.system, rw);
-    if (system !== undefined) body.system = system;
-    if (Array.isArray(body.messages)) {
-      for (const m of body.messages) {
-        if (!isObject(m)) continue;
-        const content = sanitizeContent(m.content, rw);
-        if (content !== undefined) m.content = content;
-      }
-    }
-    if (Array.isArray(body.tools)) {
-      for (const tool of body.tools) {
-        if (!isObject(tool)) continue;
-        rewriteField(tool, 'description', rw);
-        if (tool.input_schema !== undefined) rewriteSchemaDescriptions(tool.input_schema, rw);
-      }
-    }
-  },
+  request: ANTHROPIC_REQUEST,
 
   restoreResponse(body, rw) {
     if (!isObject(body)) return;

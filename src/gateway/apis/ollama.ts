@@ -1,6 +1,7 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
 import { ndjsonCodec, type TextCodec } from '../streams/transform.js';
-import { isObject, Restorers, rewriteField, rewriteLeaves, rewriteFunctionTools, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+import { binary, JSON_SCHEMA, object, STRUCTURE, TEXT, type Shape } from './request-shape.js';
+import { isObject, Restorers, rewriteField, rewriteLeaves, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
 /**
  * Ollama's native API (`/api/chat`, `/api/generate`), llm-apis.md §4.3.
@@ -25,15 +26,26 @@ function rewriteToolCalls(m: JsonObject, rw: Rewrite): void {
   }
 }
 
+const OLLAMA_TOOL_CALLS = object({ function: object({ name: STRUCTURE, index: STRUCTURE, arguments: TEXT }) });
+
+/** `/api/chat` and `/api/generate` requests: llm-apis.md §4.3. */
+export const OLLAMA_REQUEST: Shape = object({
+  model: STRUCTURE,
+  messages: object({ role: STRUCTURE, content: TEXT, thinking: TEXT, images: binary('image'), tool_calls: OLLAMA_TOOL_CALLS, tool_name: STRUCTURE }),
+  images: binary('image'),
+  tools: object({ type: STRUCTURE, function: object({ name: STRUCTURE, description: TEXT, parameters: JSON_SCHEMA }) }),
+  // `format`: "json" or a JSON Schema.
+  format: JSON_SCHEMA,
+  options: object({ stop: TEXT }, STRUCTURE),
+  think: STRUCTURE,
+  keep_alive: STRUCTURE,
+  stream: STRUCTURE,
+  raw: STRUCTURE,
+  // prompt, system, suffix, template and anything new: text.
+});
+
 export const ollama: ApiAdapter = {
-  sanitizeRequest(body, rw) {
-    if (Array.isArray(body.messages)) for (const m of body.messages) if (isObject(m)) rewriteMessage(m, rw);
-    // /api/generate
-    rewriteField(body, 'prompt', rw);
-    rewriteField(body, 'system', rw);
-    rewriteField(body, 'suffix', rw);
-    rewriteFunctionTools(body.tools, rw);
-  },
+  request: OLLAMA_REQUEST,
 
   restoreResponse(body, rw) {
     if (!isObject(body)) return;

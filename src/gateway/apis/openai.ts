@@ -1,7 +1,8 @@
 import type { DomainSanitizer } from '../../sanitizer/types.js';
 import { formatSseEvent, sseCodec } from '../streams/sse.js';
 import type { TextCodec } from '../streams/transform.js';
-import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, rewriteFunctionTools, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
+import { binary, JSON_SCHEMA, JSON_TEXT, object, select, STRUCTURE, TEXT, typeOf, type Shape } from './request-shape.js';
+import { isObject, OPAQUE_KEYS, Restorers, rewriteField, rewriteJsonText, rewriteLeaves, type ApiAdapter, type Json, type JsonObject, type Rewrite } from './walk.js';
 
 /**
  * OpenAI Chat Completions (`/v1/chat/completions`; Ollama serves the same
@@ -20,26 +21,75 @@ function rewriteToolCalls(calls: Json | undefined, rw: Rewrite): void {
   }
 }
 
+/** Restores a message or a whole answer's message (the answer direction). */
 function rewriteMessage(m: JsonObject, rw: Rewrite): void {
   for (const field of TEXT_FIELDS) rewriteField(m, field, rw);
   if (Array.isArray(m.content)) {
     for (const part of m.content) {
       if (!isObject(part)) continue;
       if (part.type === 'text') rewriteField(part, 'text', rw);
-      // image_url (often a data: URL), input_audio, file: binary payloads, left as they are.
       else if (part.type !== 'image_url' && part.type !== 'input_audio' && part.type !== 'file') rewriteLeaves(part, rw, OPAQUE_KEYS);
     }
   }
   rewriteToolCalls(m.tool_calls, rw);
-  // The legacy single function call.
   if (isObject(m.function_call) && typeof m.function_call.arguments === 'string') m.function_call.arguments = rewriteJsonText(m.function_call.arguments, rw);
 }
 
+/** A content part, by type: text is text, images and audio and files are binary (or a URL the API fetches). */
+const PART: Shape = select((part) => {
+  switch (typeOf(part)) {
+    case 'text':
+      return object({ type: STRUCTURE, text: TEXT });
+    case 'image_url':
+      return object({ type: STRUCTURE, image_url: object({ url: { kind: 'data-or-url', what: 'image' }, detail: STRUCTURE }) });
+    case 'input_audio':
+      return object({ type: STRUCTURE, input_audio: object({ data: binary('audio'), format: STRUCTURE }) });
+    case 'file':
+      return object({ type: STRUCTURE, file: object({ file_data: binary('file'), file_id: STRUCTURE, filename: TEXT }) });
+    case 'refusal':
+      return object({ type: STRUCTURE, refusal: TEXT });
+    default:
+      return object({ type: STRUCTURE });
+  }
+});
+
+const FUNCTION_CALL = object({ id: STRUCTURE, type: STRUCTURE, function: object({ name: STRUCTURE, arguments: JSON_TEXT }), custom: object({ name: STRUCTURE, input: TEXT }) });
+
+/** Chat Completions request: llm-apis.md §4.2. */
+export const OPENAI_REQUEST: Shape = object({
+  model: STRUCTURE,
+  messages: object({
+    role: STRUCTURE,
+    // `name` is a participant's name someone chose: text.
+    content: PART,
+    tool_calls: FUNCTION_CALL,
+    tool_call_id: STRUCTURE,
+    function_call: object({ name: STRUCTURE, arguments: JSON_TEXT }),
+    audio: object({ id: STRUCTURE }),
+  }),
+  tools: object({
+    type: STRUCTURE,
+    function: object({ name: STRUCTURE, description: TEXT, parameters: JSON_SCHEMA, strict: STRUCTURE }),
+    custom: object({ name: STRUCTURE, description: TEXT, format: object({ type: STRUCTURE, syntax: STRUCTURE }) }),
+  }),
+  functions: object({ name: STRUCTURE, description: TEXT, parameters: JSON_SCHEMA }),
+  tool_choice: object({ type: STRUCTURE, function: object({ name: STRUCTURE }), custom: object({ name: STRUCTURE }), allowed_tools: object({ mode: STRUCTURE, tools: object({ type: STRUCTURE, function: object({ name: STRUCTURE }) }) }) }, STRUCTURE),
+  function_call: object({ name: STRUCTURE }, STRUCTURE),
+  response_format: object({ type: STRUCTURE, json_schema: object({ name: STRUCTURE, description: TEXT, schema: JSON_SCHEMA, strict: STRUCTURE }) }),
+  // `prediction.content` is often a whole file: text (a string or text parts).
+  prediction: object({ type: STRUCTURE, content: PART }),
+  stream_options: object({ include_usage: STRUCTURE, include_obfuscation: STRUCTURE }),
+  reasoning_effort: STRUCTURE,
+  service_tier: STRUCTURE,
+  modalities: STRUCTURE,
+  verbosity: STRUCTURE,
+  audio: object({ voice: STRUCTURE, format: STRUCTURE }),
+  logit_bias: STRUCTURE,
+  // stop, metadata, user, safety_identifier, prompt_cache_key, web_search_options, anything new: text.
+});
+
 export const openai: ApiAdapter = {
-  sanitizeRequest(body, rw) {
-    if (Array.isArray(body.messages)) for (const m of body.messages) if (isObject(m)) rewriteMessage(m, rw);
-    rewriteFunctionTools(body.tools, rw);
-  },
+  request: OPENAI_REQUEST,
 
   restoreResponse(body, rw) {
     if (!isObject(body)) return;

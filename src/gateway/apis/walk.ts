@@ -1,5 +1,6 @@
 import type { DomainSanitizer, StreamRestorer } from '../../sanitizer/types.js';
 import type { TextCodec } from '../streams/transform.js';
+import type { Shape } from './request-shape.js';
 
 /** One string in, its rewritten form out: sanitize (outgoing) or restore (incoming). */
 export type Rewrite = (text: string) => string;
@@ -81,33 +82,10 @@ export function jsonEscape(original: string): string {
   return JSON.stringify(original).slice(1, -1);
 }
 
-/** Rewrite tool/function descriptions of a JSON Schema (every `description` string, at any depth). */
-export function rewriteSchemaDescriptions(schema: Json, rewrite: Rewrite): void {
-  if (Array.isArray(schema)) {
-    for (const s of schema) rewriteSchemaDescriptions(s, rewrite);
-    return;
-  }
-  if (!isObject(schema)) return;
-  for (const [key, v] of Object.entries(schema)) {
-    if (key === 'description' && typeof v === 'string') schema[key] = rewrite(v);
-    else rewriteSchemaDescriptions(v, rewrite);
-  }
-}
-
 /** What an API adapter does to bodies; one per wire format. */
-/** Function tools as OpenAI and Ollama declare them: their descriptions are text people wrote. */
-export function rewriteFunctionTools(tools: Json | undefined, rewrite: Rewrite): void {
-  if (!Array.isArray(tools)) return;
-  for (const tool of tools) {
-    if (!isObject(tool) || !isObject(tool.function)) continue;
-    rewriteField(tool.function, 'description', rewrite);
-    if (tool.function.parameters !== undefined) rewriteSchemaDescriptions(tool.function.parameters, rewrite);
-  }
-}
-
 export interface ApiAdapter {
-  /** Rewrite, in place, every string a person or a tool produced in a request body. */
-  sanitizeRequest(body: JsonObject, rewrite: Rewrite): void;
+  /** Where a request body's strings are structure, opaque or binary; everything else is sanitized (request-shape.ts). */
+  readonly request: Shape;
   /** Restore, in place, a non-streamed JSON answer (error bodies included). */
   restoreResponse(body: Json, restore: Rewrite): void;
   /** A codec that restores a streamed answer (SSE or NDJSON) as it passes. */

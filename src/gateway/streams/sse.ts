@@ -15,41 +15,63 @@ export interface SseEvent {
   readonly raw: string;
 }
 
+/** An event (or a line) larger than this is refused: a stream that never ends a line must not grow memory without bound. */
+export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
+
+/** A streamed answer the gateway will not hold: the stream is cut, with this message in the log. */
+export class StreamLimitError extends Error {}
+
 export class SseParser {
-  private buffer = '';
+  /** Pieces of the line being read: a long line arriving in pieces is scanned once and joined once, never rescanned. */
+  private pending: string[] = [];
+  private pendingChars = 0;
+  /** The last piece ended in `\r`: a `\n` opening the next one belongs to it (`\r\n` split across pieces). */
+  private afterCr = false;
   private lines: string[] = [];
+  /** Characters held in `lines` (the event being read). */
+  private held = 0;
+
+  constructor(private readonly maxEventChars = MAX_SSE_EVENT_CHARS) {}
 
   /** Feed decoded text; returns the events completed by it. */
   push(text: string): SseEvent[] {
-    this.buffer += text;
     const events: SseEvent[] = [];
     let start = 0;
-    for (;;) {
-      let i = start;
-      const len = this.buffer.length;
-      while (i < len) {
-        const c = this.buffer.charCodeAt(i);
-        if (c === 10 || c === 13) break;
-        i++;
+    if (this.afterCr && text.charCodeAt(0) === 10) start = 1;
+    this.afterCr = false;
+    const len = text.length;
+    for (let i = start; i < len; i++) {
+      const c = text.charCodeAt(i);
+      if (c !== 10 && c !== 13) continue;
+      const piece = text.slice(start, i);
+      const line = this.pending.length === 0 ? piece : this.pending.join('') + piece;
+      this.pending = [];
+      this.pendingChars = 0;
+      if (c === 13) {
+        if (i + 1 < len && text.charCodeAt(i + 1) === 10) i++;
+        else if (i + 1 === len) this.afterCr = true;
       }
-      if (i >= len) break;
-      // A lone `\r` at the very end: wait, the `\n` of `\r\n` may come next.
-      if (this.buffer.charCodeAt(i) === 13 && i === len - 1) break;
-      const line = this.buffer.slice(start, i);
-      start = this.buffer.charCodeAt(i) === 13 && this.buffer.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
+      start = i + 1;
       const ev = this.line(line);
       if (ev !== undefined) events.push(ev);
     }
-    this.buffer = this.buffer.slice(start);
+    if (start < len) {
+      this.pending.push(text.slice(start));
+      this.pendingChars += len - start;
+    }
+    if (this.pendingChars + this.held > this.maxEventChars) {
+      throw new StreamLimitError(`an event of the streamed answer is over ${this.maxEventChars} characters: the gateway does not hold more; the stream was cut`);
+    }
     return events;
   }
 
   /** End of stream: an unterminated last event is still handed on (the spec drops it; a proxy should not lose it). */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    if (this.buffer !== '') {
-      const last = this.buffer.endsWith('\r') ? this.buffer.slice(0, -1) : this.buffer;
-      this.buffer = '';
+    if (this.pending.length > 0) {
+      const last = this.pending.join('');
+      this.pending = [];
+      this.pendingChars = 0;
       const ev = this.line(last);
       if (ev !== undefined) events.push(ev);
     }
@@ -60,6 +82,7 @@ export class SseParser {
   private line(line: string): SseEvent | undefined {
     if (line === '') return this.lines.length === 0 ? undefined : this.dispatch(true);
     this.lines.push(line);
+    this.held += line.length + 1;
     return undefined;
   }
 
@@ -77,6 +100,7 @@ export class SseParser {
     }
     const raw = `${this.lines.join('\n')}\n${terminated ? '\n' : ''}`;
     this.lines = [];
+    this.held = 0;
     return { event, data: data?.join('\n'), raw };
   }
 }

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { StreamLimitError } from './sse.js';
 
 /** Turns decoded text of a streamed answer into the text to send on; `end` returns what was held back. */
 export interface TextCodec {
@@ -43,16 +44,26 @@ export class CodecTransform extends Transform {
   }
 }
 
-/** Newline-delimited JSON framing: each complete line goes through `line`, the partial tail waits. */
-export function ndjsonCodec(handler: { line(text: string): string; end(): string }): TextCodec {
+/** A line longer than this is refused (the stream is cut): memory stays bounded whatever the upstream sends. */
+export const MAX_NDJSON_LINE_CHARS = 16 * 1024 * 1024;
+
+/**
+ * Newline-delimited JSON framing: each complete line goes through `line`, the
+ * partial tail waits. Only the new text is searched for a newline, so a long
+ * line arriving in pieces costs its length once.
+ */
+export function ndjsonCodec(handler: { line(text: string): string; end(): string }, maxLineChars = MAX_NDJSON_LINE_CHARS): TextCodec {
   let buffer = '';
   return {
     push(text) {
-      buffer += text;
-      const last = buffer.lastIndexOf('\n');
-      if (last === -1) return '';
-      const complete = buffer.slice(0, last);
-      buffer = buffer.slice(last + 1);
+      const newline = text.lastIndexOf('\n');
+      if (newline === -1) {
+        buffer += text;
+        if (buffer.length > maxLineChars) throw new StreamLimitError(`a line of the streamed answer is over ${maxLineChars} characters: the gateway does not hold more; the stream was cut`);
+        return '';
+      }
+      const complete = buffer + text.slice(0, newline);
+      buffer = text.slice(newline + 1);
       let out = '';
       for (const l of complete.split('\n')) out += `${handler.line(l)}\n`;
       return out;
