@@ -1,12 +1,20 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { ValueKind } from './detect/candidate.js';
 import { SanitizeError } from './errors.js';
+import type { TextOccurrences } from './occurrences.js';
 import type { MappingStore } from './types.js';
 
 const CONSONANTS = 'bdfgklmnprstvz';
 const VOWELS = 'aeiou';
 /** Candidates tried before giving up on a value (each one collided with something). */
 const MAX_ATTEMPTS = 64;
+/**
+ * A label longer than this is hashed once: each 32-byte block re-hashes the
+ * label, so a long value (a path, an extra-pattern match) would otherwise cost
+ * its length per block — quadratic. Shorter labels are used as they are, which
+ * keeps the pseudonyms of ordinary values what they always were.
+ */
+const MAX_LABEL = 512;
 
 /**
  * Deterministic bytes for (kind, value, attempt), from the domain's secret:
@@ -18,10 +26,15 @@ class Bytes {
   private buffer: Buffer;
   private offset = 0;
 
+  private readonly label: string;
+
   constructor(
     private readonly secret: Uint8Array,
-    private readonly label: string,
+    label: string,
+    /** Syllables added to every word: where short words are all taken, longer ones are tried. */
+    readonly extraSyllables = 0,
   ) {
+    this.label = label.length > MAX_LABEL ? `sha256:${createHash('sha256').update(label).digest('hex')}` : label;
     this.buffer = this.digest();
   }
 
@@ -47,7 +60,7 @@ class Bytes {
 /** Pronounceable, lower-case, JSON-safe: `kelaso`. Rarely an English word, never a quote or backslash. */
 function syllables(bytes: Bytes, count: number): string {
   let out = '';
-  for (let i = 0; i < count; i++) out += (CONSONANTS[bytes.next() % CONSONANTS.length] ?? 'k') + (VOWELS[bytes.next() % VOWELS.length] ?? 'a');
+  for (let i = 0; i < count + bytes.extraSyllables; i++) out += (CONSONANTS[bytes.next() % CONSONANTS.length] ?? 'k') + (VOWELS[bytes.next() % VOWELS.length] ?? 'a');
   return out;
 }
 
@@ -133,12 +146,15 @@ export interface PseudonymizerOptions {
  */
 export class Pseudonymizer {
   private readonly domainsByLength: readonly string[];
+  /** Set when a sweep found every benchmarking /24 taken: the store only grows, so they stay taken. */
+  private benchSlotsFull = false;
 
   constructor(private readonly options: PseudonymizerOptions) {
     this.domainsByLength = [...options.domains].sort((a, b) => b.length - a.length);
   }
 
-  pseudonym(value: string, kind: ValueKind, text: string): string {
+  /** `text`: the text being sanitized, where a candidate must not already appear. */
+  pseudonym(value: string, kind: ValueKind, text: TextOccurrences): string {
     const { store } = this.options;
     const known = store.pseudonymOf(value);
     if (known !== undefined) {
@@ -148,7 +164,7 @@ export class Pseudonymizer {
     if (kind === 'ip' || kind === 'cidr') return this.address(value, text);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const candidate = this.derive(value, kind, attempt, text);
-      if (this.isFree(candidate, value) && !text.includes(candidate)) return this.record(value, candidate);
+      if (this.isFree(candidate, value) && !text.mayContain(candidate)) return this.record(value, candidate);
     }
     throw new SanitizeError(`no free pseudonym for a ${kind} after ${MAX_ATTEMPTS} attempts`);
   }
@@ -165,10 +181,11 @@ export class Pseudonymizer {
   }
 
   private bytes(kind: string, value: string, attempt: number): Bytes {
-    return new Bytes(this.options.secret, `${kind}\u0000${value}\u0000${attempt}`);
+    // Two-syllable words are 4 900: with thousands of short names, later attempts get longer words.
+    return new Bytes(this.options.secret, `${kind}\u0000${value}\u0000${attempt}`, attempt >> 4);
   }
 
-  private derive(value: string, kind: ValueKind, attempt: number, text: string): string {
+  private derive(value: string, kind: ValueKind, attempt: number, text: TextOccurrences): string {
     const bytes = this.bytes(kind, value, attempt);
     switch (kind) {
       case 'domain':
@@ -201,7 +218,7 @@ export class Pseudonymizer {
   }
 
   /** `a.b.c.d` or `a.b.c.d/n`: the /24's pseudonym, host octet kept. */
-  private address(value: string, text: string): string {
+  private address(value: string, text: TextOccurrences): string {
     const [address = '', prefix] = value.split('/');
     const octets = address.split('.');
     const net = `${octets[0]}.${octets[1]}.${octets[2]}.0/24`;
@@ -216,15 +233,24 @@ export class Pseudonymizer {
     return this.record(value, candidate);
   }
 
-  private subnet(net: string, text: string): string {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS + BENCH_SLOTS; attempt++) {
+  private subnet(net: string, text: TextOccurrences): string {
+    const first = this.bytes('subnet', net, 0).below(BENCH_SLOTS);
+    let sweptFull = true;
+    // Every benchmarking /24 was taken by an earlier sweep: go straight to the reserved block.
+    for (let attempt = this.benchSlotsFull ? MAX_ATTEMPTS / 2 + BENCH_SLOTS : 0; attempt < MAX_ATTEMPTS + BENCH_SLOTS; attempt++) {
       let slot: number;
-      if (attempt < MAX_ATTEMPTS / 2) slot = this.bytes('subnet', net, attempt).below(BENCH_SLOTS);
-      else if (attempt < MAX_ATTEMPTS / 2 + BENCH_SLOTS) slot = (this.bytes('subnet', net, 0).below(BENCH_SLOTS) + attempt) % BENCH_SLOTS;
-      else slot = BENCH_SLOTS + this.bytes('subnet', net, attempt).below(RESERVED_SLOTS - 256);
+      if (attempt < MAX_ATTEMPTS / 2) slot = attempt === 0 ? first : this.bytes('subnet', net, attempt).below(BENCH_SLOTS);
+      else if (attempt < MAX_ATTEMPTS / 2 + BENCH_SLOTS) slot = (first + attempt) % BENCH_SLOTS;
+      else {
+        if (attempt === MAX_ATTEMPTS / 2 + BENCH_SLOTS && sweptFull) this.benchSlotsFull = true;
+        slot = BENCH_SLOTS + this.bytes('subnet', net, attempt).below(RESERVED_SLOTS - 256);
+      }
       const prefix = slotPrefix(slot);
       const candidate = `${prefix}.0/24`;
-      if (this.isFree(candidate, net) && !text.includes(`${prefix}.`)) return this.record(net, candidate);
+      const free = this.isFree(candidate, net);
+      if (free && !text.hasAddressIn(prefix)) return this.record(net, candidate);
+      // A slot refused only because this text holds it may be free next time.
+      if (free) sweptFull = false;
     }
     throw new SanitizeError('no free pseudonymous /24 left');
   }

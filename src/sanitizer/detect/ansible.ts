@@ -52,7 +52,9 @@ export function ansiblePathDetector(): TriggeredDetector {
       SEGMENT.lastIndex = anchorEnd;
       const m = SEGMENT.exec(text);
       if (m === null) return null;
-      const name = m[0].replace(EXTENSION, '').replace(/\.+$/, '');
+      let name = m[0].replace(EXTENSION, '');
+      // A sentence's final dots are not part of the name (a loop: `/\.+$/` is quadratic on a run of dots).
+      while (name.endsWith('.')) name = name.slice(0, -1);
       if (name === '' || GENERIC.has(name)) return null;
       push({ start: anchorEnd, end: anchorEnd + name.length, category: 'ansible', pattern: marker[0], kind: 'name', marker: marker[1] });
       return anchorEnd;

@@ -1,4 +1,5 @@
 import type { Category } from '../types.js';
+import type { TextScan } from './text-scan.js';
 
 /**
  * How a found value is replaced. The detector decides what the value is; the
@@ -63,9 +64,14 @@ export interface TriggeredDetector {
    * place get their turn. Detectors resume right after their anchor, not after
    * what they found, so that anchors inside a found value (a `password=` after
    * a JWT, a declared name inside an incus command) are found too and the
-   * overlap ranking decides; only a PEM block is skipped whole.
+   * overlap ranking decides; only a PEM block and long secret runs are skipped whole.
+   *
+   * Work per anchor must not depend on how far the text goes on: a look ahead
+   * (to a closing quote, the end of a run or of a command) goes through `scan`,
+   * which remembers it, or is bounded by a fixed length. Anchors can repeat
+   * every few characters; a detector that rescans is quadratic.
    */
-  readonly detect: (text: string, at: number, anchorEnd: number, push: Push) => number | null;
+  readonly detect: (text: string, at: number, anchorEnd: number, push: Push, scan: TextScan) => number | null;
 }
 
 /** `\w` plus the hyphen: the characters an identifier is made of. */

@@ -8,6 +8,7 @@ import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.
 import { domainContextDetector, infraNameDetector, infraNames } from './infra.js';
 import { ipDetector } from './ip.js';
 import { incusPathDetector } from './service.js';
+import { TextScan } from './text-scan.js';
 import { urlDetector } from './url.js';
 
 export type SwitchableCategory = Exclude<Category, 'infra' | 'custom'>;
@@ -74,18 +75,19 @@ export function createScanner(options: ScannerOptions): Scanner {
       if (c.kind !== 'secret' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
       found.push(c);
     };
+    const memo = new TextScan(text);
     combined.lastIndex = 0;
     for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
       let i = 1;
       while (m[i] === undefined) i++;
       const at = m.index;
-      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push) ?? null;
+      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push, memo) ?? null;
       for (let j = i; resume === null && j < detectors.length; j++) {
         const anchor = sticky[j];
         if (anchor === undefined) continue;
         anchor.lastIndex = at;
         const other = anchor.exec(text);
-        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push) ?? null;
+        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push, memo) ?? null;
       }
       combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
     }
