@@ -68,7 +68,7 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
         let pos = 0;
         for (const c of found) {
           const original = text.slice(c.start, c.end);
-          const replacement = c.kind === 'secret' || pseudonymizer === null || original.length > MAX_PSEUDONYMIZED ? maskFor(c, original) : pseudonymizer.pseudonym(original, c.kind, occurrences);
+          const replacement = c.kind === 'secret' || c.kind === 'generalized' || pseudonymizer === null || original.length > MAX_PSEUDONYMIZED ? maskFor(c, original) : pseudonymizer.pseudonym(original, c.kind, occurrences);
           out += text.slice(pos, c.start) + replacement;
           pos = c.end;
           const key = `${c.pattern}\u0000${original}`;

@@ -10,6 +10,12 @@ export type ValueKind =
   | 'ip'
   /** An address with a `/prefix`. */
   | 'cidr'
+  /** An IPv6 address (any notation). */
+  | 'ip6'
+  /** An IPv6 address with a `/prefix`. */
+  | 'cidr6'
+  /** A MAC address (colon, dash or dot notation). */
+  | 'mac'
   /** A domain (or Incus project) name. */
   | 'domain'
   /** A bridge, `net-<x>`. */
@@ -24,8 +30,10 @@ export type ValueKind =
   | 'path'
   /** A name found by its context (Ansible group, host, inventory). */
   | 'name'
-  /** A credential: masked in both modes, never restored. */
+  /** A credential or a packet's contents: masked in both modes, never restored. */
   | 'secret'
+  /** Replaced by a generalisation in both modes (its `marker`, e.g. `OpenSSH 9.x`), never restored. */
+  | 'generalized'
   /** A per-domain extra pattern: letters stay letters, digits stay digits. */
   | 'custom';
 

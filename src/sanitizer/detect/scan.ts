@@ -7,6 +7,8 @@ import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
 import { domainContextDetector, infraNameDetector, infraNames } from './infra.js';
 import { ipDetector } from './ip.js';
+import { formatIpv6, ipv6Detector, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
+import { macDetector } from './mac.js';
 import { incusPathDetector } from './service.js';
 import { TextScan } from './text-scan.js';
 import { urlDetector } from './url.js';
@@ -60,6 +62,8 @@ export function createScanner(options: ScannerOptions): Scanner {
   add(enabled.incus, instanceDetector(dictionary.domains));
   add(enabled.fqdn, fqdnDetector());
   add(true, ipDetector({ addresses: new Set(dictionary.addresses), subnets: new Set(dictionary.subnets), enabled: enabled.ip }));
+  add(true, ipv6Detector({ ...declaredIpv6(dictionary), enabled: enabled.ip }));
+  add(enabled.ip, macDetector());
 
   // One capturing group per detector: the group that matched says whose anchor it is.
   const combined = new RegExp(detectors.map((d) => `(${d.trigger})`).join('|'), 'gm');
@@ -95,6 +99,22 @@ export function createScanner(options: ScannerOptions): Scanner {
     scanCustom(text, options.custom, push);
     return resolveOverlaps(found);
   };
+}
+
+/** The IPv6 entries of the dictionary's addresses and subnets (they may hold both families). */
+function declaredIpv6(dictionary: IdentifierDictionary): Omit<Ipv6DetectorOptions, 'enabled'> {
+  const prefixes: Ipv6DetectorOptions['prefixes'][number][] = [];
+  for (const subnet of dictionary.subnets) {
+    const [address = '', bits = ''] = subnet.split('/');
+    const groups = address.includes(':') ? parseIpv6(address) : null;
+    if (groups !== null && /^\d{1,3}$/.test(bits) && Number(bits) <= 128) prefixes.push({ groups, bits: Number(bits), text: subnet });
+  }
+  const addresses = new Set<string>();
+  for (const address of dictionary.addresses) {
+    const groups = address.includes(':') ? parseIpv6(address) : null;
+    if (groups !== null) addresses.add(formatIpv6(groups));
+  }
+  return { prefixes, addresses };
 }
 
 function gluedBefore(text: string, start: number): boolean {
