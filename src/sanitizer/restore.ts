@@ -74,7 +74,8 @@ export class PseudonymIndex {
     }
     if (words.length > 0) groups.push(`${left('\\w')}(?:${words.map(escapeRegex).join('|')})(?!\\w)`);
     if (hexColon.length > 0) groups.push(`${left('[\\w:.]')}(?:${hexColon.map(escapeRegex).join('|')})(?![\\w:])`);
-    if (addresses.length > 0) groups.push(`${left('[\\w.]')}(?:${addresses.map(escapeRegex).join('|')})(?!\\w|\\.\\d)`);
+    // Not a longer number (`198.18.3.1.5`), but tcpdump's `address.port > ` / `address.port: ` (see ip.ts).
+    if (addresses.length > 0) groups.push(`${left('[\\w.]')}(?:${addresses.map(escapeRegex).join('|')})(?!\\w|\\.\\d(?!\\d{0,4}(?: > |: )))`);
     const prefixes = new Set<string>();
     for (const p of all) for (let i = 1; i <= p.length; i++) prefixes.add(p.slice(0, i));
     const firstChars = new Set(all.map((p) => p[0] ?? ''));

@@ -1,6 +1,8 @@
 import type { Category, IdentifierDictionary } from '../types.js';
 import { ansibleHostDetector, ansiblePathDetector } from './ansible.js';
 import { isWordChar, type Candidate, type Push, type TriggeredDetector } from './candidate.js';
+import { hexDumpDetector, tcpdumpAsciiDetector, tsharkDataDetector } from './capture.js';
+import { commandLineDetector } from './command-line.js';
 import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scanBase64, vendorKeyDetector } from './credentials.js';
 import { scanCustom, type CustomPattern } from './custom.js';
 import { fqdnDetector } from './fqdn.js';
@@ -12,6 +14,7 @@ import { macDetector } from './mac.js';
 import { incusPathDetector } from './service.js';
 import { TextScan } from './text-scan.js';
 import { urlDetector } from './url.js';
+import { nmapVersionDetector, nmapXmlVersionDetector, sshBannerDetector } from './versions.js';
 
 export type SwitchableCategory = Exclude<Category, 'infra' | 'custom'>;
 
@@ -48,15 +51,22 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Order matters where anchors start at the same place: the first listed is tried first.
   add(true, infraNameDetector(names));
   add(true, domainContextDetector(names));
+  add(enabled.credentials, hexDumpDetector());
+  add(enabled.credentials, tcpdumpAsciiDetector());
+  add(enabled.credentials, tsharkDataDetector());
   add(enabled.credentials, privateKeyDetector());
   add(enabled.credentials, vendorKeyDetector());
   add(enabled.credentials, jwtDetector());
   add(enabled.credentials, bearerDetector());
   add(enabled.credentials, keyValueDetector());
+  add(enabled.credentials, commandLineDetector());
   add(enabled.credentials || enabled.service, urlDetector(isOn));
   add(enabled.ansible, ansibleHostDetector());
   add(enabled.ansible, ansiblePathDetector());
   add(enabled.service, incusPathDetector());
+  add(enabled.service, nmapVersionDetector());
+  add(enabled.service, nmapXmlVersionDetector());
+  add(enabled.service, sshBannerDetector());
   add(enabled.incus, incusCommandDetector());
   add(enabled.incus, bridgeDetector());
   add(enabled.incus, instanceDetector(dictionary.domains));
@@ -76,7 +86,7 @@ export function createScanner(options: ScannerOptions): Scanner {
     const push: Push = (c) => {
       if (c.end <= c.start || (allow.size > 0 && allow.has(text.slice(c.start, c.end)))) return;
       // A pseudonym is found again only as a whole word: a value glued to a letter or digit could not be restored.
-      if (c.kind !== 'secret' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
+      if (c.kind !== 'secret' && c.kind !== 'generalized' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
       found.push(c);
     };
     const memo = new TextScan(text);
