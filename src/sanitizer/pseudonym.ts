@@ -201,6 +201,12 @@ export class Pseudonymizer {
         return `net-${syllables(bytes, 3)}`;
       }
       case 'instance': {
+        // `<project>_<instance>`, Incus's name of a storage volume on disk: both halves as they are elsewhere.
+        const underscore = value.indexOf('_');
+        const project = underscore > 0 ? value.slice(0, underscore) : '';
+        if (attempt === 0 && this.options.domains.includes(project) && underscore < value.length - 1) {
+          return `${this.pseudonym(project, 'domain', text)}_${this.pseudonym(value.slice(underscore + 1), 'instance', text)}`;
+        }
         const domain = this.domainsByLength.find((d) => value.startsWith(`${d}-`) && value.length > d.length + 1);
         if (domain === undefined) return pseudoName(bytes, value);
         return `${this.pseudonym(domain, 'domain', text)}-${pseudoName(bytes, value.slice(domain.length + 1))}`;

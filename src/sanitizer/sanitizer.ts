@@ -51,7 +51,7 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
     } catch (err) {
       throw new SanitizeError(`domain ${options.domain}: cannot read the mapping store: ${describeError(err)}`, { cause: err });
     }
-    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: options.dictionary.domains, onPseudonym: (p, o) => index.add(p, o) });
+    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: [...new Set([...options.dictionary.domains, ...options.dictionary.projects])], onPseudonym: (p, o) => index.add(p, o) });
   }
 
   return {

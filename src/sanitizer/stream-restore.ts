@@ -29,6 +29,7 @@ export function createStreamRestorer(index: PseudonymIndex, escape?: (original: 
       // An address pseudonym then `.`, `.port`, `.port ` or `.port >`/`.port:`: tcpdump's port may follow, still undecided.
       const port = TCPDUMP_PORT_TAIL.exec(tail);
       if (port !== null && matcher.addresses.has(tail.slice(0, port.index))) return s;
+      if (tail.endsWith(':') && matcher.hexColon.has(tail.slice(0, -1))) return s;
     }
     return buffer.length;
   };

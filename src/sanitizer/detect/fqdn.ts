@@ -1,7 +1,8 @@
 import type { TriggeredDetector } from './candidate.js';
 
 const MAX_NAME = 253;
-const SUFFIXES = ['internal', 'corp', 'local', 'lan'];
+/** `.incus`: the DNS domain Incus gives each bridge's instances by default. */
+const SUFFIXES = ['internal', 'corp', 'local', 'lan', 'incus'];
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** `this.local`, `self.lan`, `config.local`: a property access in code, not a host. */
 const CODE_RECEIVERS = new Set(['this', 'self', 'window', 'global', 'globalthis', 'ctx', 'config', 'opts', 'options', 'settings', 'env', 'app', 'cls', 'super', 'module', 'exports', 'props', 'state', 'os', 'sys', 'thread']);

@@ -17,7 +17,7 @@ export interface Ipv6At {
 /** The longest IPv6 text: eight groups of four, seven colons, or an IPv4 tail. */
 const MAX_ADDRESS = 45;
 const isHex: CharClass = (c) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-const isHexOrColon: CharClass = (c) => isHex(c) || c === 58;
+export const isHexOrColon: CharClass = (c) => isHex(c) || c === 58;
 const PREFIX = /\/(\d{1,3})(?!\d)/y;
 
 /**

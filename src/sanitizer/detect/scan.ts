@@ -7,12 +7,13 @@ import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scan
 import { scanCustom, type CustomPattern } from './custom.js';
 import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
-import { domainContextDetector, infraNameDetector, infraNames } from './infra.js';
+import { domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
 import { ipDetector } from './ip.js';
 import { formatIpv6, ipv6Detector, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
 import { macDetector } from './mac.js';
 import { incusPathDetector } from './service.js';
 import { TextScan } from './text-scan.js';
+import { structureDetector } from './structure.js';
 import { urlDetector } from './url.js';
 import { nmapVersionDetector, nmapXmlVersionDetector, sshBannerDetector } from './versions.js';
 
@@ -51,6 +52,8 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Order matters where anchors start at the same place: the first listed is tried first.
   add(true, infraNameDetector(names));
   add(true, domainContextDetector(names));
+  add(true, structureDetector(names.domains));
+  add(true, projectPrefixDetector(names));
   add(enabled.credentials, hexDumpDetector());
   add(enabled.credentials, tcpdumpAsciiDetector());
   add(enabled.credentials, tsharkDataDetector());
