@@ -33,7 +33,9 @@ const mac = fc
     if (style === 'dot') return `${hex[0]}${hex[1]}.${hex[2]}${hex[3]}.${hex[4]}${hex[5]}`;
     const text = hex.join(style === 'upper' ? ':' : style);
     return style === 'upper' ? text.toUpperCase() : text;
-  });
+  })
+  // Twelve digits in Cisco's dots are taken for a number, not a MAC (see detect/mac.ts).
+  .filter((m) => !/^[\d.]+$/.test(m));
 const identifier = fc.oneof(
   fc.constantFrom(...dictionary.instances, ...dictionary.bridges, ...dictionary.addresses, ...dictionary.subnets, ...dictionary.domains),
   fc.tuple(octet, octet, octet).map(([b, c, d]) => `10.${b}.${c}.${d}`),

@@ -1,4 +1,4 @@
-import type { Push, TriggeredDetector } from './candidate.js';
+import type { Push } from './candidate.js';
 import type { TextScan } from './text-scan.js';
 
 /**
@@ -72,22 +72,16 @@ function readDump(text: string, from: number, format: DumpFormat, scan: TextScan
 /**
  * Hex dumps: tcpdump -x/-X/-XX (`\t0x0000:  4500 003c …  E..<`), tshark -x
  * (`0000  10 66 6a …`), hexdump -C / xxd-like (`00000000  45 00 …  |E..|`).
- * The anchor is the first line of a dump (offset zero).
+ * Looked for at each line start: the first line of a dump has offset zero.
  */
-export function hexDumpDetector(): TriggeredDetector {
-  return {
-    trigger: '(?:0x0000:  |00000000  |0000  )(?=[0-9a-f]{2})',
-    detect(text, at, _anchorEnd, push, scan) {
-      // Only indentation before the offset: a dump line, not prose quoting one.
-      const lineStart = onlyIndent(text, at, 8);
-      if (lineStart < 0) return null;
-      const format = text.startsWith('0x', at) ? TCPDUMP_HEX : text.startsWith('00000000', at) ? HEXDUMP_C : TSHARK_HEX;
-      const { end, bytes } = readDump(text, lineStart, format, scan);
-      if (bytes === 0) return null;
-      payload(push, at, end, bytes);
-      return end;
-    },
-  };
+export function hexDumpLine(text: string, lineStart: number, push: Push, scan: TextScan): void {
+  let at = lineStart;
+  while (at < lineStart + 8 && (text[at] === ' ' || text[at] === '\t')) at++;
+  if (text.charCodeAt(at) !== 48) return;
+  const format = text.startsWith('0x0000:  ', at) ? TCPDUMP_HEX : text.startsWith('00000000  ', at) ? HEXDUMP_C : text.startsWith('0000  ', at) ? TSHARK_HEX : null;
+  if (format === null) return;
+  const { end, bytes } = readDump(text, lineStart, format, scan);
+  if (bytes > 0) payload(push, at, end, bytes);
 }
 
 const TCPDUMP_TIME = /^\d{2}:\d{2}:\d{2}\.\d{6} /;
@@ -99,16 +93,15 @@ const TSHARK_BODY = /^[ \t]+/;
  * for IPv6). They run to the next summary line (a timestamp), to tcpdump's
  * closing count, or to the end.
  */
-export function tcpdumpAsciiDetector(): TriggeredDetector {
-  return {
-    trigger: 'length \\d+',
-    detect(text, at, anchorEnd, push, scan) {
-      const headerEnd = lineEnd(text, anchorEnd, scan);
+export function tcpdumpAsciiLine(text: string, lineStart: number, push: Push, scan: TextScan): void {
+  {
+    {
+      // A summary line of tcpdump's: it starts with a time.
+      const c = text.charCodeAt(lineStart);
+      if (!(c >= 48 && c <= 57) || !TCPDUMP_TIME.test(text.slice(lineStart, lineStart + 16))) return;
+      const headerEnd = lineEnd(text, lineStart, scan);
       const first = text.charCodeAt(headerEnd + 1);
-      if (headerEnd >= text.length || (first !== 69 && first !== 96)) return null;
-      // The summary line is tcpdump's: it starts with a time (looked for in a bounded window).
-      const lineStart = lineStartWithin(text, at, 600);
-      if (lineStart < 0 || !TCPDUMP_TIME.test(text.slice(lineStart, lineStart + 16))) return null;
+      if (headerEnd >= text.length || (first !== 69 && first !== 96) || !/length \d+/.test(text.slice(Math.max(lineStart, headerEnd - 200), headerEnd))) return;
       let end = headerEnd + 1;
       for (let start = headerEnd + 1; start < text.length; ) {
         const stop = lineEnd(text, start, scan);
@@ -120,19 +113,29 @@ export function tcpdumpAsciiDetector(): TriggeredDetector {
       // Blank lines between packets are layout, not contents.
       while (end > headerEnd + 1 && (text[end - 1] === '\n' || text[end - 1] === '\r')) end--;
       payload(push, headerEnd + 1, end, new TextEncoder().encode(text.slice(headerEnd + 1, end)).length);
-      return end;
-    },
-  };
+    }
+  }
 }
 
 /**
  * tshark -V: the body of an HTTP message (`Line-based text data: text/html
  * (3 lines)` and the lines under it), and raw `Data: 4745…` fields.
  */
-export function tsharkDataDetector(): TriggeredDetector {
-  return {
-    trigger: '(?:Line-based text data: |JavaScript Object Notation: |Data: (?=[0-9a-f]{8}))',
-    detect(text, at, anchorEnd, push, scan) {
+const TSHARK_DATA = /[ \t]{0,40}(Line-based text data: |JavaScript Object Notation: |Data: (?=[0-9a-f]{8}))/y;
+
+export function tsharkDataLine(text: string, lineStart: number, push: Push, scan: TextScan): void {
+  let i = lineStart;
+  while (i < lineStart + 40 && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+  const c = text[i];
+  if (c !== 'L' && c !== 'J' && c !== 'D') return;
+  TSHARK_DATA.lastIndex = lineStart;
+  const m = TSHARK_DATA.exec(text);
+  if (m?.[1] !== undefined) tsharkData(text, lineStart + m[0].length - m[1].length, lineStart + m[0].length, push, scan);
+}
+
+function tsharkData(text: string, at: number, anchorEnd: number, push: Push, scan: TextScan): number | null {
+  {
+    {
       const lineStart = onlyIndent(text, at, 40);
       if (lineStart < 0) return null;
       const indent = at - lineStart;
@@ -157,6 +160,6 @@ export function tsharkDataDetector(): TriggeredDetector {
       if (end === headerEnd) return null;
       push({ start: headerEnd + 1, end, category: 'credentials', pattern: 'credentials.payload', kind: 'secret', marker: `${' '.repeat(indent + 4)}[message body: ${bytes} bytes]` });
       return end;
-    },
-  };
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import type { Category, IdentifierDictionary } from '../types.js';
 import { ansibleHostDetector, ansiblePathDetector } from './ansible.js';
 import { isWordChar, type Candidate, type Push, type TriggeredDetector } from './candidate.js';
-import { hexDumpDetector, tcpdumpAsciiDetector, tsharkDataDetector } from './capture.js';
+import { hexDumpLine, tcpdumpAsciiLine, tsharkDataLine } from './capture.js';
 import { commandLineDetector } from './command-line.js';
 import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scanBase64, vendorKeyDetector } from './credentials.js';
 import { scanCustom, type CustomPattern } from './custom.js';
@@ -9,13 +9,13 @@ import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
 import { domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
 import { ipDetector } from './ip.js';
-import { formatIpv6, ipv6Detector, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
-import { macDetector } from './mac.js';
+import { scanHexAddresses } from './hex-addresses.js';
+import { formatIpv6, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
 import { incusPathDetector } from './service.js';
 import { TextScan } from './text-scan.js';
-import { structureDetector } from './structure.js';
+import { structureDetectors } from './structure.js';
 import { urlDetector } from './url.js';
-import { nmapVersionDetector, nmapXmlVersionDetector, sshBannerDetector } from './versions.js';
+import { nmapPortLine, nmapXmlVersionDetector, sshBannerDetector } from './versions.js';
 
 export type SwitchableCategory = Exclude<Category, 'infra' | 'custom'>;
 
@@ -52,11 +52,11 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Order matters where anchors start at the same place: the first listed is tried first.
   add(true, infraNameDetector(names));
   add(true, domainContextDetector(names));
-  add(true, structureDetector(names.domains));
+  const structure = structureDetectors(names.domains);
+  const capture = enabled.credentials ? [hexDumpLine, tcpdumpAsciiLine, tsharkDataLine] : [];
+  add(true, lineStartDetector([structure?.line, enabled.service ? nmapPortLine : undefined, ...capture]));
+  add(true, structure?.inline ?? null);
   add(true, projectPrefixDetector(names));
-  add(enabled.credentials, hexDumpDetector());
-  add(enabled.credentials, tcpdumpAsciiDetector());
-  add(enabled.credentials, tsharkDataDetector());
   add(enabled.credentials, privateKeyDetector());
   add(enabled.credentials, vendorKeyDetector());
   add(enabled.credentials, jwtDetector());
@@ -67,7 +67,6 @@ export function createScanner(options: ScannerOptions): Scanner {
   add(enabled.ansible, ansibleHostDetector());
   add(enabled.ansible, ansiblePathDetector());
   add(enabled.service, incusPathDetector());
-  add(enabled.service, nmapVersionDetector());
   add(enabled.service, nmapXmlVersionDetector());
   add(enabled.service, sshBannerDetector());
   add(enabled.incus, incusCommandDetector());
@@ -75,14 +74,13 @@ export function createScanner(options: ScannerOptions): Scanner {
   add(enabled.incus, instanceDetector(dictionary.domains));
   add(enabled.fqdn, fqdnDetector());
   add(true, ipDetector({ addresses: new Set(dictionary.addresses), subnets: new Set(dictionary.subnets), enabled: enabled.ip }));
-  add(true, ipv6Detector({ ...declaredIpv6(dictionary), enabled: enabled.ip }));
-  add(enabled.ip, macDetector());
 
   // One capturing group per detector: the group that matched says whose anchor it is.
   const combined = new RegExp(detectors.map((d) => `(${d.trigger})`).join('|'), 'gm');
   // Each anchor alone, to give the next detectors their turn where the first one found nothing.
   const sticky = detectors.map((d) => new RegExp(d.trigger, 'ym'));
   const { allow } = options;
+  const hexOptions = { ...declaredIpv6(dictionary), enabled: enabled.ip, mac: enabled.ip };
 
   return (text) => {
     const found: Candidate[] = [];
@@ -93,6 +91,7 @@ export function createScanner(options: ScannerOptions): Scanner {
       found.push(c);
     };
     const memo = new TextScan(text);
+    for (const d of detectors) d.atTextStart?.(text, push, memo);
     combined.lastIndex = 0;
     for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
       let i = 1;
@@ -109,6 +108,7 @@ export function createScanner(options: ScannerOptions): Scanner {
       combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
     }
     if (enabled.credentials) scanBase64(text, push);
+    scanHexAddresses(text, push, hexOptions);
     scanCustom(text, options.custom, push);
     return resolveOverlaps(found);
   };
@@ -128,6 +128,29 @@ function declaredIpv6(dictionary: IdentifierDictionary): Omit<Ipv6DetectorOption
     if (groups !== null) addresses.add(formatIpv6(groups));
   }
   return { prefixes, addresses };
+}
+
+type LineLook = (text: string, lineStart: number, push: Push, scan: TextScan) => void;
+
+/**
+ * One anchor on `\n` for everything decided by what a line starts with
+ * (structure, nmap's port table). It consumes the newline: no other anchor
+ * starts with one, and giving every other detector its turn at each line
+ * start halved the engine's speed.
+ */
+function lineStartDetector(looks: readonly (LineLook | undefined)[]): TriggeredDetector | null {
+  const all = looks.filter((l): l is LineLook => l !== undefined);
+  if (all.length === 0) return null;
+  return {
+    trigger: '\\n',
+    detect(text, at, _anchorEnd, push, scan) {
+      for (const look of all) look(text, at + 1, push, scan);
+      return at + 1;
+    },
+    atTextStart(text, push, scan) {
+      for (const look of all) look(text, 0, push, scan);
+    },
+  };
 }
 
 function gluedBefore(text: string, start: number): boolean {

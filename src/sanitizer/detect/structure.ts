@@ -45,8 +45,7 @@ interface IndentState {
   stack: { indent: number; parent: boolean }[];
 }
 
-export function structureDetector(domains: ReadonlySet<string>): TriggeredDetector | null {
-  if (domains.size === 0) return null;
+function structureAt(domains: ReadonlySet<string>): TriggeredDetector {
   const found = (push: Push, start: number, name: string): void => {
     if (domains.has(name)) push({ start, end: start + name.length, category: 'infra', pattern: 'infra.domain', kind: 'domain' });
   };
@@ -78,7 +77,7 @@ export function structureDetector(domains: ReadonlySet<string>): TriggeredDetect
   };
 
   return {
-    trigger: `(?:\\[|PLAY \\[|\\|--@?|\\| +|(?:${NAME_KEYS.join('|')})["']?[ \\t]*[:=][ \\t]*|["']?(?:${names.join('|')})["']?[ \\t]*:)`,
+    trigger: `(?:\\[|PLAY \\[|\\|--@?|\\| +|(?:${NAME_KEYS.join('|')})["']?[ \\t]*[:=][ \\t]*|(?:"(?:${names.join('|')})"|'(?:${names.join('|')})'|(?:${names.join('|')}))[ \\t]*:)`,
     detect(text, at, anchorEnd, push, scan) {
       const c = text[at];
       if (c === '[') {
@@ -164,6 +163,61 @@ export function structureDetector(domains: ReadonlySet<string>): TriggeredDetect
         if (m[3] !== undefined && text[pos] !== '[' && !/^[:,!&]/.test(value.slice(m.index + name.length))) break;
       }
       return anchorEnd;
+    },
+  };
+}
+
+export interface StructureDetectors {
+  /** Looks at what the line starting at `lineStart` starts with. */
+  readonly line: (text: string, lineStart: number, push: Push, scan: TextScan) => void;
+  /** Wakes on a quoted key inside a line: `{"children": ["pro"]`, `"pro": {`. */
+  readonly inline: TriggeredDetector;
+}
+
+
+/**
+ * The structural detectors, anchored where structure is: line starts, and
+ * quoted keys. (Anchoring on `[`, `|`, `to` or every declared name anywhere
+ * made the combined regex wake all the time: the engine lost half its speed.)
+ */
+export function structureDetectors(domains: ReadonlySet<string>): StructureDetectors | null {
+  if (domains.size === 0) return null;
+  const inner = structureAt(domains);
+  const sticky = new RegExp(inner.trigger, 'y');
+  const tryAt = (text: string, pos: number, push: Push, scan: TextScan): boolean => {
+    sticky.lastIndex = pos;
+    const m = sticky.exec(text);
+    if (m === null) return false;
+    inner.detect(text, pos, pos + m[0].length, push, scan);
+    return true;
+  };
+  // What a structural line can start with: most lines start otherwise and cost one lookup.
+  const firsts = new Set(['[', 'P', '|', '"', "'", ...NAME_KEYS.map((k) => k[0] ?? ''), ...[...domains].map((d) => d[0] ?? '')]);
+  const line = (text: string, lineStart: number, push: Push, scan: TextScan): void => {
+    let pos = lineStart;
+    while (pos < lineStart + 64 && (text.charCodeAt(pos) === 32 || text.charCodeAt(pos) === 9)) pos++;
+    if (text.charCodeAt(pos) === 45 && text.charCodeAt(pos + 1) === 32) pos += 2;
+    if (!firsts.has(text[pos] ?? '')) return;
+    // `ansible-inventory --graph`: `  |  |--@pro:`, the node after the tree's bars.
+    if (text[pos] === '|') {
+      let i = pos;
+      while (i < pos + 60 && (text[i] === '|' || text[i] === ' ')) i++;
+      if (text.startsWith('--', i) && text[i - 1] === '|') {
+        tryAt(text, i - 1, push, scan);
+        return;
+      }
+    }
+    tryAt(text, pos, push, scan);
+  };
+  const names = [...domains].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&'));
+  return {
+    line,
+    inline: {
+      trigger: `"(?:${[...NAME_KEYS, ...names].join('|')})"[ \\t]*:`,
+      detect(text, at, _anchorEnd, push, scan) {
+        if (!tryAt(text, at, push, scan)) tryAt(text, at + 1, push, scan);
+        return null;
+      },
     },
   };
 }

@@ -25,36 +25,30 @@ const PORT_LINE = /^(\d{1,5})\/(?:tcp|udp|sctp)[ \t]+\S+[ \t]+\S+[ \t]+/;
  * nmap -sV's port table: `22/tcp open ssh OpenSSH 10.0p2 Debian 7+deb13u4
  * (protocol 2.0)`. The version runs from the first token that starts with a
  * number to the parenthesised extra information or the end of the line.
+ * Called for each line start (see scan.ts).
  */
-export function nmapVersionDetector(): TriggeredDetector {
-  return {
-    trigger: '/(?:tcp|udp|sctp)[ \\t]+(?:open|filtered|closed|open\\|filtered|unfiltered)[ \\t]',
-    detect(text, at, _anchorEnd, push, scan) {
-      let lineStart = at;
-      while (lineStart > 0 && at - lineStart < 5 && text.charCodeAt(lineStart - 1) >= 48 && text.charCodeAt(lineStart - 1) <= 57) lineStart--;
-      if (lineStart === at || (lineStart > 0 && text[lineStart - 1] !== '\n')) return null;
-      const end = lineEnd(text, at, scan);
-      if (end - lineStart > 400) return null;
-      const line = text.slice(lineStart, end);
-      const m = PORT_LINE.exec(line);
-      if (m === null) return null;
-      let pos = m[0].length;
-      const rest = line.slice(pos);
-      const tokens = rest.split(' ');
-      for (const token of tokens) {
-        const v = VERSION_TOKEN.exec(token);
-        if (v !== null && token !== '') {
-          const paren = line.indexOf(' (', pos);
-          let stop = paren < 0 ? line.length : paren;
-          while (stop > pos && line[stop - 1] === ' ') stop--;
-          generalize(push, lineStart + pos, lineStart + stop, v[1] ?? '');
-          return end;
-        }
-        pos += token.length + 1;
-      }
-      return null;
-    },
-  };
+export function nmapPortLine(text: string, lineStart: number, push: Push, scan: TextScan): void {
+  const end = lineEnd(text, lineStart, scan);
+  if (end - lineStart > 400 || !isDigit(text.charCodeAt(lineStart))) return;
+  const line = text.slice(lineStart, end);
+  const m = PORT_LINE.exec(line);
+  if (m === null) return;
+  let pos = m[0].length;
+  for (const token of line.slice(pos).split(' ')) {
+    const v = VERSION_TOKEN.exec(token);
+    if (v !== null) {
+      const paren = line.indexOf(' (', pos);
+      let stop = paren < 0 ? line.length : paren;
+      while (stop > pos && line[stop - 1] === ' ') stop--;
+      generalize(push, lineStart + pos, lineStart + stop, v[1] ?? '');
+      return;
+    }
+    pos += token.length + 1;
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
 }
 
 const XML_VERSION = /version="(v?(\d+)[^"]*)"/y;
