@@ -1,4 +1,4 @@
-import { isWordChar, type Candidate, type TriggeredDetector } from './candidate.js';
+import { isWordChar, type Candidate } from './candidate.js';
 import { readIpv4At } from './ip.js';
 import type { CharClass } from './text-scan.js';
 
@@ -147,32 +147,11 @@ export function formatIpv6(g: readonly number[], options: { upper?: boolean; exp
 }
 
 /**
- * IPv6 addresses and prefixes: link-local (`fe80::…`), unique-local (`fd42:…`,
- * Incus's own), and anything inside a declared prefix; in any notation
- * (compressed, expanded, upper case, bracketed with a port, with a zone or a
- * prefix length). Global and special addresses (loopback, multicast,
- * documentation) are left alone, as public IPv4 addresses are.
+ * Which IPv6 addresses are replaced: link-local (`fe80::…`), unique-local
+ * (`fd42:…`, Incus's own), and anything inside a declared prefix. Global and
+ * special addresses (loopback, multicast, documentation) are left alone, as
+ * public IPv4 addresses are. (Found by scanHexAddresses.)
  */
-export function ipv6Detector(options: Ipv6DetectorOptions): TriggeredDetector {
-  return {
-    // Two colon-separated groups, or `::` then a group: every IPv6 address but `::` starts so.
-    trigger: '(?:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:|::[0-9A-Fa-f])',
-    detect(text, at, _anchorEnd, push, scan) {
-      // The address starts where its run starts: an anchor inside a run is not one.
-      if (at > 0) {
-        const before = text.charCodeAt(at - 1);
-        if (isHexOrColon(before) || isWordChar(before) || before === 46) return null;
-      }
-      const runEnd = scan.runEnd(isHexOrColon, at);
-      const ip = readIpv6At(text, at, runEnd);
-      if (ip === null) return null;
-      const candidate = ipv6Candidate(ip, options);
-      if (candidate !== null) push(candidate);
-      return ip.end;
-    },
-  };
-}
-
 export function ipv6Candidate(ip: Ipv6At, options: Ipv6DetectorOptions): Candidate | null {
   const kind = ip.prefix === null ? 'ip6' : 'cidr6';
   const base = { start: ip.start, end: ip.end, kind } as const;

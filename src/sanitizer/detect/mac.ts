@@ -1,4 +1,4 @@
-import { isWordChar, type TriggeredDetector } from './candidate.js';
+import { isWordChar } from './candidate.js';
 
 const COLON_OR_DASH = /([0-9A-Fa-f]{2})([:-])([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})/y;
 const CISCO = /([0-9A-Fa-f]{4})\.([0-9A-Fa-f]{4})\.([0-9A-Fa-f]{4})/y;
@@ -32,28 +32,4 @@ export function readMacAt(text: string, at: number): { end: number; bytes: numbe
   const bytes: number[] = [];
   for (let i = 0; i < 12; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
   return { end, bytes };
-}
-
-/**
- * MAC addresses in colon, dash, Cisco dot and upper-case notations: Incus's
- * own (`10:66:6a`, formerly `00:16:3e`) and every other unicast address.
- * Broadcast, all-zero and multicast addresses (`33:33:…`, `01:00:5e:…`) are
- * derived from no one's hardware and stay.
- */
-export function macDetector(): TriggeredDetector {
-  return {
-    trigger: '(?:[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}[:-]|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.)',
-    detect(text, at, _anchorEnd, push) {
-      if (at > 0) {
-        const before = text.charCodeAt(at - 1);
-        if (isWordChar(before) || before === 58 || before === 45 || before === 46) return null;
-      }
-      const mac = readMacAt(text, at);
-      if (mac === null) return null;
-      const [first = 0] = mac.bytes;
-      if ((first & 1) === 1 || mac.bytes.every((b) => b === 0)) return mac.end;
-      push({ start: at, end: mac.end, category: 'ip', pattern: 'ip.mac', kind: 'mac' });
-      return mac.end;
-    },
-  };
 }
