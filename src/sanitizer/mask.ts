@@ -30,6 +30,17 @@ export function maskFor(candidate: Candidate, value: string): string {
       // A network address keeps its zero host: `10.ZONE.SEQ.0/24`.
       return `${address.endsWith('.0') && marker.endsWith('.HOST') ? marker.replace(/HOST$/, '0') : marker}/${prefix}`;
     }
+    case 'ip6':
+    case 'cidr6': {
+      const slash = value.indexOf('/');
+      const marker = /^fe[89ab]/i.test(value) ? 'fe80::HOST' : /^f[cd]/i.test(value) ? 'fdXX:XXXX:XXXX:XXXX::HOST' : 'XXXX::HOST';
+      return slash < 0 ? marker : `${marker.replace(/HOST$/, '')}${value.slice(slash)}`;
+    }
+    case 'mac':
+      // The separators stay: the model still sees which notation it was.
+      return value.replace(/[0-9A-Fa-f]/g, 'X');
+    case 'generalized':
+      return value;
     case 'domain':
       return 'DOMAIN';
     case 'bridge':

@@ -1,6 +1,8 @@
 import { escapeRegex } from './detect/candidate.js';
 
 const IP_SHAPED = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:\/\d{1,2})?$/;
+/** IPv6 and MAC pseudonyms: a colon or a hex digit next to one means it goes on (`2001:db8::1:5`). */
+const HEX_COLON_SHAPED = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:\/\d{1,3})?$|^[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}$/;
 const WORD = /\w/;
 
 /**
@@ -16,6 +18,8 @@ export interface Matcher {
   readonly prefixes: ReadonlySet<string>;
   /** Address pseudonyms: `198.18.3.1` + `.` is still undecided (`198.18.3.1.5` is not it). */
   readonly addresses: ReadonlySet<string>;
+  /** IPv6 and MAC pseudonyms: `2001:db8::1` + `:` is still undecided. */
+  readonly hexColon: ReadonlySet<string>;
   /** First characters of the pseudonyms: most positions can be ruled out with one lookup. */
   readonly firstChars: ReadonlySet<string>;
   readonly maxLength: number;
@@ -57,9 +61,11 @@ export class PseudonymIndex {
     const all = [...this.originals.keys()].sort((a, b) => b.length - a.length || (a < b ? -1 : 1));
     const words: string[] = [];
     const addresses: string[] = [];
+    const hexColon: string[] = [];
     const others: string[] = [];
     for (const p of all) {
       if (IP_SHAPED.test(p)) addresses.push(p);
+      else if (HEX_COLON_SHAPED.test(p)) hexColon.push(p);
       else if (WORD.test(p[0] ?? '') && WORD.test(p[p.length - 1] ?? '')) words.push(p);
       else others.push(p);
     }
@@ -69,11 +75,14 @@ export class PseudonymIndex {
       groups.push(`${WORD.test(p[0] ?? '') ? left('\\w') : ''}${escapeRegex(p)}${WORD.test(p[p.length - 1] ?? '') ? '(?!\\w)' : ''}`);
     }
     if (words.length > 0) groups.push(`${left('\\w')}(?:${words.map(escapeRegex).join('|')})(?!\\w)`);
-    if (addresses.length > 0) groups.push(`${left('[\\w.]')}(?:${addresses.map(escapeRegex).join('|')})(?!\\w|\\.\\d)`);
+    // `2001:db8::1:5` goes on; `2001:db8::1: ICMP6` (tcpdump) does not.
+    if (hexColon.length > 0) groups.push(`${left('[\\w:.]')}(?:${hexColon.map(escapeRegex).join('|')})(?!\\w|:[0-9A-Fa-f:])`);
+    // Not a longer number (`198.18.3.1.5`), but tcpdump's `address.port > ` / `address.port: ` (see ip.ts).
+    if (addresses.length > 0) groups.push(`${left('[\\w.]')}(?:${addresses.map(escapeRegex).join('|')})(?!\\w|\\.\\d(?!\\d{0,4}(?: > |: )))`);
     const prefixes = new Set<string>();
     for (const p of all) for (let i = 1; i <= p.length; i++) prefixes.add(p.slice(0, i));
     const firstChars = new Set(all.map((p) => p[0] ?? ''));
-    return { regex: new RegExp(groups.join('|'), 'g'), prefixes, addresses: new Set(addresses), firstChars, maxLength: all[0]?.length ?? 0 };
+    return { regex: new RegExp(groups.join('|'), 'g'), prefixes, addresses: new Set(addresses), hexColon: new Set(hexColon), firstChars, maxLength: all[0]?.length ?? 0 };
   }
 }
 

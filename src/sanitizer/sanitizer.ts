@@ -3,6 +3,7 @@ import { compileCustomPatterns } from './detect/custom.js';
 import { createScanner, type SwitchableCategory } from './detect/scan.js';
 import { SanitizeError } from './errors.js';
 import { maskFor } from './mask.js';
+import { TextOccurrences } from './occurrences.js';
 import { Pseudonymizer } from './pseudonym.js';
 import { PseudonymIndex, restoreText } from './restore.js';
 import { createStreamRestorer } from './stream-restore.js';
@@ -11,6 +12,14 @@ import type { DomainSanitizer, Replacement, SanitizeMode, SanitizerOptions, Stre
 const SWITCHABLE: readonly SwitchableCategory[] = ['ip', 'incus', 'fqdn', 'service', 'ansible', 'credentials'];
 /** Below this, a secret could be guessed and pseudonyms reversed by anyone who can guess an original. */
 const MIN_SECRET_BYTES = 16;
+
+/**
+ * A value longer than this is masked even in pseudonymize mode: every
+ * pseudonym goes into the restore matcher, and one of hundreds of kilobytes (a
+ * path without end) would make it too large to build — no answer of the
+ * domain could be restored any more.
+ */
+const MAX_PSEUDONYMIZED = 1024;
 
 const PASS_THROUGH: StreamRestorer = { push: (fragment) => fragment, flush: () => '' };
 
@@ -42,7 +51,7 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
     } catch (err) {
       throw new SanitizeError(`domain ${options.domain}: cannot read the mapping store: ${describeError(err)}`, { cause: err });
     }
-    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: options.dictionary.domains, onPseudonym: (p, o) => index.add(p, o) });
+    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: [...new Set([...options.dictionary.domains, ...options.dictionary.projects])], onPseudonym: (p, o) => index.add(p, o) });
   }
 
   return {
@@ -54,11 +63,12 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
         const found = scan(text);
         if (found.length === 0) return { text, replacements: [] };
         const replacements = new Map<string, Replacement>();
+        const occurrences = new TextOccurrences(text);
         let out = '';
         let pos = 0;
         for (const c of found) {
           const original = text.slice(c.start, c.end);
-          const replacement = c.kind === 'secret' || pseudonymizer === null ? maskFor(c, original) : pseudonymizer.pseudonym(original, c.kind, text);
+          const replacement = c.kind === 'secret' || c.kind === 'generalized' || pseudonymizer === null || original.length > MAX_PSEUDONYMIZED ? maskFor(c, original) : pseudonymizer.pseudonym(original, c.kind, occurrences);
           out += text.slice(pos, c.start) + replacement;
           pos = c.end;
           const key = `${c.pattern}\u0000${original}`;

@@ -4,13 +4,14 @@ import type { StreamRestorer } from './types.js';
 
 /** Raw text kept from what was already emitted, for the left boundary (and JSON escapes) of the next pseudonym. */
 const CONTEXT = 16;
+const TCPDUMP_PORT_TAIL = /\.\d{0,5}(?: >?|:)?$/;
 
 /**
  * Restore a stream of fragments that may split a pseudonym anywhere. Each push
  * emits everything that can no longer change, and holds back only the tail
  * that could still become a pseudonym: the longest suffix that is a prefix of
  * one (or an address pseudonym followed by `.`, whose end is still undecided).
- * The hold-back is therefore never longer than the longest pseudonym + 1.
+ * The hold-back is therefore never longer than the longest pseudonym + 8.
  * The concatenation of everything pushed out, flush included, is exactly
  * restore(whole text).
  */
@@ -21,11 +22,14 @@ export function createStreamRestorer(index: PseudonymIndex, escape?: (original: 
   const esc = escape ?? ((s: string) => s);
 
   const holdStart = (matcher: Matcher, buffer: string, from: number): number => {
-    for (let s = Math.max(from, buffer.length - matcher.maxLength - 1); s < buffer.length; s++) {
+    for (let s = Math.max(from, buffer.length - matcher.maxLength - 8); s < buffer.length; s++) {
       if (!matcher.firstChars.has(buffer[s] ?? '')) continue;
       const tail = buffer.slice(s);
       if (matcher.prefixes.has(tail)) return s;
-      if (tail.endsWith('.') && matcher.addresses.has(tail.slice(0, -1))) return s;
+      // An address pseudonym then `.`, `.port`, `.port ` or `.port >`/`.port:`: tcpdump's port may follow, still undecided.
+      const port = TCPDUMP_PORT_TAIL.exec(tail);
+      if (port !== null && matcher.addresses.has(tail.slice(0, port.index))) return s;
+      if (tail.endsWith(':') && matcher.hexColon.has(tail.slice(0, -1))) return s;
     }
     return buffer.length;
   };

@@ -22,6 +22,25 @@ const POSITIVES: readonly (readonly [string, string, readonly string[]])[] = [
   ['ip', 'lan 192.168.10.0/24 and 10.200.0.0/16', ['ip.cidr 192.168.10.0/24', 'ip.cidr 10.200.0.0/16']],
   ['ip', 'root@192.168.1.5:22 [10.9.9.9]', ['ip.rfc1918-c 192.168.1.5', 'ip.rfc1918-a 10.9.9.9']],
   ['ip', 'range 10.1.1.10-10.1.1.20.', ['ip.rfc1918-a 10.1.1.10', 'ip.rfc1918-a 10.1.1.20']],
+  // ip: IPv6 (link-local, unique-local, any notation) and MAC addresses (any notation)
+  ['ip', 'ping fe80::1266:6aff:fe70:de4%eth0', ['ip.ipv6-link-local fe80::1266:6aff:fe70:de4']],
+  ['ip', 'inet6 fd42:5a17:d2c0:7e1b:1266:6aff:fe70:de4/64 scope global', ['ip.ipv6-ula fd42:5a17:d2c0:7e1b:1266:6aff:fe70:de4/64']],
+  ['ip', 'curl http://[fd42:5a17:d2c0:7e1b::1]:8080/ and FD42:5A17:D2C0:7E1B:0000:0000:0000:0002', ['ip.ipv6-ula fd42:5a17:d2c0:7e1b::1', 'ip.ipv6-ula FD42:5A17:D2C0:7E1B:0000:0000:0000:0002']],
+  ['ip', 'IP6 fd42:1::5.40124 > fd42:1::6.80: Flags [S]', ['ip.ipv6-ula fd42:1::5', 'ip.ipv6-ula fd42:1::6']],
+  ['ip', 'link/ether 10:66:6a:70:0d:e4 brd ff:ff:ff:ff:ff:ff', ['ip.mac 10:66:6a:70:0d:e4']],
+  ['ip', 'MAC Address: 10:66:6A:67:8A:8F (Unknown), 00-16-3E-12-34-56, 0016.3e12.3456', ['ip.mac 10:66:6A:67:8A:8F', 'ip.mac 00-16-3E-12-34-56', 'ip.mac 0016.3e12.3456']],
+  ['ip', 'tcpdump: 10.1.2.3.56224 > 10.1.2.4.80: Flags [S]', ['ip.rfc1918-a 10.1.2.3', 'ip.rfc1918-a 10.1.2.4']],
+  // ordinary-word domains where the structure names them
+  ['infra', '[pro]\nweb1\n[perso:vars]\nx=1\n[client:children]', ['infra.domain pro', 'infra.domain perso', 'infra.domain client']],
+  ['infra', '- hosts: pro\n  tasks: []\nPLAY [perso] ****', ['infra.domain pro', 'infra.domain perso']],
+  ['infra', 'network_policies:\n  - from: pro\n    to: ai-tools', ['infra.domain pro', 'infra.domain ai-tools']],
+  ['infra', 'domains:\n  pro:\n    trust_level: trusted\n  perso:\n    x: 1', ['infra.domain pro', 'infra.domain perso']],
+  ['infra', '{"children": ["ungrouped", "pro"], "client": {"hosts": []}}', ['infra.domain pro', 'infra.domain client']],
+  ['infra', '| pro (current) | YES | NO |\n| perso | NO |', ['infra.domain pro', 'infra.domain perso']],
+  ['infra', '  |--@pro:\n  |  |--web-1', ['infra.domain pro', 'ansible.host web-1']],
+  // incus: prefixed and suffixed names
+  ['incus', 'containers/pro_pro-web and custom/ai-tools_models', ['incus.volume pro_pro-web', 'incus.volume ai-tools_models']],
+  ['fqdn', 'Nmap scan report for web-7.incus (10.9.9.9)', ['fqdn.incus web-7.incus', 'ip.rfc1918-a 10.9.9.9']],
   // incus
   ['incus', 'the old bridge net-lab2', ['incus.bridge net-lab2']],
   ['incus', 'perso-laptop and ai-tools-2', ['incus.instance perso-laptop', 'incus.instance ai-tools-2']],
@@ -55,6 +74,15 @@ const POSITIVES: readonly (readonly [string, string, readonly string[]])[] = [
   ['credentials', 'https://api.example.com/x?access_token=abcd1234&page=2', ['credentials.token abcd1234']],
   ['credentials', 'mysql --password s3cretpw -h db', ['credentials.password s3cretpw']],
   ['credentials', 'postgres://app:Pa55word@db.example.com/app', ['credentials.url-password Pa55word']],
+  ['credentials', 'redis://:s3cretpw@cache:6379/0 and amqp://guest:gu3st@rabbit/', ['credentials.url-password s3cretpw', 'credentials.url-password gu3st']],
+  ['credentials', "sshpass -p 'Tr0ub4dor' ssh root@db", ['credentials.command-password Tr0ub4dor']],
+  ['credentials', 'mysql -u root -pHunter22 app; mysql -u root -p app', ['credentials.command-password Hunter22']],
+  ['credentials', 'curl -s -u admin:Adm1n-pw https://x/ && redis-cli -a R3dis-pw ping', ['credentials.command-password Adm1n-pw', 'credentials.command-password R3dis-pw']],
+  ['credentials', 'smbclient //srv/share -U alice%Wonder1and', ['credentials.command-password Wonder1and']],
+  ['credentials', '\t0x0000:  4500 003c 26ed 4000 4006 435f 0abb 5da2  E..<&.@.@.C_..].\n\t0x0010:  0abb 5d58                                ..]X', ['credentials.payload 0x0000:  4500 003c 26ed 4000 4006 435f 0abb 5da2  E..<&.@.@.C_..].\n\t0x0010:  0abb 5d58                                ..]X']],
+  // service: versions generalised, product kept
+  ['service', '22/tcp   open  ssh     OpenSSH 9.2p1 Debian 2+deb12u3 (protocol 2.0)', ['service.version 9.2p1 Debian 2+deb12u3']],
+  ['service', 'banner SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3', ['service.version 9.2p1 Debian-2+deb12u3']],
   ['credentials', 'key AKIAIOSFODNN7EXAMPLE', ['credentials.aws-access-key AKIAIOSFODNN7EXAMPLE']],
   ['credentials', 'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789', ['credentials.github-token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789']],
   ['credentials', 'github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv', ['credentials.github-token github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv']],
@@ -112,6 +140,12 @@ const NEGATIVES: readonly (readonly [string, string])[] = [
   ['paths and identifiers', 'src/sanitizer/detect/credentials.ts and getUserAccountSettingsFromServerCache and SOME_LONG_CONSTANT_NAME_FOR_TESTS_V2'],
   ['incus in prose', 'Incus is great; we use incus list to see instances and the incus daemon'],
   ['file paths', 'inventory/hosts.ini and group_vars/all.yml'],
+  ['times and ratios', '12:30:45, 2026-12-05 01:22:23.851512, 10:30-11:45, 16:9, a:b:c'],
+  ['special IPv6', 'loopback ::1, any ::, all-nodes ff02::1, docs 2001:db8::1, public 2606:4700::1111, fe80::/10, C++ std::vector and a::b::c'],
+  ['special MACs', 'ff:ff:ff:ff:ff:ff 00:00:00:00:00:00 33:33:00:00:00:01 01:00:5e:00:00:fb'],
+  ['ordinary words in prose', 'a pro tip: the client said that [pro] is a tag; hosts: web; from: alice@example.com'],
+  ['client_secret is no volume', 'client_secret_name and pro_tips'],
+  ['versions outside scan output', 'OpenSSH 9.2p1 is in Debian 12; nginx/1.22.1'],
 ];
 
 describe('detection: no false positives', () => {

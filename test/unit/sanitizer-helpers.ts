@@ -3,10 +3,15 @@ import { readFileSync } from 'node:fs';
 import { validateInfraText } from '../../src/config/validate.js';
 import { buildDictionary, createSanitizer, MemoryMappingStore, type DomainSanitizer, type IdentifierDictionary, type SanitizerOptions } from '../../src/sanitizer/index.js';
 
+let example: IdentifierDictionary | null = null;
+
+/** Parsed once: property tests build hundreds of sanitizers. */
 export function exampleDictionary(): IdentifierDictionary {
+  if (example !== null) return example;
   const result = validateInfraText(readFileSync(new URL('../../infra.example.yml', import.meta.url), 'utf8'), { file: 'infra.example.yml' });
   if (!result.ok) throw new Error('infra.example.yml is invalid');
-  return buildDictionary(result.model);
+  example = buildDictionary(result.model);
+  return example;
 }
 
 export const SECRET = new Uint8Array(32).fill(7);

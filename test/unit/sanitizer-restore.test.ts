@@ -20,7 +20,22 @@ const credentialsOnly = createSanitizer({
 
 const dictionary = exampleDictionary();
 const octet = fc.integer({ min: 0, max: 255 });
+const hex16 = fc.integer({ min: 1, max: 0xffff }).map((n) => n.toString(16));
 const word = fc.constantFrom('the', 'pro', 'client', 'project', 'prose', 'net-zero', 'well-known', 'server', 'version', 'v1.2.3', '1.2.3.4', '8.8.8.8', 'claude-sonnet-4-5', 'llama3.1:8b', 'sha', 'a', 'x', '42', 'kelaso', '198.18.0.1');
+const ipv6 = fc.oneof(
+  fc.tuple(fc.constantFrom('fe80::', 'fd42:5a17:d2c0:7e1b:', 'FD42:5A17:D2C0:7E1B:', 'fd42:0a17:00c0:7e1b:'), hex16, hex16, fc.constantFrom('', '/64', '%eth0')).map(([p, a, b, z]) => `${p}${p.endsWith('::') ? '' : '1266:'}${a}:fe12:${b}${z}`),
+  fc.tuple(hex16, fc.constantFrom('fd42:5a17:d2c0:7e1b::', 'fd42:1::')).map(([a, p]) => `[${p}${a}]:8443`),
+);
+const mac = fc
+  .tuple(fc.constantFrom('10:66:6a', '00:16:3e', '52:54:00'), fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 3, maxLength: 3 }), fc.constantFrom(':', '-', 'upper', 'dot'))
+  .map(([oui, nic, style]) => {
+    const hex = [...oui.split(':'), ...nic.map((n) => n.toString(16).padStart(2, '0'))];
+    if (style === 'dot') return `${hex[0]}${hex[1]}.${hex[2]}${hex[3]}.${hex[4]}${hex[5]}`;
+    const text = hex.join(style === 'upper' ? ':' : style);
+    return style === 'upper' ? text.toUpperCase() : text;
+  })
+  // Twelve digits in Cisco's dots are taken for a number, not a MAC (see detect/mac.ts).
+  .filter((m) => !/^[\d.]+$/.test(m));
 const identifier = fc.oneof(
   fc.constantFrom(...dictionary.instances, ...dictionary.bridges, ...dictionary.addresses, ...dictionary.subnets, ...dictionary.domains),
   fc.tuple(octet, octet, octet).map(([b, c, d]) => `10.${b}.${c}.${d}`),
@@ -28,6 +43,10 @@ const identifier = fc.oneof(
   fc.tuple(fc.integer({ min: 16, max: 31 }), octet, octet, fc.integer({ min: 8, max: 32 })).map(([b, c, d, p]) => `172.${b}.${c}.${d}/${p}`),
   fc.tuple(fc.constantFrom('perso', 'ai-tools', 'sandbox'), fc.stringMatching(/^[a-z][a-z0-9]{1,6}$/)).map(([d, m]) => `${d}-${m}`),
   fc.stringMatching(/^[a-z][a-z0-9]{1,8}$/).map((n) => `${n}.acme.corp`),
+  // IPv6 in every notation, MACs in every notation, ordinary-word domains where structure names them, Incus volume names.
+  ipv6,
+  mac,
+  fc.constantFrom('pro', 'perso', 'client').chain((d) => fc.constantFrom(`\n[${d}]\n`, `\n[${d}:vars]\n`, `\n- hosts: ${d}\n`, `\n  - from: ${d}\n    to: ${d}\n`, `PLAY [${d}] ***`, `| ${d} | YES |`, `"${d}": {`, `${d}_${d}-dev`)),
   fc.constantFrom('net-lab2', 'net-db', '/var/lib/incus/unix.socket', 'group_vars/web.yml', 'ansible_host=203.0.113.9', 'incus exec build-1 -- ls', 'http://ollama-box:11434/api', 'ACME\\bob'),
 );
 const secret = fc.constantFrom('password=hunter22', 'Bearer abcdef0123456789', 'AKIAIOSFODNN7EXAMPLE', 'postgres://u:pa55word@db.example.com', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl');
@@ -59,6 +78,19 @@ describe('restore', () => {
         expect(s.restore(s.sanitize(text).text)).toBe(text);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it('replaces every planted IPv6 and MAC address, and restores it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(ipv6, mac), { minLength: 1, maxLength: 5 }), (planted) => {
+        const s = fresh();
+        const text = `seen: ${planted.join(', ')}.`;
+        const out = s.sanitize(text).text;
+        for (const p of planted) expect(out).not.toContain(p.replace(/^\[|\]:8443$|%eth0$|\/64$/g, ''));
+        expect(s.restore(out)).toBe(text);
+      }),
+      { numRuns: 300 },
     );
   });
 

@@ -1,5 +1,6 @@
 import { identBefore, isWordChar, type TriggeredDetector } from './candidate.js';
 import { readIpv4At } from './ip.js';
+import { isHexOrColon, readIpv6At } from './ipv6.js';
 
 const HOST_NAME = /[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?/y;
 
@@ -7,8 +8,13 @@ const HOST_NAME = /[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?/y;
 export function ansibleHostDetector(): TriggeredDetector {
   return {
     trigger: `ansible_(?:ssh_)?host["']?[ \\t]*[=:][ \\t]*["']?`,
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, anchorEnd, push, scan) {
       if (!text.startsWith('ansible_', at) || identBefore(text, at)) return null;
+      const ip6 = readIpv6At(text, anchorEnd, scan.runEnd(isHexOrColon, anchorEnd));
+      if (ip6 !== null) {
+        push({ start: ip6.start, end: ip6.end, category: 'ansible', pattern: 'ansible.host', kind: ip6.prefix === null ? 'ip6' : 'cidr6' });
+        return anchorEnd;
+      }
       const ip = readIpv4At(text, anchorEnd);
       if (ip !== null) {
         push({ start: ip.start, end: ip.end, category: 'ansible', pattern: 'ansible.host', kind: ip.prefix === null ? 'ip' : 'cidr' });
@@ -52,7 +58,9 @@ export function ansiblePathDetector(): TriggeredDetector {
       SEGMENT.lastIndex = anchorEnd;
       const m = SEGMENT.exec(text);
       if (m === null) return null;
-      const name = m[0].replace(EXTENSION, '').replace(/\.+$/, '');
+      let name = m[0].replace(EXTENSION, '');
+      // A sentence's final dots are not part of the name (a loop: `/\.+$/` is quadratic on a run of dots).
+      while (name.endsWith('.')) name = name.slice(0, -1);
       if (name === '' || GENERIC.has(name)) return null;
       push({ start: anchorEnd, end: anchorEnd + name.length, category: 'ansible', pattern: marker[0], kind: 'name', marker: marker[1] });
       return anchorEnd;

@@ -1,4 +1,5 @@
 import type { Category } from '../types.js';
+import type { TextScan } from './text-scan.js';
 
 /**
  * How a found value is replaced. The detector decides what the value is; the
@@ -9,6 +10,12 @@ export type ValueKind =
   | 'ip'
   /** An address with a `/prefix`. */
   | 'cidr'
+  /** An IPv6 address (any notation). */
+  | 'ip6'
+  /** An IPv6 address with a `/prefix`. */
+  | 'cidr6'
+  /** A MAC address (colon, dash or dot notation). */
+  | 'mac'
   /** A domain (or Incus project) name. */
   | 'domain'
   /** A bridge, `net-<x>`. */
@@ -23,8 +30,10 @@ export type ValueKind =
   | 'path'
   /** A name found by its context (Ansible group, host, inventory). */
   | 'name'
-  /** A credential: masked in both modes, never restored. */
+  /** A credential or a packet's contents: masked in both modes, never restored. */
   | 'secret'
+  /** Replaced by a generalisation in both modes (its `marker`, e.g. `OpenSSH 9.x`), never restored. */
+  | 'generalized'
   /** A per-domain extra pattern: letters stay letters, digits stay digits. */
   | 'custom';
 
@@ -63,9 +72,19 @@ export interface TriggeredDetector {
    * place get their turn. Detectors resume right after their anchor, not after
    * what they found, so that anchors inside a found value (a `password=` after
    * a JWT, a declared name inside an incus command) are found too and the
-   * overlap ranking decides; only a PEM block is skipped whole.
+   * overlap ranking decides; only a PEM block and long secret runs are skipped whole.
+   *
+   * Work per anchor must not depend on how far the text goes on: a look ahead
+   * (to a closing quote, the end of a run or of a command) goes through `scan`,
+   * which remembers it, or is bounded by a fixed length. Anchors can repeat
+   * every few characters; a detector that rescans is quadratic.
    */
-  readonly detect: (text: string, at: number, anchorEnd: number, push: Push) => number | null;
+  readonly detect: (text: string, at: number, anchorEnd: number, push: Push, scan: TextScan) => number | null;
+  /**
+   * For detectors anchored on `\n` (what a line starts with): the same look at
+   * the text's first line, which no `\n` precedes.
+   */
+  readonly atTextStart?: (text: string, push: Push, scan: TextScan) => void;
 }
 
 /** `\w` plus the hyphen: the characters an identifier is made of. */

@@ -1,4 +1,12 @@
 import { isWordChar, type Push, type TriggeredDetector } from './candidate.js';
+import type { CharClass, TextScan } from './text-scan.js';
+
+/**
+ * Beyond this length a value after a secret's key is masked without looking at
+ * its shape (placeholder, type, code expression): the checks stay bounded per
+ * anchor, and a run that long after `password=` is not a placeholder anyone writes.
+ */
+const MAX_CHECKED_VALUE = 256;
 
 /** A key glued to a hyphen or an underscore is still a key: only a letter or digit before it means it is inside a word. */
 function alnumBefore(text: string, at: number): boolean {
@@ -17,6 +25,7 @@ function secret(push: Push, start: number, end: number, pattern: string): void {
 
 /** Values that stand for a secret rather than being one: templates, variables, masks. */
 function isPlaceholder(value: string): boolean {
+  if (value.length > MAX_CHECKED_VALUE) return false;
   return (
     /^[$%{<*[]/.test(value) ||
     /^(?:x+|\.+|-+|_+|\*+)$/i.test(value) ||
@@ -25,20 +34,21 @@ function isPlaceholder(value: string): boolean {
   );
 }
 
-const TOKEN_VALUE = /[A-Za-z0-9._~+/=-]+/y;
+/** RFC 6750 b64token characters. */
+const isTokenChar: CharClass = (c) => isBase64Char(c) || c === 46 || c === 126 || c === 61;
 
 /** `Bearer <token>` (RFC 6750), wherever it appears. */
 export function bearerDetector(): TriggeredDetector {
   return {
     trigger: '(?:[Bb]earer|BEARER)[ \\t]+',
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, anchorEnd, push, scan) {
       if (alnumBefore(text, at)) return null;
-      TOKEN_VALUE.lastIndex = anchorEnd;
-      const value = TOKEN_VALUE.exec(text)?.[0] ?? '';
+      const end = scan.runEnd(isTokenChar, anchorEnd);
+      const value = text.slice(anchorEnd, end);
       // "a Bearer token", "Bearer authentication": a word is not a token; a token has a digit or is long.
-      if (value.length < 8 || isPlaceholder(value) || (!/\d/.test(value) && value.length < 24)) return null;
-      secret(push, anchorEnd, anchorEnd + value.length, 'bearer');
-      return anchorEnd;
+      if (value.length < 8 || isPlaceholder(value) || (value.length < 24 && !/\d/.test(value))) return null;
+      secret(push, anchorEnd, end, 'bearer');
+      return end;
     },
   };
 }
@@ -53,7 +63,10 @@ const KEY_SEPARATOR = /(\\?["'])?[ \t]*(?::=|[=:])[ \t]*/y;
 const FLAG_SEPARATOR = /[ \t]+|=/y;
 const SCHEME = /(?:bearer|basic|token|digest|apikey|api-key)[ \t]+/iy;
 const QUOTED = /(\\?["'])/y;
-const UNQUOTED = /[^\s"'`&;,)}\]<>]+/y;
+/** What an unquoted value is made of: anything up to a space, quote, or the punctuation that ends a value in code, a URL or a shell line. */
+const isUnquotedChar: CharClass = (c) =>
+  !(c <= 32 || c === 34 || c === 39 || c === 96 || c === 38 || c === 59 || c === 44 || c === 41 || c === 125 || c === 93 || c === 60 || c === 62 || c === 127);
+const CODE_EXPRESSION = /^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/;
 
 const KEYWORDS = ['password', 'passwd', 'passphrase', 'secret', 'secret[_-]?key', 'token', 'api[_-]?key', 'apikey', 'access[_-]?key', 'private[_-]?key', 'authorization']
   .flatMap((k) => [`[${k[0]?.toUpperCase()}${k[0]}]${k.slice(1).replace(/key/g, '[Kk]ey')}`, k.toUpperCase()])
@@ -77,7 +90,7 @@ export function keyValueDetector(): TriggeredDetector {
   return {
     // Capitalised, lower- and upper-case spellings (no `i` flag: it slows the combined scan).
     trigger: `(?:${KEYWORDS})(?![A-Za-z0-9_])`,
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, anchorEnd, push, scan) {
       const keyword = text.slice(at, anchorEnd).toLowerCase();
       const pattern = keyPattern(keyword);
       const isFlag = text.startsWith('--', at - 2) || (at >= 2 && /--[A-Za-z0-9-]+$/.test(text.slice(Math.max(0, at - 40), at)));
@@ -96,29 +109,41 @@ export function keyValueDetector(): TriggeredDetector {
         const scheme = SCHEME.exec(text);
         if (scheme !== null) pos += scheme[0].length;
       }
-      QUOTED.lastIndex = pos;
-      const quote = QUOTED.exec(text)?.[1];
-      let value: string;
-      let start: number;
-      if (quote !== undefined) {
-        start = pos + quote.length;
-        const close = text.indexOf(quote, start);
-        const newline = text.indexOf('\n', start);
-        if (close < 0 || (newline >= 0 && newline < close)) return null;
-        value = text.slice(start, close);
-      } else {
-        start = pos;
-        UNQUOTED.lastIndex = pos;
-        value = UNQUOTED.exec(text)?.[0] ?? '';
-        // A code expression: `password=args.password`, `token=get_token()`, `secret=os.environ[...]`.
-        if (/^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+$/.test(value) || /[([]/.test(value)) return null;
-        value = value.replace(/[.:]+$/, '');
-      }
-      if (value.length < 4 || isPlaceholder(value) || NOT_SECRETS.has(value.toLowerCase())) return null;
-      secret(push, start, start + value.length, pattern);
-      return anchorEnd;
+      const found = readValue(text, pos, scan);
+      if (found === null) return null;
+      const { start, end } = found;
+      const value = text.slice(start, end);
+      if (value.length <= MAX_CHECKED_VALUE && (value.length < 4 || isPlaceholder(value) || NOT_SECRETS.has(value.toLowerCase()))) return null;
+      secret(push, start, end, pattern);
+      // A long run is masked whole: the keywords inside it need no second look.
+      return value.length > MAX_CHECKED_VALUE ? end : anchorEnd;
     },
   };
+}
+
+/**
+ * The value after a key's separator: quoted (up to its closing quote, on the
+ * same line) or unquoted (up to a space or closing punctuation, without a
+ * sentence's final dots and colons). Null for a code expression
+ * (`password=args.password`, `token=get_token()`) or no value at all.
+ */
+export function readValue(text: string, pos: number, scan: TextScan): { start: number; end: number } | null {
+  QUOTED.lastIndex = pos;
+  const quote = QUOTED.exec(text)?.[1];
+  if (quote !== undefined) {
+    const start = pos + quote.length;
+    const close = scan.indexOf(quote, start);
+    const newline = scan.indexOf('\n', start);
+    if (close < 0 || (newline >= 0 && newline < close)) return null;
+    return { start, end: close };
+  }
+  let end = scan.runEnd(isUnquotedChar, pos);
+  if (end - pos <= MAX_CHECKED_VALUE) {
+    const value = text.slice(pos, end);
+    if (CODE_EXPRESSION.test(value) || /[([]/.test(value)) return null;
+  }
+  while (end > pos && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 58)) end--;
+  return end > pos ? { start: pos, end } : null;
 }
 
 const PEM_END = /-----END ([A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----/y;
@@ -130,10 +155,10 @@ const HEADER_LINE = /^[A-Za-z-]+: \S.*$/;
 export function privateKeyDetector(): TriggeredDetector {
   return {
     trigger: '-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----',
-    detect(text, _at, anchorEnd, push) {
+    detect(text, _at, anchorEnd, push, scan) {
       const label = text.slice(_at + 11, anchorEnd - 5);
       const footer = `-----END ${label}-----`;
-      const endAt = text.indexOf(footer, anchorEnd);
+      const endAt = scan.indexOf(footer, anchorEnd);
       let bodyEnd: number;
       let resume: number;
       if (endAt >= 0) {
@@ -168,55 +193,81 @@ export function privateKeyDetector(): TriggeredDetector {
   };
 }
 
-const JWT = /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/y;
+const isBase64UrlChar: CharClass = (c) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 95 || c === 45;
 
-/** JSON Web Tokens: base64url `{"` header and payload (both start with `eyJ`). */
+/** JSON Web Tokens: base64url `{"` header and payload (both start with `eyJ`), then a signature. */
 export function jwtDetector(): TriggeredDetector {
   return {
     trigger: 'eyJ',
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, _anchorEnd, push, scan) {
       if (alnumBefore(text, at)) return null;
-      JWT.lastIndex = at;
-      const m = JWT.exec(text);
-      if (m === null) return null;
-      secret(push, at, at + m[0].length, 'jwt');
-      return anchorEnd;
+      // eyJ<8+ chars>.eyJ<8+ chars>.<signature>, each part a run read once.
+      const headerEnd = scan.runEnd(isBase64UrlChar, at + 3);
+      if (headerEnd - at < 11 || text.charCodeAt(headerEnd) !== 46 || !text.startsWith('eyJ', headerEnd + 1)) return null;
+      const payloadEnd = scan.runEnd(isBase64UrlChar, headerEnd + 4);
+      if (payloadEnd - headerEnd < 12 || text.charCodeAt(payloadEnd) !== 46) return null;
+      const end = scan.runEnd(isBase64UrlChar, payloadEnd + 1);
+      secret(push, at, end, 'jwt');
+      return end;
     },
   };
 }
 
-/** Vendor key formats, each with its documented prefix. */
-const VENDORS: readonly (readonly [string, RegExp])[] = [
-  ['anthropic-key', /sk-ant-[A-Za-z0-9_-]{20,}/y],
-  ['openai-key', /sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}/y],
-  ['github-token', /(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})/y],
-  ['aws-access-key', /(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])/y],
-  ['slack-token', /xox[abprs]-[A-Za-z0-9-]{10,}/y],
-  ['gitlab-token', /glpat-[A-Za-z0-9_-]{20,}/y],
-  ['google-api-key', /AIza[0-9A-Za-z_-]{35}/y],
-  ['stripe-key', /[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/y],
-  ['huggingface-token', /hf_[A-Za-z0-9]{30,}/y],
-  ['npm-token', /npm_[A-Za-z0-9]{36}/y],
+const isAlnum: CharClass = (c) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+const isAlnumUnderscore: CharClass = (c) => isAlnum(c) || c === 95;
+const isAlnumDash: CharClass = (c) => isAlnum(c) || c === 45;
+const DIGIT = /\d/g;
+const TWO_LETTERS = /[A-Za-z]{2}/g;
+
+interface VendorFormat {
+  readonly name: string;
+  /** The documented prefix, sticky; a fixed-length key is all prefix (`body` null). */
+  readonly prefix: RegExp;
+  readonly body: CharClass | null;
+  readonly min: number;
+}
+
+/** Vendor key formats, each with its documented prefix and the characters of its body. */
+const VENDORS: readonly VendorFormat[] = [
+  { name: 'anthropic-key', prefix: /sk-ant-/y, body: isBase64UrlChar, min: 20 },
+  { name: 'openai-key', prefix: /sk-(?:proj-|svcacct-|admin-)?/y, body: isBase64UrlChar, min: 20 },
+  { name: 'github-token', prefix: /gh[pousr]_/y, body: isAlnum, min: 30 },
+  { name: 'github-token', prefix: /github_pat_/y, body: isAlnumUnderscore, min: 22 },
+  { name: 'aws-access-key', prefix: /(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Za-z])/y, body: null, min: 0 },
+  { name: 'slack-token', prefix: /xox[abprs]-/y, body: isAlnumDash, min: 10 },
+  { name: 'gitlab-token', prefix: /glpat-/y, body: isBase64UrlChar, min: 20 },
+  { name: 'google-api-key', prefix: /AIza[0-9A-Za-z_-]{35}/y, body: null, min: 0 },
+  { name: 'stripe-key', prefix: /[rs]k_(?:live|test)_/y, body: isAlnum, min: 16 },
+  { name: 'huggingface-token', prefix: /hf_/y, body: isAlnum, min: 30 },
+  { name: 'npm-token', prefix: /npm_[A-Za-z0-9]{36}/y, body: null, min: 0 },
 ];
 
 export function vendorKeyDetector(): TriggeredDetector {
   return {
     trigger: '(?:sk-|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abprs]-|glpat-|AIza|[rs]k_(?:live|test)_|hf_|npm_)',
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, _anchorEnd, push, scan) {
       if (alnumBefore(text, at)) return null;
-      for (const [name, re] of VENDORS) {
-        re.lastIndex = at;
-        const m = re.exec(text);
+      for (const { name, prefix, body, min } of VENDORS) {
+        prefix.lastIndex = at;
+        const m = prefix.exec(text);
         if (m === null) continue;
-        const value = m[0];
+        const bodyStart = at + m[0].length;
+        const end = body === null ? bodyStart : scan.runEnd(body, bodyStart);
+        if (end - bodyStart < min) continue;
         // `sk-` is also the start of ordinary kebab-case words: a key has digits and letters.
-        if (name === 'openai-key' && !(/\d/.test(value) && /[A-Za-z]{2}/.test(value.slice(3)))) continue;
-        secret(push, at, at + value.length, name);
-        return anchorEnd;
+        if (name === 'openai-key' && !(inRange(scan, DIGIT, 1, at + 3, end) && inRange(scan, TWO_LETTERS, 2, at + 3, end))) continue;
+        secret(push, at, end, name);
+        return end;
       }
       return null;
     },
   };
+}
+
+/** Whether `re` (matching `length` characters) matches inside [from, end). */
+function inRange(scan: TextScan, re: RegExp, length: number, from: number, end: number): boolean {
+  const i = scan.search(re, from);
+  return i >= 0 && i + length <= end;
 }
 
 // A run starts after a character that cannot be in one (or at the very start):

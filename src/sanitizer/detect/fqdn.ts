@@ -1,6 +1,8 @@
 import type { TriggeredDetector } from './candidate.js';
 
-const SUFFIXES = ['internal', 'corp', 'local', 'lan'];
+const MAX_NAME = 253;
+/** `.incus`: the DNS domain Incus gives each bridge's instances by default. */
+const SUFFIXES = ['internal', 'corp', 'local', 'lan', 'incus'];
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 /** `this.local`, `self.lan`, `config.local`: a property access in code, not a host. */
 const CODE_RECEIVERS = new Set(['this', 'self', 'window', 'global', 'globalthis', 'ctx', 'config', 'opts', 'options', 'settings', 'env', 'app', 'cls', 'super', 'module', 'exports', 'props', 'state', 'os', 'sys', 'thread']);
@@ -20,8 +22,11 @@ export function fqdnDetector(): TriggeredDetector {
   return {
     trigger: `\\.(?:${[...SUFFIXES, ...SUFFIXES.map((s) => s.toUpperCase())].join('|')})(?![\\w-]|\\.\\w)`,
     detect(text, at, anchorEnd, push) {
+      // Backwards at most as far as a DNS name can be long (RFC 1035: 253 characters).
+      const limit = Math.max(0, at - MAX_NAME);
       let start = at;
-      while (start > 0 && isLabelChar(text.charCodeAt(start - 1))) start--;
+      while (start > limit && isLabelChar(text.charCodeAt(start - 1))) start--;
+      if (start === limit && limit > 0 && isLabelChar(text.charCodeAt(limit - 1))) return null;
       while (start < at && (text[start] === '.' || text[start] === '-')) start++;
       if (start === at) return null;
       const before = start > 0 ? text.charCodeAt(start - 1) : 0;

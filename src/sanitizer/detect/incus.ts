@@ -108,7 +108,13 @@ const FLAG_VALUE_KIND = new Map<string, ValueKind | null>([
   ['--alias', null],
 ]);
 
-const COMMAND_END = /[\n`'";|&<>)]|[ \t]#|\\\n/g;
+/**
+ * Where a command ends: a newline that does not continue the line, a quote, a
+ * shell operator, a parenthesis, a comment. `(` ends one too: every character
+ * that can start a command ends the one before, so two commands never overlap
+ * and each character is parsed once.
+ */
+const COMMAND_END = /(?<!\\)\n|[`'";|&<>()]|[ \t]#/g;
 const TOKEN = /\S+/g;
 
 /**
@@ -118,21 +124,16 @@ const TOKEN = /\S+/g;
  * starts a command — at the start of a line (after an optional prompt or
  * sudo), after a backtick, quote, `(`, `;`, `|` or `&` — so prose that merely
  * mentions incus is left alone. Parsing stops at `--` (what follows runs
- * inside the instance) and at the end of the command.
+ * inside the instance), at the end of the command and at the next `incus`
+ * (a continued line that starts another command).
  */
 export function incusCommandDetector(): TriggeredDetector {
   return {
     trigger: 'incus[ \\t]+(?=[a-z])',
-    detect(text, at, anchorEnd, push) {
+    detect(text, at, anchorEnd, push, scan) {
       if (!text.startsWith('incus', at) || !startsCommand(text, at)) return null;
-      let end = text.length;
-      COMMAND_END.lastIndex = anchorEnd;
-      for (let m = COMMAND_END.exec(text); m !== null; m = COMMAND_END.exec(text)) {
-        if (m[0] === '\\\n') continue; // a continued line
-        end = m.index;
-        break;
-      }
-      parseCommand(text, anchorEnd, end, push);
+      const end = scan.search(COMMAND_END, anchorEnd);
+      parseCommand(text, anchorEnd, end < 0 ? text.length : end, push);
       // The scan goes on inside the command: a declared name there is found as such too (and ranks first).
       return anchorEnd;
     },
@@ -151,7 +152,7 @@ function parseCommand(text: string, start: number, end: number, push: Push): voi
   TOKEN.lastIndex = 0;
   const segment = text.slice(start, end);
   for (let m = TOKEN.exec(segment); m !== null; m = TOKEN.exec(segment)) {
-    if (m[0] === '--') break;
+    if (m[0] === '--' || m[0] === 'incus') break;
     if (m[0] !== '\\') tokens.push({ value: m[0], at: start + m.index });
   }
   const positionals: { value: string; at: number }[] = [];

@@ -78,3 +78,34 @@ export function domainContextDetector(names: InfraNames): TriggeredDetector | nu
     },
   };
 }
+
+const INSTANCE_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
+
+/**
+ * Incus names its storage volumes on disk `<project>_<instance>`
+ * (`/var/lib/incus/storage-pools/default/containers/pro_pro-web`, and in
+ * `zfs list`, `btrfs subvolume list`, `lvs`): a declared project glued to an
+ * instance name by `_`. The whole is one value (its pseudonym keeps the
+ * project's and the instance's).
+ */
+export function projectPrefixDetector(names: InfraNames): TriggeredDetector | null {
+  if (names.domains.size === 0) return null;
+  const alternation = [...names.domains].sort((a, b) => b.length - a.length).map(escapeRegex).join('|');
+  return {
+    trigger: `(?:${alternation})_(?=[a-z0-9])`,
+    detect(text, at, anchorEnd, push) {
+      if (identBefore(text, at) || !names.domains.has(text.slice(at, anchorEnd - 1))) return null;
+      INSTANCE_AT.lastIndex = anchorEnd;
+      const m = INSTANCE_AT.exec(text);
+      if (m === null) return null;
+      const end = anchorEnd + m[0].length;
+      if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
+      // `client_secret`: after a project that is an ordinary word, only a known instance name (or `<domain>-…`) makes a volume.
+      const project = text.slice(at, anchorEnd - 1);
+      const tail = m[0];
+      if (ORDINARY_NAMES.has(project) && !names.always.has(tail) && ![...names.domains].some((d) => tail.startsWith(`${d}-`))) return null;
+      push({ start: at, end, category: 'incus', pattern: 'incus.volume', kind: 'instance' });
+      return anchorEnd;
+    },
+  };
+}

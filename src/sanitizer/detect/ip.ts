@@ -73,12 +73,18 @@ export function readIpv4At(text: string, at: number): IpAt | null {
   return { start: at, end, address, octets, prefix, class: classifyIp(octets) };
 }
 
+/** tcpdump writes a port after a dot: `10.1.2.3.56224 > 10.1.2.4.80: Flags …`. */
+const TCPDUMP_PORT = /\.\d{1,5}(?: > |: )/y;
+
 function isAddressEnd(text: string, end: number): boolean {
   if (end >= text.length) return true;
   const c = text.charCodeAt(end);
   if (isWordChar(c)) return false;
   const next = text.charCodeAt(end + 1);
-  if (c === 46 && next >= 48 && next <= 57) return false; // .digit
+  if (c === 46 && next >= 48 && next <= 57) {
+    TCPDUMP_PORT.lastIndex = end;
+    return TCPDUMP_PORT.test(text); // .digit: a longer number, unless it is tcpdump's port
+  }
   if (c === 45 && ((next >= 65 && next <= 90) || (next >= 97 && next <= 122))) return false; // -letter
   return true;
 }

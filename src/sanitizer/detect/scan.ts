@@ -1,14 +1,21 @@
 import type { Category, IdentifierDictionary } from '../types.js';
 import { ansibleHostDetector, ansiblePathDetector } from './ansible.js';
 import { isWordChar, type Candidate, type Push, type TriggeredDetector } from './candidate.js';
+import { hexDumpLine, tcpdumpAsciiLine, tsharkDataLine } from './capture.js';
+import { commandLineDetector } from './command-line.js';
 import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scanBase64, vendorKeyDetector } from './credentials.js';
 import { scanCustom, type CustomPattern } from './custom.js';
 import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
-import { domainContextDetector, infraNameDetector, infraNames } from './infra.js';
+import { domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
 import { ipDetector } from './ip.js';
+import { scanHexAddresses } from './hex-addresses.js';
+import { formatIpv6, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
 import { incusPathDetector } from './service.js';
+import { TextScan } from './text-scan.js';
+import { structureDetectors } from './structure.js';
 import { urlDetector } from './url.js';
+import { nmapPortLine, nmapXmlVersionDetector, sshBannerDetector } from './versions.js';
 
 export type SwitchableCategory = Exclude<Category, 'infra' | 'custom'>;
 
@@ -45,15 +52,23 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Order matters where anchors start at the same place: the first listed is tried first.
   add(true, infraNameDetector(names));
   add(true, domainContextDetector(names));
+  const structure = structureDetectors(names.domains);
+  const capture = enabled.credentials ? [hexDumpLine, tcpdumpAsciiLine, tsharkDataLine] : [];
+  add(true, lineStartDetector([structure?.line, enabled.service ? nmapPortLine : undefined, ...capture]));
+  add(true, structure?.inline ?? null);
+  add(true, projectPrefixDetector(names));
   add(enabled.credentials, privateKeyDetector());
   add(enabled.credentials, vendorKeyDetector());
   add(enabled.credentials, jwtDetector());
   add(enabled.credentials, bearerDetector());
   add(enabled.credentials, keyValueDetector());
+  add(enabled.credentials, commandLineDetector());
   add(enabled.credentials || enabled.service, urlDetector(isOn));
   add(enabled.ansible, ansibleHostDetector());
   add(enabled.ansible, ansiblePathDetector());
   add(enabled.service, incusPathDetector());
+  add(enabled.service, nmapXmlVersionDetector());
+  add(enabled.service, sshBannerDetector());
   add(enabled.incus, incusCommandDetector());
   add(enabled.incus, bridgeDetector());
   add(enabled.incus, instanceDetector(dictionary.domains));
@@ -65,33 +80,76 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Each anchor alone, to give the next detectors their turn where the first one found nothing.
   const sticky = detectors.map((d) => new RegExp(d.trigger, 'ym'));
   const { allow } = options;
+  const hexOptions = { ...declaredIpv6(dictionary), enabled: enabled.ip, mac: enabled.ip };
 
   return (text) => {
     const found: Candidate[] = [];
     const push: Push = (c) => {
       if (c.end <= c.start || (allow.size > 0 && allow.has(text.slice(c.start, c.end)))) return;
       // A pseudonym is found again only as a whole word: a value glued to a letter or digit could not be restored.
-      if (c.kind !== 'secret' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
+      if (c.kind !== 'secret' && c.kind !== 'generalized' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
       found.push(c);
     };
+    const memo = new TextScan(text);
+    for (const d of detectors) d.atTextStart?.(text, push, memo);
     combined.lastIndex = 0;
     for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
       let i = 1;
       while (m[i] === undefined) i++;
       const at = m.index;
-      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push) ?? null;
+      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push, memo) ?? null;
       for (let j = i; resume === null && j < detectors.length; j++) {
         const anchor = sticky[j];
         if (anchor === undefined) continue;
         anchor.lastIndex = at;
         const other = anchor.exec(text);
-        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push) ?? null;
+        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push, memo) ?? null;
       }
       combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
     }
     if (enabled.credentials) scanBase64(text, push);
+    scanHexAddresses(text, push, hexOptions);
     scanCustom(text, options.custom, push);
     return resolveOverlaps(found);
+  };
+}
+
+/** The IPv6 entries of the dictionary's addresses and subnets (they may hold both families). */
+function declaredIpv6(dictionary: IdentifierDictionary): Omit<Ipv6DetectorOptions, 'enabled'> {
+  const prefixes: Ipv6DetectorOptions['prefixes'][number][] = [];
+  for (const subnet of dictionary.subnets) {
+    const [address = '', bits = ''] = subnet.split('/');
+    const groups = address.includes(':') ? parseIpv6(address) : null;
+    if (groups !== null && /^\d{1,3}$/.test(bits) && Number(bits) <= 128) prefixes.push({ groups, bits: Number(bits), text: subnet });
+  }
+  const addresses = new Set<string>();
+  for (const address of dictionary.addresses) {
+    const groups = address.includes(':') ? parseIpv6(address) : null;
+    if (groups !== null) addresses.add(formatIpv6(groups));
+  }
+  return { prefixes, addresses };
+}
+
+type LineLook = (text: string, lineStart: number, push: Push, scan: TextScan) => void;
+
+/**
+ * One anchor on `\n` for everything decided by what a line starts with
+ * (structure, nmap's port table). It consumes the newline: no other anchor
+ * starts with one, and giving every other detector its turn at each line
+ * start halved the engine's speed.
+ */
+function lineStartDetector(looks: readonly (LineLook | undefined)[]): TriggeredDetector | null {
+  const all = looks.filter((l): l is LineLook => l !== undefined);
+  if (all.length === 0) return null;
+  return {
+    trigger: '\\n',
+    detect(text, at, _anchorEnd, push, scan) {
+      for (const look of all) look(text, at + 1, push, scan);
+      return at + 1;
+    },
+    atTextStart(text, push, scan) {
+      for (const look of all) look(text, 0, push, scan);
+    },
   };
 }
 
@@ -107,8 +165,13 @@ function gluedAfter(text: string, end: number): boolean {
 export function resolveOverlaps(found: Candidate[]): Candidate[] {
   if (found.length <= 1) return found;
   // Most candidates overlap nothing: sort by position, and rank only within
-  // clusters of candidates that overlap each other.
-  const sorted = found.map((c, index) => ({ c, index })).sort((a, b) => a.c.start - b.c.start || a.index - b.index);
+  // clusters of candidates that overlap each other. Detectors mostly push in
+  // text order: then there is nothing to sort (a sort of a million candidates
+  // was most of the time on adversarial inputs).
+  let inOrder = true;
+  for (let i = 1; i < found.length && inOrder; i++) inOrder = (found[i - 1]?.start ?? 0) <= (found[i]?.start ?? 0);
+  const indexed = found.map((c, index) => ({ c, index }));
+  const sorted = inOrder ? indexed : indexed.sort((a, b) => a.c.start - b.c.start || a.index - b.index);
   const kept: Candidate[] = [];
   let cluster: { c: Candidate; index: number }[] = [];
   let clusterEnd = -1;

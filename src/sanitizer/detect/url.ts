@@ -4,7 +4,8 @@ import type { TriggeredDetector } from './candidate.js';
 import { readIpv4At } from './ip.js';
 
 const SCHEME_CHAR = /[A-Za-z0-9+.-]/;
-const USERINFO = /([^\s/?#@:"'<>`]+):([^\s/?#@"'<>`]+)@/y;
+/** `user:password@`, or `:password@` (Redis: a password and no user). */
+const USERINFO = /([^\s/?#@:"'<>`]*):([^\s/?#@"'<>`]+)@/y;
 const HOST_NAME = /[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?/y;
 const PORT = /:(\d{1,5})(?!\d)/y;
 const OLLAMA_PORT_TEXT = String(OLLAMA_PORT);
