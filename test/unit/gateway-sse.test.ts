@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatSseEvent, SseParser, StreamLimitError } from '../../src/gateway/streams/sse.js';
+import { formatSseEvent, SseParser } from '../../src/gateway/streams/sse.js';
+import { StreamLimitError } from '../../src/gateway/streams/transform.js';
 import { ndjsonCodec } from '../../src/gateway/streams/transform.js';
 
 // Incremental SSE and NDJSON framing: the same events whatever the pieces.

@@ -1,4 +1,4 @@
-import { isObject, type Json, type JsonObject } from './walk.js';
+import type { Json, JsonObject } from './json.js';
 
 /**
  * What a request body may carry, per API, as an allow list: sanitize by
@@ -248,4 +248,3 @@ export function typeOf(value: JsonObject): string {
   return typeof value.type === 'string' ? value.type : '';
 }
 
-export { isObject };

@@ -1,16 +1,12 @@
 import type { DomainSanitizer, StreamRestorer } from '../../sanitizer/types.js';
 import type { TextCodec } from '../streams/transform.js';
+import { isObject, type Json, type JsonObject } from './json.js';
 import type { Shape } from './request-shape.js';
 
 /** One string in, its rewritten form out: sanitize (outgoing) or restore (incoming). */
 export type Rewrite = (text: string) => string;
 
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-export type JsonObject = { [key: string]: Json };
-
-export function isObject(value: unknown): value is JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+export { isObject, type Json, type JsonObject } from './json.js';
 
 /**
  * Keys whose values are structure, not text anyone wrote, or opaque data that

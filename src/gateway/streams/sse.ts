@@ -1,4 +1,4 @@
-import type { TextCodec } from './transform.js';
+import { StreamLimitError, type TextCodec } from './transform.js';
 /**
  * Incremental Server-Sent Events parsing (https://html.spec.whatwg.org/multipage/server-sent-events.html):
  * text arrives in arbitrary pieces; an event ends at a blank line; lines end in
@@ -18,8 +18,6 @@ export interface SseEvent {
 /** An event (or a line) larger than this is refused: a stream that never ends a line must not grow memory without bound. */
 export const MAX_SSE_EVENT_CHARS = 16 * 1024 * 1024;
 
-/** A streamed answer the gateway will not hold: the stream is cut, with this message in the log. */
-export class StreamLimitError extends Error {}
 
 export class SseParser {
   /** Pieces of the line being read: a long line arriving in pieces is scanned once and joined once, never rescanned. */

@@ -1,8 +1,10 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { StreamLimitError } from './sse.js';
 
 /** Turns decoded text of a streamed answer into the text to send on; `end` returns what was held back. */
+/** A streamed answer held more than the gateway keeps in memory for one event or line: the stream is cut. */
+export class StreamLimitError extends Error {}
+
 export interface TextCodec {
   push(text: string): string;
   end(): string;
