@@ -80,11 +80,6 @@ export interface TriggeredDetector {
    * every few characters; a detector that rescans is quadratic.
    */
   readonly detect: (text: string, at: number, anchorEnd: number, push: Push, scan: TextScan) => number | null;
-  /**
-   * For detectors anchored on `\n` (what a line starts with): the same look at
-   * the text's first line, which no `\n` precedes.
-   */
-  readonly atTextStart?: (text: string, push: Push, scan: TextScan) => void;
 }
 
 /** `\w` plus the hyphen: the characters an identifier is made of. */

@@ -54,7 +54,7 @@ export function createScanner(options: ScannerOptions): Scanner {
   add(true, domainContextDetector(names));
   const structure = structureDetectors(names.domains);
   const capture = enabled.credentials ? [hexDumpLine, tcpdumpAsciiLine, tsharkDataLine] : [];
-  add(true, lineStartDetector([structure?.line, enabled.service ? nmapPortLine : undefined, ...capture]));
+  const lineLooks = [structure?.line, enabled.service ? nmapPortLine : undefined, ...capture].filter((l): l is LineLook => l !== undefined);
   add(true, structure?.inline ?? null);
   add(true, projectPrefixDetector(names));
   add(enabled.credentials, privateKeyDetector());
@@ -91,12 +91,16 @@ export function createScanner(options: ScannerOptions): Scanner {
       found.push(c);
     };
     const memo = new TextScan(text);
-    for (const d of detectors) d.atTextStart?.(text, push, memo);
+    const lines = new LineStarts(text, lineLooks, push, memo);
+    lines.lookAt(0);
+    let from = 0;
     combined.lastIndex = 0;
     for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
       let i = 1;
       while (m[i] === undefined) i++;
       const at = m.index;
+      // The lines that start before this anchor come first, as if `\n` were one more anchor.
+      lines.between(from, at);
       let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push, memo) ?? null;
       for (let j = i; resume === null && j < detectors.length; j++) {
         const anchor = sticky[j];
@@ -106,7 +110,9 @@ export function createScanner(options: ScannerOptions): Scanner {
         if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push, memo) ?? null;
       }
       combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
+      from = combined.lastIndex;
     }
+    lines.between(from, text.length);
     if (enabled.credentials) scanBase64(text, push);
     scanHexAddresses(text, push, hexOptions);
     scanCustom(text, options.custom, push);
@@ -133,24 +139,39 @@ function declaredIpv6(dictionary: IdentifierDictionary): Omit<Ipv6DetectorOption
 type LineLook = (text: string, lineStart: number, push: Push, scan: TextScan) => void;
 
 /**
- * One anchor on `\n` for everything decided by what a line starts with
- * (structure, nmap's port table). It consumes the newline: no other anchor
- * starts with one, and giving every other detector its turn at each line
- * start halved the engine's speed.
+ * What a line starts with decides some detections (structure, nmap's port
+ * table, packet dumps). Newlines are found by indexOf, not by an anchor of the
+ * combined regex: an anchor on `\n` stopped the regex at every line (a quarter
+ * of the engine's time on a long conversation). The effect is the same as such
+ * an anchor listed first among those that could start at a newline (none other
+ * can): each line start is looked at in text order with the other anchors,
+ * except where a detector skipped over it (a PEM block, a long secret run).
  */
-function lineStartDetector(looks: readonly (LineLook | undefined)[]): TriggeredDetector | null {
-  const all = looks.filter((l): l is LineLook => l !== undefined);
-  if (all.length === 0) return null;
-  return {
-    trigger: '\\n',
-    detect(text, at, _anchorEnd, push, scan) {
-      for (const look of all) look(text, at + 1, push, scan);
-      return at + 1;
-    },
-    atTextStart(text, push, scan) {
-      for (const look of all) look(text, 0, push, scan);
-    },
-  };
+class LineStarts {
+  /** The first newline at or after the last position asked for (-1: none left). */
+  private next: number;
+
+  constructor(
+    private readonly text: string,
+    private readonly looks: readonly LineLook[],
+    private readonly push: Push,
+    private readonly scan: TextScan,
+  ) {
+    this.next = looks.length === 0 ? -1 : text.indexOf('\n');
+  }
+
+  lookAt(lineStart: number): void {
+    for (const look of this.looks) look(this.text, lineStart, this.push, this.scan);
+  }
+
+  /** Look at the line after each newline in [from, to). */
+  between(from: number, to: number): void {
+    if (this.next !== -1 && this.next < from) this.next = this.text.indexOf('\n', from);
+    while (this.next !== -1 && this.next < to) {
+      this.lookAt(this.next + 1);
+      this.next = this.text.indexOf('\n', this.next + 1);
+    }
+  }
 }
 
 function gluedBefore(text: string, start: number): boolean {
