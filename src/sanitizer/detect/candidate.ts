@@ -82,6 +82,19 @@ export interface TriggeredDetector {
   readonly detect: (text: string, at: number, anchorEnd: number, push: Push, scan: TextScan) => number | null;
 }
 
+/** A DNS-safe label; sticky (`y`), so it matches only at the position asked. */
+export const LABEL_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
+
+/** What the sticky `pattern` matches at `at`, when it is a whole identifier there (no identifier character right after it). */
+export function wholeNameAt(text: string, at: number, pattern: RegExp = LABEL_AT): string | null {
+  pattern.lastIndex = at;
+  const m = pattern.exec(text);
+  if (m === null) return null;
+  const end = at + m[0].length;
+  if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
+  return m[0];
+}
+
 /** `\w` plus the hyphen: the characters an identifier is made of. */
 export function isIdentChar(code: number): boolean {
   return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95 || code === 45;

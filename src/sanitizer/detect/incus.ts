@@ -1,18 +1,7 @@
-import { DNS_NAME, escapeRegex, identBefore, isIdentChar, type Push, type TriggeredDetector, type ValueKind } from './candidate.js';
+import { DNS_NAME, escapeRegex, identBefore, wholeNameAt, type Push, type TriggeredDetector, type ValueKind } from './candidate.js';
 import { COMPOUND_TAILS, ORDINARY_NAMES } from './words.js';
 
 const IFNAME_MAX = 15;
-const NAME_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
-
-/** The DNS-safe name starting at `at`, when it is a whole identifier there. */
-function nameAt(text: string, at: number): string | null {
-  NAME_AT.lastIndex = at;
-  const m = NAME_AT.exec(text);
-  if (m === null) return null;
-  const end = at + m[0].length;
-  if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
-  return m[0];
-}
 
 function firstPart(name: string): string {
   const i = name.indexOf('-');
@@ -29,7 +18,7 @@ export function bridgeDetector(): TriggeredDetector {
     trigger: 'net-(?=[a-z0-9])',
     detect(text, at, anchorEnd, push) {
       if (!text.startsWith('net-', at) || identBefore(text, at)) return null;
-      const tail = nameAt(text, anchorEnd);
+      const tail = wholeNameAt(text, anchorEnd);
       if (tail === null || 4 + tail.length > IFNAME_MAX || COMPOUND_TAILS.has(firstPart(tail))) return null;
       push({ start: at, end: anchorEnd + tail.length, category: 'incus', pattern: 'incus.bridge', kind: 'bridge' });
       return anchorEnd;
@@ -49,7 +38,7 @@ export function instanceDetector(domains: readonly string[]): TriggeredDetector 
   return {
     trigger: `(?:${sorted.join('|')})-(?=[a-z0-9])`,
     detect(text, at, anchorEnd, push) {
-      const tail = nameAt(text, anchorEnd);
+      const tail = wholeNameAt(text, anchorEnd);
       const domain = text.slice(at, anchorEnd - 1);
       if (tail === null || !set.has(domain) || identBefore(text, at)) return null;
       if (ORDINARY_NAMES.has(domain) && COMPOUND_TAILS.has(firstPart(tail))) return null;

@@ -1,5 +1,5 @@
 import type { IdentifierDictionary } from '../types.js';
-import { DNS_NAME, escapeRegex, identBefore, isIdentChar, type TriggeredDetector, type ValueKind } from './candidate.js';
+import { DNS_NAME, escapeRegex, identBefore, wholeNameAt, type TriggeredDetector, type ValueKind } from './candidate.js';
 import { ORDINARY_NAMES } from './words.js';
 
 interface NameEntry {
@@ -58,8 +58,6 @@ export function infraNameDetector(names: InfraNames): TriggeredDetector | null {
   };
 }
 
-const NAME_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
-
 /** `--project pro`, `project: pro`, `"domain": "pro"`: a declared domain even when its name is an ordinary word. */
 export function domainContextDetector(names: InfraNames): TriggeredDetector | null {
   if (names.domains.size === 0) return null;
@@ -67,19 +65,13 @@ export function domainContextDetector(names: InfraNames): TriggeredDetector | nu
     trigger: `(?:--project[= ]|(?:project|domain)["']?[ \\t]*[:=][ \\t]*["']?)`,
     detect(text, at, anchorEnd, push) {
       if (identBefore(text, at) && !text.startsWith('--', at)) return null;
-      NAME_AT.lastIndex = anchorEnd;
-      const m = NAME_AT.exec(text);
-      if (m === null) return null;
-      const end = anchorEnd + m[0].length;
-      if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
-      if (!names.domains.has(m[0]) || !DNS_NAME.test(m[0])) return null;
-      push({ start: anchorEnd, end, category: 'infra', pattern: 'infra.domain', kind: 'domain' });
+      const name = wholeNameAt(text, anchorEnd);
+      if (name === null || !names.domains.has(name) || !DNS_NAME.test(name)) return null;
+      push({ start: anchorEnd, end: anchorEnd + name.length, category: 'infra', pattern: 'infra.domain', kind: 'domain' });
       return anchorEnd;
     },
   };
 }
-
-const INSTANCE_AT = /[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/y;
 
 /**
  * Incus names its storage volumes on disk `<project>_<instance>`
@@ -95,14 +87,11 @@ export function projectPrefixDetector(names: InfraNames): TriggeredDetector | nu
     trigger: `(?:${alternation})_(?=[a-z0-9])`,
     detect(text, at, anchorEnd, push) {
       if (identBefore(text, at) || !names.domains.has(text.slice(at, anchorEnd - 1))) return null;
-      INSTANCE_AT.lastIndex = anchorEnd;
-      const m = INSTANCE_AT.exec(text);
-      if (m === null) return null;
-      const end = anchorEnd + m[0].length;
-      if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
+      const tail = wholeNameAt(text, anchorEnd);
+      if (tail === null) return null;
+      const end = anchorEnd + tail.length;
       // `client_secret`: after a project that is an ordinary word, only a known instance name (or `<domain>-…`) makes a volume.
       const project = text.slice(at, anchorEnd - 1);
-      const tail = m[0];
       if (ORDINARY_NAMES.has(project) && !names.always.has(tail) && ![...names.domains].some((d) => tail.startsWith(`${d}-`))) return null;
       push({ start: at, end, category: 'incus', pattern: 'incus.volume', kind: 'instance' });
       return anchorEnd;

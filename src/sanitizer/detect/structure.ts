@@ -1,4 +1,4 @@
-import { isIdentChar, type Push, type TriggeredDetector } from './candidate.js';
+import { isIdentChar, wholeNameAt, type Push, type TriggeredDetector } from './candidate.js';
 import type { TextScan } from './text-scan.js';
 
 /**
@@ -12,16 +12,10 @@ import type { TextScan } from './text-scan.js';
  * (`"pro": {`), a cell of a table (`| pro |`, `| pro (current) |`).
  */
 
+/** A name as inventories write it: a DNS label that may also hold `_`. */
 const NAME_AT = /[a-z0-9](?:[a-z0-9_-]*[a-z0-9])?/y;
 
-function nameAt(text: string, at: number): string | null {
-  NAME_AT.lastIndex = at;
-  const m = NAME_AT.exec(text);
-  if (m === null) return null;
-  const end = at + m[0].length;
-  if (end < text.length && isIdentChar(text.charCodeAt(end))) return null;
-  return m[0];
-}
+const nameAt = (text: string, at: number): string | null => wholeNameAt(text, at, NAME_AT);
 
 /** The line's indentation before `at` when only spaces or tabs (at most `max`) stand there; -1 otherwise. */
 function indentBefore(text: string, at: number, max: number): number {
