@@ -117,7 +117,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
   addIncusOptions(
     program
       .command('switch-ai')
-      .description('Give exclusive AI access to <domain>: revoke the holder (its open connections cut), stop the GPU services, flush VRAM, grant, restart. Through anklumed when it runs.')
+      .description('Give exclusive AI access to <domain>: record it as the wanted holder, then converge through recorded phases (revoke the holder, its open connections cut; stop the GPU services; flush VRAM; grant; restart) that resume after a crash. Through anklumed when it runs, else here under the writer lock.')
       .argument('<domain>', 'the domain that gets access to ai-tools')
       .addOption(configOption())
       .option('--no-flush', 'do not clear GPU memory between domains (prints a security warning)')
