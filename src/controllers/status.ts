@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Action } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain } from '../schemas/model.js';
+import type { VerifyReport } from '../shared/verify-report.js';
 
 /**
  * Status as Kubernetes users read it: every object and every domain carries
@@ -68,6 +69,8 @@ export interface StatusDocument {
   readonly firewall: FirewallStatus;
   readonly aiAccess: AiAccessStatus;
   readonly domains: readonly DomainStatus[];
+  /** The last `verify` run by the daemon (`--verify-every`); absent when it does not verify. */
+  readonly verify?: VerifyReport | null;
 }
 
 /** A stable hash of a domain's desired spec (what the controllers worked from). */
