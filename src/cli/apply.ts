@@ -91,7 +91,7 @@ async function applyDirectly(options: ApplyCommandOptions, io: CliIo): Promise<n
 }
 
 /** The same lines whoever applies: the CLI itself or anklumed (its events streamed here). */
-function applyPrinter(io: CliIo): { event: (e: ApplyEvent) => void; finish: (summary: ApplySummary, file: string) => number } {
+export function applyPrinter(io: CliIo): { event: (e: ApplyEvent) => void; finish: (summary: ApplySummary, file: string) => number } {
   const started = performance.now();
   const seconds = (): string => ((performance.now() - started) / 1000).toFixed(1);
   const stamp = (): string => paint(io, 'dim', `[${seconds().padStart(5)}s]`);

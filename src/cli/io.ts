@@ -18,3 +18,16 @@ export function paint(io: CliIo, style: Style, text: string): string {
 
 /** Exit statuses of every anklumectl command (DESIGN.md §2). */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/**
+ * Progress on long work (issue 15): a line per step with the time elapsed
+ * since the command started, dimmed on a terminal. Commands that print JSON
+ * give an io whose stdout goes nowhere, so nothing extra reaches the document.
+ */
+export function progress(io: CliIo): (line: string) => void {
+  const started = performance.now();
+  return (line) => {
+    const seconds = ((performance.now() - started) / 1000).toFixed(1);
+    io.stdout(`${paint(io, 'dim', `[${seconds.padStart(5)}s]`)} ${line}\n`);
+  };
+}

@@ -4,6 +4,7 @@ import { SCHEMA_KINDS } from '../schemas/json-schema.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import { runApply, type ApplyCommandOptions } from './apply.js';
+import { runDemoDown, runDemoStatus, runDemoUp, type DemoCommandOptions } from './demo.js';
 import { addIncusOptions } from './incus.js';
 import { runPlan, type PlanCommandOptions } from './plan.js';
 import { runReconcile, type ReconcileCommandOptions } from './reconcile.js';
@@ -131,6 +132,43 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     setStatus(await runSwitchAi(domain, opts, io));
   });
 
+  const demo = program
+    .command('demo')
+    .description('A demo on this host: three domains, two policies, exclusive AI access without a GPU. `demo up` converges it, `demo status` shows it, `demo down` removes everything it made.');
+  addIncusOptions(
+    demo
+      .command('up')
+      .description('Check the host (Incus reachable, no other anklume infra), write the demo\'s infra.yml under the state directory, converge it with progress, wait until every domain is Ready, print the status. Refuses, changing nothing, on a host another anklume infra manages.')
+      .option('--image <image>', `image of the demo's instances (default: the local alias ${'debian/13'} when present, else images:debian/13)`)
+      .option('--timeout <seconds>', 'how long to wait for every domain to be Ready', '180')
+      .option('--json', 'print {infra, status} as JSON at the end, and no progress')
+      .addOption(socketOption())
+      .addOption(lockOption())
+      .option('--no-wait', 'refuse at once when another writer holds the lock'),
+  ).action(async (opts: DemoCommandOptions) => {
+    setStatus(await runDemoUp(opts, io));
+  });
+  addIncusOptions(
+    demo
+      .command('down')
+      .description('Remove what `demo up` made: the demo\'s instances, profiles, projects and bridges (only objects marked as the demo\'s), its firewall table and its folder; then list Incus to check none is left.')
+      .option('--json', 'print {removed, remaining, firewall, folder} as JSON, and no progress')
+      .addOption(socketOption())
+      .addOption(lockOption())
+      .option('--no-wait', 'refuse at once when another writer holds the lock'),
+  ).action(async (opts: DemoCommandOptions) => {
+    setStatus(await runDemoDown(opts, io));
+  });
+  addIncusOptions(
+    demo
+      .command('status')
+      .description('`anklumectl status` on the demo\'s infra.yml.')
+      .option('--json', 'print the status document as JSON')
+      .addOption(socketOption()),
+  ).action(async (opts: DemoCommandOptions) => {
+    setStatus(await runDemoStatus(opts, io));
+  });
+
   program
     .command('reconcile')
     .description('Ask anklumed to reconcile these domains (all when none) now, ahead of its own work. Needs the daemon; `apply` does the same without it.')
@@ -162,7 +200,8 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       setStatus(runSchema(kind, io));
     });
 
-  for (const command of program.commands) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];
+  for (const command of all(program).slice(1)) command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
   return program;
 }
 
