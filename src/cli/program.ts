@@ -1,18 +1,19 @@
 import { Command, CommanderError, Option } from 'commander';
 import { HOST_FILES, resolveInfraPath } from '../config/paths.js';
-import { SCHEMA_KINDS } from '../schemas/json-schema.js';
+import { SCHEMA_KIND_NAMES } from '../schemas/schema-kinds.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
-import { runApply, type ApplyCommandOptions } from './apply.js';
-import { runDemoDown, runDemoStatus, runDemoUp, type DemoCommandOptions } from './demo.js';
-import { addIncusOptions } from './incus.js';
-import { runPlan, type PlanCommandOptions } from './plan.js';
-import { runReconcile, type ReconcileCommandOptions } from './reconcile.js';
-import { runSanitize } from './sanitize.js';
-import { runSchema } from './schema.js';
-import { runStatus, type StatusCommandOptions } from './status.js';
-import { runSwitchAi, type SwitchAiCommandOptions } from './switch-ai.js';
-import { runValidate } from './validate.js';
+import type { ApplyCommandOptions } from './apply.js';
+import type { DemoCommandOptions } from './demo.js';
+import { addIncusOptions } from './options.js';
+import type { PlanCommandOptions } from './plan.js';
+import type { ReconcileCommandOptions } from './reconcile.js';
+import type { StatusCommandOptions } from './status.js';
+import type { SwitchAiCommandOptions } from './switch-ai.js';
+
+// Each action imports its command's module when it runs: `--version`,
+// `--help` and a command load only what they need (the model, zod, the Incus
+// client and the controllers are most of the start-up time).
 
 const configOption = (): Option =>
   new Option('-f, --config <path>', `infra.yml to read (env ANKLUME_CONFIG, default ${HOST_FILES.infra})`);
@@ -56,7 +57,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     .addOption(configOption())
     .option('--json', 'print the result (errors, or the resolved model) as JSON')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      setStatus(await runValidate({ file: resolveInfraPath({ flag: opts.config, env: io.env }), json: opts.json === true }, io));
+      setStatus(await (await import('./validate.js')).runValidate({ file: resolveInfraPath({ flag: opts.config, env: io.env }), json: opts.json === true }, io));
     });
 
   addIncusOptions(
@@ -70,7 +71,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .option('--detailed-exitcode', 'exit 2 when changes are pending (0 when none)')
       .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)'),
   ).action(async (opts: PlanCommandOptions) => {
-    setStatus(await runPlan(opts, io));
+    setStatus(await (await import('./plan.js')).runPlan(opts, io));
   });
 
   addIncusOptions(
@@ -86,7 +87,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(lockOption())
       .option('--no-wait', 'without a daemon: refuse at once when another writer holds the lock (default: wait up to 30 s)'),
   ).action(async (opts: ApplyCommandOptions) => {
-    setStatus(await runApply(opts, io));
+    setStatus(await (await import('./apply.js')).runApply(opts, io));
   });
 
   addIncusOptions(
@@ -109,7 +110,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       const onSigint = (): void => stop.abort();
       if (opts.watch === true) process.once('SIGINT', onSigint);
       try {
-        setStatus(await runStatus(opts, io, { signal: stop.signal }));
+        setStatus(await (await import('./status.js')).runStatus(opts, io, { signal: stop.signal }));
       } finally {
         process.off('SIGINT', onSigint);
       }
@@ -129,7 +130,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .option('--ai-switch-log <path>', `without a daemon: the switch log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
       .addOption(lockOption()),
   ).action(async (domain: string, opts: SwitchAiCommandOptions) => {
-    setStatus(await runSwitchAi(domain, opts, io));
+    setStatus(await (await import('./switch-ai.js')).runSwitchAi(domain, opts, io));
   });
 
   const demo = program
@@ -146,7 +147,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(lockOption())
       .option('--no-wait', 'refuse at once when another writer holds the lock'),
   ).action(async (opts: DemoCommandOptions) => {
-    setStatus(await runDemoUp(opts, io));
+    setStatus(await (await import('./demo.js')).runDemoUp(opts, io));
   });
   addIncusOptions(
     demo
@@ -157,7 +158,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(lockOption())
       .option('--no-wait', 'refuse at once when another writer holds the lock'),
   ).action(async (opts: DemoCommandOptions) => {
-    setStatus(await runDemoDown(opts, io));
+    setStatus(await (await import('./demo.js')).runDemoDown(opts, io));
   });
   addIncusOptions(
     demo
@@ -166,7 +167,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .option('--json', 'print the status document as JSON')
       .addOption(socketOption()),
   ).action(async (opts: DemoCommandOptions) => {
-    setStatus(await runDemoStatus(opts, io));
+    setStatus(await (await import('./demo.js')).runDemoStatus(opts, io));
   });
 
   program
@@ -175,7 +176,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     .argument('[domain...]', 'domains to reconcile (default: all)')
     .addOption(socketOption())
     .action(async (domains: string[], opts: ReconcileCommandOptions) => {
-      setStatus(await runReconcile(domains, opts, io));
+      setStatus(await (await import('./reconcile.js')).runReconcile(domains, opts, io));
     });
 
   program
@@ -189,15 +190,15 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
     .action(async (opts: { config?: string; mode?: 'mask' | 'pseudonymize'; domain?: string; secretFile?: string; json?: boolean }) => {
       const file = resolveInfraPath({ flag: opts.config, env: io.env });
       const options = { file, json: opts.json === true, ...(opts.mode === undefined ? {} : { mode: opts.mode }), ...(opts.domain === undefined ? {} : { domain: opts.domain }), ...(opts.secretFile === undefined ? {} : { secretFile: opts.secretFile }) };
-      setStatus(await runSanitize(options, io, () => readStdin()));
+      setStatus(await (await import('./sanitize.js')).runSanitize(options, io, () => readStdin()));
     });
 
   program
     .command('schema')
     .description('Print the JSON Schema of infra.yml (or of one kind) generated from the zod schemas.')
-    .argument('[kind]', `one of ${Object.keys(SCHEMA_KINDS).join(', ')}`, 'infra')
-    .action((kind: string) => {
-      setStatus(runSchema(kind, io));
+    .argument('[kind]', `one of ${SCHEMA_KIND_NAMES.join(', ')}`, 'infra')
+    .action(async (kind: string) => {
+      setStatus((await import('./schema.js')).runSchema(kind, io));
     });
 
   const all = (c: Command): Command[] => [c, ...c.commands.flatMap(all)];

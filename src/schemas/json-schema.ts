@@ -1,15 +1,16 @@
 import * as z from 'zod';
 import { DomainSchema, InfraSchema, MachineSchema, NetworkPolicySchema } from './infra.js';
+import type { SchemaKind } from './schema-kinds.js';
+
+export { SCHEMA_KIND_NAMES, type SchemaKind } from './schema-kinds.js';
 
 /** One JSON Schema document per kind, as in crd-like-schemas/. */
-export const SCHEMA_KINDS = {
+export const SCHEMA_KINDS: Readonly<Record<SchemaKind, { readonly title: string; readonly schema: z.ZodType }>> = {
   infra: { title: 'Infra', schema: InfraSchema },
   domain: { title: 'Domain', schema: DomainSchema },
   machine: { title: 'Machine', schema: MachineSchema },
   'network-policy': { title: 'NetworkPolicy', schema: NetworkPolicySchema },
-} as const;
-
-export type SchemaKind = keyof typeof SCHEMA_KINDS;
+};
 
 /** The file name of a kind's document in crd-like-schemas/. */
 export function schemaFileName(kind: SchemaKind): string {
