@@ -2,7 +2,8 @@
 # Prepare a Debian 12 host for anklume's e2e tests: Incus 6.0 LTS from
 # bookworm-backports, a running incusd (started by hand: CI machines have no
 # systemd), a btrfs storage pool and a local Debian 13 container image under
-# the alias anklume-test/debian-13 (no image server is reachable from CI), plus
+# the alias anklume-test/debian-13 (no image server is reachable from CI; it
+# carries ping, nc, nmap and tcpdump for the network tests), plus
 # the two images of the systemd host test: anklume-test/debian-13-host and
 # anklume-test/debian-13-nested (see their constants below).
 #
@@ -22,7 +23,7 @@ readonly IMAGE_EXTRA_ALIAS='debian/13'
 readonly IMAGE_SUITE='trixie'
 # Bump when the image recipe below changes: it names the cache entry, so an
 # old cached image is never reused for a new recipe.
-readonly IMAGE_RECIPE='v2'
+readonly IMAGE_RECIPE='v3'
 # A second image: a fresh Debian 13 *host* for anklume (systemd, Incus, nft,
 # Node and npm, the compilers npm needs for fs-ext), booted as a nested
 # system container by test/e2e/systemd-host.test.ts to run deploy/install.sh
@@ -347,6 +348,9 @@ build_image() {
   local include=systemd,systemd-sysv,systemd-resolved,dbus,udev,iproute2,ca-certificates
   # Tools the network e2e tests use inside instances.
   include+=,iputils-ping,netcat-openbsd,procps
+  # What the network inspection tests run from inside a domain (issue 17) and
+  # the assistants' scan skill uses.
+  include+=,nmap,tcpdump
   debootstrap_rootfs "$root" "$include" "$work/debootstrap.log"
 
   step "configuring rootfs"
