@@ -5,6 +5,7 @@ import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import type { ApplyCommandOptions } from './apply.js';
 import type { DemoCommandOptions } from './demo.js';
+import type { InspectCommandOptions } from './inspect.js';
 import { addIncusOptions } from './options.js';
 import type { PlanCommandOptions } from './plan.js';
 import type { ReconcileCommandOptions } from './reconcile.js';
@@ -168,6 +169,22 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(socketOption()),
   ).action(async (opts: DemoCommandOptions) => {
     setStatus(await (await import('./demo.js')).runDemoStatus(opts, io));
+  });
+
+  addIncusOptions(
+    program
+      .command('inspect')
+      .description('Inspect a domain\'s network from inside it (spec/000 §6): nmap, tcpdump headers, neighbours and sockets from its network_probe machine (else a short-lived probe), an inventory, and findings by code — hosts, ports and traffic infra.yml does not explain, changes since the baseline. Exit 1 on a critical or suspect finding.')
+      .argument('<domain>', 'the domain to inspect')
+      .addOption(configOption())
+      .option('--scan', 'nmap the domain\'s subnet with service detection')
+      .option('--capture <duration>', 'capture packet headers (never payloads) on the probe for this long: 30s, 2m (at most 5m)')
+      .option('--max-packets <n>', 'stop a capture after this many packets', '10000')
+      .option('--since <run>', 'compare with this run (and make it the baseline) instead of the recorded baseline')
+      .option('--keep <n>', 'runs kept per domain (the baseline is always kept)', '20')
+      .option('--json', 'print the report as JSON'),
+  ).action(async (domain: string, opts: InspectCommandOptions) => {
+    setStatus(await (await import('./inspect.js')).runInspect(domain, opts, io));
   });
 
   program

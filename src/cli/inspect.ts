@@ -1,0 +1,148 @@
+import { join } from 'node:path';
+import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
+import { resolveStateDir } from '../config/paths.js';
+import { collect } from '../inspect/collect.js';
+import { buildInventory, changesSince, findingsOf, type Finding, type Inventory } from '../inspect/inventory.js';
+import { parseNeighbours } from '../inspect/neighbours.js';
+import { parseNmapXml } from '../inspect/nmap.js';
+import { applyRetention, baselineId, inspectDir, readInventory, recordBaseline, runId, writeRun } from '../inspect/store.js';
+import { mermaidTopology } from '../inspect/topology.js';
+import { parseTcpdump } from '../inspect/traffic.js';
+import { UsageError } from '../shared/errors.js';
+import { connectIncus, loadModelOrFail } from './incus.js';
+import { EXIT, paint, progress, type CliIo } from './io.js';
+
+export interface InspectCommandOptions extends IncusEndpointFlags {
+  readonly config?: string;
+  readonly scan?: boolean;
+  readonly capture?: string;
+  readonly maxPackets?: string;
+  readonly since?: string;
+  readonly keep?: string;
+  readonly json?: boolean;
+}
+
+/** What `inspect` prints with --json, and keeps as report.json in the run's folder. */
+export interface InspectReport {
+  readonly domain: string;
+  readonly run: string;
+  readonly folder: string;
+  readonly baseline: string | null;
+  readonly inventory: Inventory;
+  /** What infra.yml does not explain, found by code. */
+  readonly findings: readonly Finding[];
+  /** What differs from the baseline; empty on the baseline run itself. */
+  readonly changes: readonly Finding[];
+}
+
+const MAX_CAPTURE_S = 300;
+
+/** `30s`, `2m` or a number of seconds, at most five minutes. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+)(s|m)?$/.exec(text.trim());
+  const seconds = m === null ? NaN : Number(m[1]) * (m[2] === 'm' ? 60 : 1);
+  if (!(seconds >= 1 && seconds <= MAX_CAPTURE_S)) throw new UsageError(`${flag} must be a duration from 1s to ${MAX_CAPTURE_S / 60}m, such as 30s or 2m (got "${text}")`);
+  return seconds;
+}
+
+function positiveInteger(text: string | undefined, fallback: number, flag: string, max: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max} (got "${text}")`);
+  return n;
+}
+
+/**
+ * `anklumectl inspect <domain>`: level 1 collects inside the domain (nmap,
+ * tcpdump headers, neighbours, sockets), level 2 builds the inventory and
+ * finds by code what infra.yml does not explain and what changed since the
+ * baseline. Exit 1 when a finding or a change is critical or suspect.
+ */
+export async function runInspect(domainName: string, options: InspectCommandOptions, io: CliIo): Promise<number> {
+  const captureSeconds = options.capture === undefined ? null : parseDuration(options.capture, '--capture');
+  const maxPackets = positiveInteger(options.maxPackets, 10_000, '--max-packets', 1_000_000);
+  const keep = positiveInteger(options.keep, 20, '--keep', 10_000);
+  const json = options.json === true;
+  const { model } = await loadModelOrFail(options.config, io);
+  const domain = model.domains.find((d) => d.name === domainName);
+  if (domain === undefined) throw new UsageError(`no domain "${domainName}" in infra.yml (domains: ${model.domains.map((d) => d.name).join(', ')})`);
+  if (!domain.enabled) throw new UsageError(`domain "${domainName}" is disabled: nothing runs there to inspect`);
+  const dir = inspectDir(resolveStateDir(io.env), domain.name);
+  // Checked before anything runs: a bad --since must change nothing.
+  const since = options.since === undefined ? undefined : await baselineId(dir, options.since).catch((err: unknown) => {
+    throw new UsageError(`--since: ${(err as Error).message}`);
+  });
+  const step = progress(json ? { ...io, stdout: () => undefined } : io);
+
+  const client = await connectIncus(options, io);
+  let inventory: Inventory;
+  let raw: Readonly<Record<string, string>>;
+  try {
+    const started = new Date();
+    const collected = await collect(client, model, domain, { scan: options.scan === true, captureSeconds, maxPackets, progress: step });
+    raw = collected.raw;
+    step('building the inventory');
+    inventory = buildInventory({
+      model,
+      domain,
+      probe: collected.probe,
+      probeIsTemporary: collected.temporary,
+      instances: collected.instances,
+      scan: collected.raw['nmap.xml'] === undefined ? null : parseNmapXml(collected.raw['nmap.xml']),
+      neighbours: parseNeighbours(collected.raw['neigh.json']),
+      flows: collected.raw['tcpdump.txt'] === undefined ? null : parseTcpdump(collected.raw['tcpdump.txt']).flows,
+      takenAt: started.toISOString(),
+    });
+  } finally {
+    client.close();
+  }
+
+  const id = runId(new Date(inventory.takenAt));
+  const baseline = since ?? (await baselineId(dir, undefined));
+  const before = baseline === null ? null : await readInventory(dir, baseline);
+  const findings = findingsOf(model, domain, inventory);
+  const changes = before === null ? [] : changesSince(before, inventory);
+  const folder = join(dir, id);
+  const report: InspectReport = { domain: domain.name, run: id, folder, baseline: baseline ?? id, inventory, findings, changes };
+  await writeRun(dir, id, { ...raw, 'inventory.json': `${JSON.stringify(inventory, null, 2)}\n`, 'report.json': `${JSON.stringify(report, null, 2)}\n`, 'topology.mmd': mermaidTopology(inventory) });
+  if (baseline === null) await recordBaseline(dir, id);
+  else if (options.since !== undefined) await recordBaseline(dir, options.since);
+  await applyRetention(dir, keep, baseline ?? id);
+
+  io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, io));
+  const alarming = [...findings, ...changes].some((f) => f.severity !== 'info');
+  return alarming ? EXIT.failure : EXIT.ok;
+}
+
+/** Tables first (hosts, traffic), then the findings by severity, then where everything is kept. */
+export function renderReport(report: InspectReport, io: CliIo): string {
+  const { inventory } = report;
+  const out: string[] = [];
+  const modes = [inventory.scanned ? 'scan' : null, inventory.captured ? 'capture' : null].filter((m) => m !== null).join(' + ') || 'neighbours only';
+  out.push(`${paint(io, 'bold', `Inspection of ${report.domain}`)}, run ${report.run} from ${inventory.probe} (${modes}); baseline ${report.baseline === report.run ? 'is this run' : report.baseline}`);
+  out.push('');
+  out.push(paint(io, 'bold', 'HOSTS'));
+  out.push(...table(['ADDRESS', 'NAME', 'KIND', 'MAC', 'OPEN PORTS'], inventory.hosts.map((h) => [h.address, h.name ?? '-', h.kind, h.mac ?? '-', h.ports.map((p) => `${p.port}/${p.protocol} ${[p.service, p.product, p.version].filter(Boolean).join(' ')}`.trim()).join(', ') || (inventory.scanned ? 'none' : 'not scanned')])));
+  if (inventory.captured) {
+    out.push('');
+    out.push(paint(io, 'bold', 'TRAFFIC'));
+    out.push(...(inventory.flows.length === 0 ? ['  none captured'] : table(['FROM', 'TO', 'PROTO/PORT', 'PACKETS', 'BYTES'], inventory.flows.map((f) => [f.from, f.to, `${f.protocol}${f.port === undefined ? '' : `/${f.port}`}`, String(f.packets), String(f.bytes)]))));
+  }
+  const section = (title: string, list: readonly Finding[], none: string): void => {
+    out.push('');
+    out.push(paint(io, 'bold', title));
+    if (list.length === 0) out.push(`  ${none}`);
+    for (const f of list) out.push(`  ${paint(io, f.severity === 'critical' ? 'red' : f.severity === 'suspect' ? 'yellow' : 'dim', f.severity.padEnd(8))} ${f.rule.padEnd(22)} ${f.message}`);
+  };
+  section('FINDINGS (against infra.yml)', report.findings, 'none: every host and open port is one infra.yml declares');
+  section(`CHANGES SINCE THE BASELINE${report.baseline === report.run ? '' : ` ${report.baseline}`}`, report.changes, report.baseline === report.run ? 'none: this run is the baseline' : 'none');
+  out.push('');
+  out.push(paint(io, 'dim', `Raw outputs, inventory, report and topology (topology.mmd, Mermaid): ${report.folder}`));
+  return `${out.join('\n')}\n`;
+}
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => `  ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}`;
+  return [line(head), ...rows.map(line)];
+}
