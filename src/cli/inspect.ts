@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { resolveStateDir } from '../config/paths.js';
-import { collect } from '../inspect/collect.js';
+import { askEscalation, askTriage, escalationRefusal, modelInput, type CloudTask, type Triage } from '../inspect/ask-model.js';
+import { collect, openProbe, toolsFor, type Collected } from '../inspect/collect.js';
 import { buildInventory, changesSince, findingsOf, type Finding, type Inventory } from '../inspect/inventory.js';
 import { parseNeighbours } from '../inspect/neighbours.js';
 import { parseNmapXml } from '../inspect/nmap.js';
 import { applyRetention, baselineId, inspectDir, readInventory, recordBaseline, runId, writeRun } from '../inspect/store.js';
 import { mermaidTopology } from '../inspect/topology.js';
 import { parseTcpdump } from '../inspect/traffic.js';
-import { UsageError } from '../shared/errors.js';
+import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { connectIncus, loadModelOrFail } from './incus.js';
 import { EXIT, paint, progress, type CliIo } from './io.js';
 
@@ -20,6 +21,10 @@ export interface InspectCommandOptions extends IncusEndpointFlags {
   readonly since?: string;
   readonly keep?: string;
   readonly json?: boolean;
+  /** commander turns --no-triage into triage: false. */
+  readonly triage?: boolean;
+  readonly model?: string;
+  readonly escalate?: string;
 }
 
 /** What `inspect` prints with --json, and keeps as report.json in the run's folder. */
@@ -27,12 +32,17 @@ export interface InspectReport {
   readonly domain: string;
   readonly run: string;
   readonly folder: string;
-  readonly baseline: string | null;
+  /** The run compared with: the domain's baseline (this run itself on the first run). */
+  readonly baseline: string;
   readonly inventory: Inventory;
   /** What infra.yml does not explain, found by code. */
   readonly findings: readonly Finding[];
   /** What differs from the baseline; empty on the baseline run itself. */
   readonly changes: readonly Finding[];
+  /** The local model's triage (level 2), or why there is none. */
+  readonly triage: Triage | { readonly unavailable: string } | null;
+  /** The cloud model's answer (level 3, --escalate), names restored. */
+  readonly escalation: { readonly task: string; readonly model: string; readonly text: string } | null;
 }
 
 const MAX_CAPTURE_S = 300;
@@ -72,42 +82,67 @@ export async function runInspect(domainName: string, options: InspectCommandOpti
   const since = options.since === undefined ? undefined : await baselineId(dir, options.since).catch((err: unknown) => {
     throw new UsageError(`--since: ${(err as Error).message}`);
   });
+  const escalate = options.escalate;
+  if (escalate !== undefined) {
+    const refusal = escalationRefusal(domain, escalate, model);
+    if (refusal !== null) throw new AnklumeError('INSPECT_ESCALATE', refusal);
+  }
   const step = progress(json ? { ...io, stdout: () => undefined } : io);
 
   const client = await connectIncus(options, io);
-  let inventory: Inventory;
-  let raw: Readonly<Record<string, string>>;
+  const started = new Date();
+  let collected: Collected;
+  let report: InspectReport;
   try {
-    const started = new Date();
-    const collected = await collect(client, model, domain, { scan: options.scan === true, captureSeconds, maxPackets, progress: step });
-    raw = collected.raw;
-    step('building the inventory');
-    inventory = buildInventory({
-      model,
-      domain,
-      probe: collected.probe,
-      probeIsTemporary: collected.temporary,
-      instances: collected.instances,
-      scan: collected.raw['nmap.xml'] === undefined ? null : parseNmapXml(collected.raw['nmap.xml']),
-      neighbours: parseNeighbours(collected.raw['neigh.json']),
-      flows: collected.raw['tcpdump.txt'] === undefined ? null : parseTcpdump(collected.raw['tcpdump.txt']).flows,
-      takenAt: started.toISOString(),
-    });
+    const collectOptions = { scan: options.scan === true, captureSeconds, maxPackets, progress: step };
+    const probe = await openProbe(client, model, domain, toolsFor(collectOptions), step);
+    try {
+      collected = await collect(client, probe, domain, collectOptions);
+      step('building the inventory');
+      const inventory = buildInventory({
+        model,
+        domain,
+        probe: collected.probe,
+        probeIsTemporary: collected.temporary,
+        instances: collected.instances,
+        scan: collected.raw['nmap.xml'] === undefined ? null : parseNmapXml(collected.raw['nmap.xml']),
+        neighbours: parseNeighbours(collected.raw['neigh.json']),
+        flows: collected.raw['tcpdump.txt'] === undefined ? null : parseTcpdump(collected.raw['tcpdump.txt']).flows,
+        takenAt: started.toISOString(),
+      });
+      const id = runId(started);
+      const baseline = since ?? (await baselineId(dir, undefined));
+      const before = baseline === null ? null : await readInventory(dir, baseline);
+      const findings = findingsOf(model, domain, inventory);
+      const changes = before === null ? [] : changesSince(before, inventory);
+      const { input, restore } = modelInput(inventory, findings, changes);
+
+      let triage: InspectReport['triage'] = null;
+      if (options.triage !== false) {
+        step('asking the local model for a triage (through the gateway, local route)');
+        triage = await askTriage(probe, model, domain, input, { ...(options.model === undefined ? {} : { modelName: options.model }), timeoutSeconds: 300 }).then(
+          (t) => ({ ...t, summary: restore(t.summary), findings: t.findings.map(restore) }),
+          (err: unknown) => ({ unavailable: describeError(err) }),
+        );
+      }
+      let escalation: InspectReport['escalation'] = null;
+      if (escalate !== undefined) {
+        step(`escalating to the cloud model as task "${escalate}" (through the sanitizer)`);
+        const answer = await askEscalation(probe, model, domain, escalate as CloudTask, input, triage !== null && 'verdict' in triage ? triage : null, { timeoutSeconds: 300 });
+        escalation = { ...answer, text: restore(answer.text) };
+      }
+      report = { domain: domain.name, run: id, folder: join(dir, id), baseline: baseline ?? id, inventory, findings, changes, triage, escalation };
+    } finally {
+      await probe.close();
+    }
   } finally {
     client.close();
   }
 
-  const id = runId(new Date(inventory.takenAt));
-  const baseline = since ?? (await baselineId(dir, undefined));
-  const before = baseline === null ? null : await readInventory(dir, baseline);
-  const findings = findingsOf(model, domain, inventory);
-  const changes = before === null ? [] : changesSince(before, inventory);
-  const folder = join(dir, id);
-  const report: InspectReport = { domain: domain.name, run: id, folder, baseline: baseline ?? id, inventory, findings, changes };
-  await writeRun(dir, id, { ...raw, 'inventory.json': `${JSON.stringify(inventory, null, 2)}\n`, 'report.json': `${JSON.stringify(report, null, 2)}\n`, 'topology.mmd': mermaidTopology(inventory) });
-  if (baseline === null) await recordBaseline(dir, id);
-  else if (options.since !== undefined) await recordBaseline(dir, options.since);
-  await applyRetention(dir, keep, baseline ?? id);
+  await writeRun(dir, report.run, { ...collected.raw, 'inventory.json': `${JSON.stringify(report.inventory, null, 2)}\n`, 'report.json': `${JSON.stringify(report, null, 2)}\n`, 'topology.mmd': mermaidTopology(report.inventory) });
+  if (report.baseline === report.run || options.since !== undefined) await recordBaseline(dir, report.baseline);
+  await applyRetention(dir, keep, report.baseline);
+  const { findings, changes } = report;
 
   io.stdout(json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report, io));
   const alarming = [...findings, ...changes].some((f) => f.severity !== 'info');
@@ -136,6 +171,21 @@ export function renderReport(report: InspectReport, io: CliIo): string {
   };
   section('FINDINGS (against infra.yml)', report.findings, 'none: every host and open port is one infra.yml declares');
   section(`CHANGES SINCE THE BASELINE${report.baseline === report.run ? '' : ` ${report.baseline}`}`, report.changes, report.baseline === report.run ? 'none: this run is the baseline' : 'none');
+  if (report.triage !== null) {
+    out.push('');
+    out.push(paint(io, 'bold', 'LOCAL TRIAGE (level 2, local model)'));
+    if ('unavailable' in report.triage) out.push(`  unavailable: ${report.triage.unavailable}`);
+    else {
+      const t = report.triage;
+      out.push(`  ${paint(io, t.verdict === 'critical' ? 'red' : t.verdict === 'suspect' ? 'yellow' : 'green', t.verdict)} (${t.model}): ${t.summary}`);
+      for (const f of t.findings) out.push(`  - ${f}`);
+    }
+  }
+  if (report.escalation !== null) {
+    out.push('');
+    out.push(paint(io, 'bold', `CLOUD ANALYSIS (level 3, ${report.escalation.task}, ${report.escalation.model}, through the sanitizer)`));
+    out.push(...report.escalation.text.split('\n').map((l) => `  ${l}`));
+  }
   out.push('');
   out.push(paint(io, 'dim', `Raw outputs, inventory, report and topology (topology.mmd, Mermaid): ${report.folder}`));
   return `${out.join('\n')}\n`;

@@ -182,6 +182,9 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .option('--max-packets <n>', 'stop a capture after this many packets', '10000')
       .option('--since <run>', 'compare with this run (and make it the baseline) instead of the recorded baseline')
       .option('--keep <n>', 'runs kept per domain (the baseline is always kept)', '20')
+      .option('--no-triage', 'skip the local model\'s triage (level 2 stays by code)')
+      .option('--model <name>', 'local model for the triage (default: the domain\'s OpenClaw local_model)')
+      .option('--escalate <task-type>', 'level 3: send the inventory and findings (never a raw output or payload) to the cloud model through the sanitizer, as one of the cloud task types: correlation, forensics, incident-analysis, architecture, report')
       .option('--json', 'print the report as JSON'),
   ).action(async (domain: string, opts: InspectCommandOptions) => {
     setStatus(await (await import('./inspect.js')).runInspect(domain, opts, io));

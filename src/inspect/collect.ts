@@ -53,53 +53,88 @@ export function tcpdumpCommand(seconds: number, maxPackets: number): string[] {
   return ['sh', '-c', `timeout ${seconds} tcpdump -i eth0 -nn -e -tt -q -l -c ${maxPackets} 2>/dev/null; true`];
 }
 
-export async function collect(client: IncusClient, model: DesiredInfra, domain: DesiredDomain, options: CollectOptions): Promise<Collected> {
-  const { progress, signal } = options;
+/** The instance level 1 runs from, kept for the whole run (levels 2 and 3 send their model requests from it too). */
+export interface Probe {
+  readonly name: string;
+  readonly project: string;
+  /** Created by anklume for this run; removed by close(). */
+  readonly temporary: boolean;
+  /** Run a command; a non-zero exit is an error naming `what`. */
+  run(what: string, command: readonly string[], timeoutSeconds: number): Promise<string>;
+  pushFile(path: string, content: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The domain's network_probe machine, else a short-lived instance on its bridge; with the tools `tools` checked. */
+export async function openProbe(client: IncusClient, model: DesiredInfra, domain: DesiredDomain, tools: readonly string[], progress: (line: string) => void, signal?: AbortSignal): Promise<Probe> {
   const project = domain.project;
-  const instances = await observedInstances(client, project, signal);
   const named = domain.machines.find((m) => m.roles.includes(PROBE_ROLE));
-  let probe: string;
+  let name: string;
   let temporary = false;
   if (named !== undefined) {
-    const state = instances.find((i) => i.name === named.name);
+    const state = (await observedInstances(client, project, signal)).find((i) => i.name === named.name);
     if (state?.status !== 'Running') throw new AnklumeError('INSPECT_PROBE', `the probe machine ${named.name} (role ${PROBE_ROLE}) is ${state === undefined ? 'missing' : state.status.toLowerCase()}: start it (anklumectl apply), then inspect again`);
-    probe = named.name;
-    progress(`probing from ${probe} (role ${PROBE_ROLE})`);
+    name = named.name;
+    progress(`probing from ${name} (role ${PROBE_ROLE})`);
   } else {
-    probe = `anklume-probe-${randomBytes(3).toString('hex')}`;
+    name = `anklume-probe-${randomBytes(3).toString('hex')}`;
     temporary = true;
-    progress(`creating the short-lived probe ${probe} on ${domain.bridge} (no machine of ${domain.name} has role ${PROBE_ROLE})`);
-    await createProbe(client, model, domain, probe, signal);
+    progress(`creating the short-lived probe ${name} on ${domain.bridge} (no machine of ${domain.name} has role ${PROBE_ROLE})`);
+    try {
+      await createProbe(client, model, domain, name, signal);
+    } catch (err) {
+      await removeProbe(client, project, name).catch(() => undefined);
+      throw err;
+    }
   }
-  try {
-    await requireTools(client, project, probe, ['ip', 'ss', ...(options.scan ? ['nmap'] : []), ...(options.captureSeconds === null ? [] : ['tcpdump', 'timeout'])], temporary, signal);
-    const run = async (what: string, command: readonly string[], timeoutSeconds: number): Promise<string> => {
-      const r = await client.exec(project, probe, command, { timeoutSeconds, ...(signal === undefined ? {} : { signal }) });
-      if (r.code !== 0) throw new AnklumeError('INSPECT_TOOL', `${what} failed on ${probe} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
+  const probe: Probe = {
+    name,
+    project,
+    temporary,
+    run: async (what, command, timeoutSeconds) => {
+      const r = await client.exec(project, name, command, { timeoutSeconds, ...(signal === undefined ? {} : { signal }) });
+      if (r.code !== 0) throw new AnklumeError('INSPECT_TOOL', `${what} failed on ${name} (exit ${r.code}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ')}`);
       return r.stdout;
-    };
-    // The capture runs while the rest is collected, so it sees the domain as it is, not the scan's own packets only.
-    const capture = options.captureSeconds === null ? null : (progress(`capturing ${options.captureSeconds}s on ${probe}:eth0 (headers only, at most ${options.maxPackets} packets)`), run('tcpdump', tcpdumpCommand(options.captureSeconds, options.maxPackets), options.captureSeconds + 30));
-    let nmap: string | undefined;
-    if (options.scan) {
-      progress(`nmap of ${domain.network.subnet} from ${probe} (service detection)`);
-      nmap = await run('nmap', nmapCommand(domain.network.subnet), 600);
-    }
-    const neigh = await run('ip neigh', ['ip', '-j', 'neigh'], 30);
-    const ss = await run('ss', ['ss', '-tunaH'], 30);
-    const tcpdump = capture === null ? undefined : await capture;
-    return {
-      probe,
-      temporary,
-      raw: { ...(nmap === undefined ? {} : { 'nmap.xml': nmap }), ...(tcpdump === undefined ? {} : { 'tcpdump.txt': tcpdump }), 'neigh.json': neigh, 'ss.txt': ss },
-      instances: await observedInstances(client, project, signal),
-    };
-  } finally {
-    if (temporary) {
-      progress(`removing the probe ${probe}`);
-      await removeProbe(client, project, probe);
-    }
+    },
+    pushFile: (path, content) => client.pushFile(project, name, path, content, { mode: 0o600, ...(signal === undefined ? {} : { signal }) }),
+    close: async () => {
+      if (!temporary) return;
+      progress(`removing the probe ${name}`);
+      await removeProbe(client, project, name);
+    },
+  };
+  try {
+    await requireTools(client, project, name, tools, temporary, signal);
+  } catch (err) {
+    await probe.close();
+    throw err;
   }
+  return probe;
+}
+
+/** The tools level 1 needs for these options. */
+export function toolsFor(options: Pick<CollectOptions, 'scan' | 'captureSeconds'>): string[] {
+  return ['ip', 'ss', 'nc', ...(options.scan ? ['nmap'] : []), ...(options.captureSeconds === null ? [] : ['tcpdump', 'timeout'])];
+}
+
+export async function collect(client: IncusClient, probe: Probe, domain: DesiredDomain, options: CollectOptions): Promise<Collected> {
+  const { progress, signal } = options;
+  // The capture runs while the rest is collected, so it sees the domain as it is, not the scan's own packets only.
+  const capture = options.captureSeconds === null ? null : (progress(`capturing ${options.captureSeconds}s on ${probe.name}:eth0 (headers only, at most ${options.maxPackets} packets)`), probe.run('tcpdump', tcpdumpCommand(options.captureSeconds, options.maxPackets), options.captureSeconds + 30));
+  let nmap: string | undefined;
+  if (options.scan) {
+    progress(`nmap of ${domain.network.subnet} from ${probe.name} (service detection)`);
+    nmap = await probe.run('nmap', nmapCommand(domain.network.subnet), 600);
+  }
+  const neigh = await probe.run('ip neigh', ['ip', '-j', 'neigh'], 30);
+  const ss = await probe.run('ss', ['ss', '-tunaH'], 30);
+  const tcpdump = capture === null ? undefined : await capture;
+  return {
+    probe: probe.name,
+    temporary: probe.temporary,
+    raw: { ...(nmap === undefined ? {} : { 'nmap.xml': nmap }), ...(tcpdump === undefined ? {} : { 'tcpdump.txt': tcpdump }), 'neigh.json': neigh, 'ss.txt': ss },
+    instances: await observedInstances(client, domain.project, signal),
+  };
 }
 
 /** Every instance of the domain's project with its IPv4 on eth0 (Incus state), whether infra.yml declares it or not. */

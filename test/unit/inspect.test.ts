@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/cli/inspect.js';
+import { escalationRefusal, modelInput, parseHttpResponse } from '../../src/inspect/ask-model.js';
 import { validateInfraText } from '../../src/config/validate.js';
 import { buildInventory, changesSince, findingsOf, type Inventory } from '../../src/inspect/inventory.js';
 import { parseNeighbours } from '../../src/inspect/neighbours.js';
@@ -145,5 +146,37 @@ describe('flags', () => {
   });
   it.each(['0s', '6m', '1h', 'soon', '-5s'])('--capture %s is refused', (text) => {
     expect(() => parseDuration(text, '--capture')).toThrow(/--capture must be a duration from 1s to 5m/);
+  });
+});
+
+describe('levels 2 and 3: what is sent to a model', () => {
+  it('replaces the names of instances infra.yml does not declare by labels, and puts them back in the answer', () => {
+    const m = model();
+    const inv = inventoryOf(m);
+    const findings = findingsOf(m, m.domains[0]!, inv);
+    const { input, restore } = modelInput(inv, findings, []);
+    const sent = JSON.stringify(input);
+    expect(sent).not.toContain('xin-rogue');
+    expect(input.hosts.find((h) => h.address === '10.231.1.195')?.name).toBe('undeclared-1');
+    expect(input.findings.map((f) => f.message).join(' ')).toContain('instance undeclared-1 (10.231.1.195)');
+    expect(restore('look at undeclared-1 first')).toBe('look at xin-rogue first');
+    // Declared names stay: the gateway knows them and pseudonymizes them itself.
+    expect(sent).toContain('xin-b');
+  });
+
+  it('refuses to escalate a local or disposable domain, an unknown task type, or without a gateway — before anything runs', () => {
+    const m = model();
+    const xin = m.domains[0]!;
+    expect(escalationRefusal(xin, 'forensics', m)).toMatch(/ai_provider: local: nothing of it leaves for a cloud model, so --escalate is refused and nothing was sent/);
+    const cloud = { ...xin, aiProvider: 'local-first' as const };
+    expect(escalationRefusal(cloud, 'gossip', m)).toMatch(/--escalate takes a cloud task type of spec\/000 §4: correlation, forensics, incident-analysis, architecture, report \(got "gossip"\)/);
+    expect(escalationRefusal(cloud, 'forensics', m)).toMatch(/no sanitizing gateway in infra.yml/);
+    expect(escalationRefusal({ ...cloud, trustLevel: 'disposable' }, 'report', m)).toMatch(/is disposable/);
+  });
+
+  it('reads an HTTP answer, chunked or not', () => {
+    expect(parseHttpResponse('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}')).toEqual({ status: 200, body: '{}' });
+    expect(parseHttpResponse('HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n5\r\n"é"}\r\n0\r\n\r\n')).toEqual({ status: 403, body: '{"a":"é"}' });
+    expect(parseHttpResponse('')).toEqual({ status: 0, body: '' });
   });
 });
