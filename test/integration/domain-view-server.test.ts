@@ -113,7 +113,7 @@ const B_GW = '127.0.2.254';
 const fromA = (method: string, path: string, options?: Parameters<typeof call>[4]) => call('127.0.1.7', A_GW, method, path, options);
 const fromB = (method: string, path: string, options?: Parameters<typeof call>[4]) => call('127.0.2.7', B_GW, method, path, options);
 const posts = () => incus.requests.filter((r) => r.method === 'POST');
-const withoutTime = (b: any) => ({ ...b, generatedAt: undefined });
+const withoutTime = (b: Record<string, unknown>): Record<string, unknown> => ({ ...b, generatedAt: undefined });
 
 beforeAll(async () => {
   incus = await startFakeIncus(incusRoutes);
@@ -154,17 +154,17 @@ describe('the domain view on loopback', () => {
 
   it('serves the inventory, services, conditions and events of the domain', async () => {
     const inventory = await fromA('GET', '/v1/inventory');
-    expect(inventory.body.inventory.machines.map((m: any) => m.name)).toEqual(['a1']);
+    expect(inventory.body.inventory.machines.map((m: { name: string }) => m.name)).toEqual(['a1']);
     expect(inventory.body.inventory.flows).toEqual([expect.objectContaining({ direction: 'in', peer: { kind: 'domain', domain: 'b' }, ports: [80] })]);
     const services = await fromA('GET', '/v1/services');
     expect(services.body.services).toEqual([expect.objectContaining({ name: 'openclaw on a1', ready: true })]);
     const conditions = await fromA('GET', '/v1/conditions');
     expect(conditions.body.conditions.firewall).toEqual({ inSync: true, state: 'InSync' });
-    expect(conditions.body.conditions.objects.map((o: any) => o.name)).toEqual(['a1', 'openclaw on a1']);
+    expect(conditions.body.conditions.objects.map((o: { name: string }) => o.name)).toEqual(['a1', 'openclaw on a1']);
     view.recordEvent({ type: 'lifecycle', timestamp: '2026-12-05T04:00:00Z', metadata: { action: 'instance-started', source: '/1.0/instances/a1?project=a' } });
     view.recordEvent({ type: 'lifecycle', timestamp: '2026-12-05T04:00:01Z', metadata: { action: 'instance-started', source: '/1.0/instances/b1?project=b' } });
     expect((await fromA('GET', '/v1/events')).body.events).toEqual([{ time: '2026-12-05T04:00:00Z', action: 'instance-started', kind: 'instance', name: 'a1' }]);
-    expect((await fromB('GET', '/v1/events')).body.events.map((e: any) => e.name)).toEqual(['b1']);
+    expect((await fromB('GET', '/v1/events')).body.events.map((e: { name: string }) => e.name)).toEqual(['b1']);
     const index = await fromA('GET', '/v1?x=1');
     expect(index.body.endpoints).toContain('GET /v1/inventory');
   });

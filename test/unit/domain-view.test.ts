@@ -212,7 +212,7 @@ describe('viewEventOf and DomainEventRing', () => {
     ['an operation event', { type: 'operation', timestamp: '', metadata: {} }],
     ['a broken source', lifecycle('instance-started', '/2.0/%zz')],
   ])('ignores %s', (_what, event) => {
-    expect(viewEventOf(event as IncusEvent, isDomain)).toBeNull();
+    expect(viewEventOf(event, isDomain)).toBeNull();
   });
 
   it('keeps the last events of each domain, newest last, and forgets removed domains', () => {
