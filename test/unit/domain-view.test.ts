@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
+import { desiredProject } from '../../src/controllers/domain/desired-project.js';
 import { domainOfConnection, presentBindings, viewBindings } from '../../src/daemon/domain-view/addresses.js';
 import { DomainEventRing, viewEventOf } from '../../src/daemon/domain-view/events.js';
 import { viewInstance } from '../../src/daemon/domain-view/instances.js';
@@ -84,6 +85,16 @@ describe('domain view settings', () => {
     const issue = r.ok ? undefined : r.issues.find((i) => i.path.join('.').startsWith(path));
     expect(issue, JSON.stringify(r.issues)).toBeDefined();
     expect(JSON.stringify(issue)).toContain(message);
+  });
+});
+
+describe('the project of a domain that allows snapshots', () => {
+  it('allows snapshots in its restricted project, and only there', () => {
+    const m = model();
+    const config = (name: string): Record<string, string> => desiredProject(m.domains.find((d) => d.name === name) ?? m.domains[0]!, m).config;
+    expect(config('perso')['restricted.snapshots']).toBe('allow');
+    expect(config('pro')['restricted.snapshots']).toBeUndefined();
+    expect(config('pro')['restricted']).toBe('true');
   });
 });
 

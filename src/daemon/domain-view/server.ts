@@ -132,7 +132,8 @@ export function viewHandler(backend: ViewBackend, logger: Logger): (req: Incomin
           return;
         }
         logger.error({ domain: caller.domain, path, err: describeError(err) }, 'domain view: request failed');
-        if (!res.headersSent) send(res, 502, { error: `could not read the domain's state: ${describeError(err)}` });
+        // Incus failed or refused (unreachable, a timeout, a restriction): the caller learns what Incus said.
+        if (!res.headersSent) send(res, 502, { error: `Incus: ${describeError(err)}` });
         else res.destroy();
       }
     })();
