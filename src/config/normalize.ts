@@ -1,5 +1,6 @@
 import { DEFAULT_EGRESS, type Domain, type Infra } from '../schemas/infra.js';
 import type { DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import { durationSeconds } from '../shared/duration.js';
 import { formatCidr, formatIpv4, parseAddressOrCidr } from '../shared/ipv4.js';
 import { HOSTS, type AddressPlan } from './addressing.js';
 
@@ -87,6 +88,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
                 : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String) },
           }
         : null,
+      view: { snapshots: domain.domain_view.snapshots, snapshotIntervalMs: durationSeconds(domain.domain_view.snapshot_interval) * 1000 },
     };
   });
 
@@ -133,6 +135,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
         openaiKeyFile: global.sanitizer.upstreams.openai_key_file ?? null,
       },
     },
+    domainView: { enabled: global.domain_view.enabled, port: global.domain_view.port },
     domains,
     policies,
   };

@@ -32,6 +32,7 @@ import { acquireWriterLock, type WriterLock } from '../shared/writer-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
 import { RequestError, startControlServer } from './control-server.js';
 import { startMetricsServer } from './metrics-server.js';
+import { DomainView } from './domain-view/view.js';
 import { statusDocument } from './status-document.js';
 
 export interface DaemonOptions {
@@ -105,6 +106,8 @@ export class Daemon {
   private control: Server | undefined;
   private metricsServer: Server | undefined;
   private firewallTimer: NodeJS.Timeout | undefined;
+  /** Each domain's read-only view of itself, on its gateway (docs/monitoring.md). */
+  private view: DomainView | undefined;
   private writerLock: WriterLock | undefined;
   private eventsState = { connected: false, reconnects: 0, lastEventAt: null as string | null };
   private incusError: string | undefined;
@@ -199,6 +202,7 @@ export class Daemon {
     });
     if (options.metricsAddress !== undefined) this.metricsServer = await startMetricsServer({ address: options.metricsAddress, metrics: this.metrics, logger: log, objects: () => this.status().domains });
 
+    this.view = new DomainView({ client: this.client, model: () => this.model, status: () => this.status(), logger: log.child({ component: 'domain-view' }) });
     this.manager.start();
     this.startEvents();
     this.cron = cronSchedule(options.resync, () => {
@@ -209,9 +213,14 @@ export class Daemon {
     });
     this.config.watch();
     // nft sends no events: the table is read back on a timer, on the firewall's own queue.
-    this.firewallTimer = setInterval(() => this.manager.enqueue('firewall', FIREWALL_KEY), options.firewallCheckMs);
+    // The same timer looks for bridges that came or went: a view listens where its bridge holds its gateway.
+    this.firewallTimer = setInterval(() => {
+      this.manager.enqueue('firewall', FIREWALL_KEY);
+      this.syncView();
+    }, options.firewallCheckMs);
     this.firewallTimer.unref();
     this.enqueueAll();
+    this.syncView();
     log.info({ config: options.configPath, socket: options.controlSocket, incus: options.incusEndpoint, domains: this.model.domains.length, resync: options.resync }, 'anklumed started');
   }
 
@@ -223,6 +232,7 @@ export class Daemon {
     clearInterval(this.firewallTimer);
     await this.events?.close();
     await this.config?.close();
+    await this.view?.close();
     const closing = this.control === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.control?.close(() => resolve()));
     const report = await this.manager.stop({ deadlineMs: this.options.shutdownDeadlineMs });
     await closing;
@@ -256,6 +266,7 @@ export class Daemon {
     events.on('reconnect', () => this.eventsState.reconnects++);
     events.on('error', (err) => log.debug({ err: describeError(err) }, 'Incus events error'));
     events.on('event', (event) => {
+      this.view?.recordEvent(event);
       const keys = eventKeys(event);
       if (keys.length === 0) return; // read noise, or kinds anklume does not manage
       this.eventsState.lastEventAt = new Date().toISOString();
@@ -269,8 +280,11 @@ export class Daemon {
   private route(kind: string, name: string, project: string): void {
     const domain = this.domainOf(kind, name, project);
     if (domain !== null) this.manager.enqueue('domain', domainKey(domain));
-    // A bridge came, went or changed: read the rules back (they name bridges).
-    if (kind === 'network') this.manager.enqueue('firewall', FIREWALL_KEY);
+    // A bridge came, went or changed: read the rules back (they name bridges), and the views follow the bridges.
+    if (kind === 'network') {
+      this.manager.enqueue('firewall', FIREWALL_KEY);
+      this.syncView();
+    }
     // An instance started or changed: the services deployed into it look again.
     if (kind === 'instance' && domain !== null) for (const key of serviceKeys(this.model, domain)) this.manager.enqueue('service', key);
     // The AI access holder is recorded on the ai-tools project (a switch run elsewhere changes it).
@@ -287,6 +301,13 @@ export class Daemon {
     this.domains.retain(this.knownDomains);
     this.cache.invalidate();
     this.enqueueAll();
+    this.syncView();
+  }
+
+  /** The domain views follow the model and the bridges; a failure is logged and retried on the next tick. */
+  private syncView(): void {
+    if (this.stopping || this.view === undefined) return;
+    this.view.sync().catch((err: unknown) => this.log.warn({ err: describeError(err) }, 'domain view: sync failed'));
   }
 
   /** Every key of every controller; the firewall first, so that new bridges and instances come up isolated. */

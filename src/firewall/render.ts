@@ -205,7 +205,8 @@ function egressRules(domains: DesiredInfra['domains']): Rule[] {
  * traffic is accepted when established or inside one domain or declared by a
  * policy, and dropped otherwise (between bridges, and into a bridge from
  * anywhere else). input: what instances send to the host itself is dropped
- * except DHCP and DNS to their own gateway and policies `to: host`.
+ * except DHCP, DNS and the domain view to their own gateway, and policies
+ * `to: host`.
  */
 export function renderFirewall(model: DesiredInfra, options: RenderOptions = {}): Ruleset {
   const exclusive = model.ai.accessPolicy === 'exclusive';
@@ -239,6 +240,11 @@ export function renderFirewall(model: DesiredInfra, options: RenderOptions = {})
     const gateway = address(d.network.gateway);
     for (const protocol of ['udp', 'tcp'] as const) {
       input.push({ matches: [{ kind: 'iifname', op: '==', value: bridge }, { kind: 'daddr', value: gateway }, { kind: 'dport', protocol, ports: [53] }], verdict: 'accept', comment: safeComment(`DNS of domain ${d.name}`) });
+    }
+    // The domain view (anklumed, docs/monitoring.md): this bridge to its own gateway only, so
+    // no other domain reaches it (the server also checks that the addresses match the bridge).
+    if (model.domainView.enabled) {
+      input.push({ matches: [{ kind: 'iifname', op: '==', value: bridge }, { kind: 'daddr', value: gateway }, { kind: 'dport', protocol: 'tcp', ports: [model.domainView.port] }], verdict: 'accept', comment: safeComment(`domain view of ${d.name}`) });
     }
   }
 

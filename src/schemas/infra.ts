@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { DEFAULT_SANITIZER_PORT } from './ports.js';
+import { durationSeconds } from '../shared/duration.js';
+import { DEFAULT_DOMAIN_VIEW_PORT, DEFAULT_SANITIZER_PORT } from './ports.js';
 
 /**
  * The zod schemas of infra.yml: the single source of truth for its shape.
@@ -131,6 +132,19 @@ export const DomainOpenClawSchema = z
   })
   .meta({ title: 'DomainOpenClaw' });
 
+export const DomainViewSchema = z
+  .strictObject({
+    snapshots: z
+      .boolean()
+      .default(false)
+      .meta({ description: "Let the domain's own machines ask for a snapshot of one of its instances (POST /v1/instances/<name>/snapshots on the domain view). Off by default." }),
+    snapshot_interval: duration
+      .refine((d) => durationSeconds(d) > 0, 'a period longer than zero (0m would remove the rate limit)')
+      .default('10m')
+      .meta({ description: 'At most one snapshot request per this period for the whole domain (30m, 1h).' }),
+  })
+  .meta({ title: 'DomainView', description: "What the domain view API (served on the domain's gateway) lets this domain do beyond reading." });
+
 export const DomainSchema = z
   .strictObject({
     description: description.optional(),
@@ -159,6 +173,7 @@ export const DomainSchema = z
       .meta({ description: 'Binary content (images, PDFs, audio) cannot be sanitized: refuse it on cloud routes, or allow it (each one audited).' }),
     profiles: z.record(z.string(), ProfileSchema).default({}),
     openclaw: DomainOpenClawSchema.optional(),
+    domain_view: DomainViewSchema.prefault({}),
     machines: z.record(z.string(), MachineSchema).default({}),
   })
   .meta({ title: 'Domain', description: 'An isolated domain: one Incus project, one bridge net-<domain>, its machines.' });
@@ -227,6 +242,20 @@ export const OpenClawDefaultsSchema = z
   })
   .meta({ title: 'OpenClawDefaults' });
 
+export const DomainViewSettingsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).meta({ description: "Serve each domain's read-only view of itself on its gateway address (docs/monitoring.md)." }),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .refine((p) => p !== 53 && p !== 67, 'a port other than 53 and 67 (DNS and DHCP hold them on the gateway)')
+      .default(DEFAULT_DOMAIN_VIEW_PORT)
+      .meta({ description: `TCP port of the domain view on every gateway address (default ${DEFAULT_DOMAIN_VIEW_PORT}).` }),
+  })
+  .meta({ title: 'DomainViewSettings' });
+
 export const GlobalSchema = z
   .strictObject({
     base_subnet: z
@@ -254,6 +283,7 @@ export const GlobalSchema = z
       .meta({ description: 'Host directories that machines outside the admin domain may mount as disks (with what is below them). Empty: none.' }),
     sanitizer: SanitizerSettingsSchema.prefault({}),
     openclaw: OpenClawDefaultsSchema.prefault({}),
+    domain_view: DomainViewSettingsSchema.prefault({}),
   })
   .meta({ title: 'Global' });
 

@@ -27,6 +27,8 @@ export interface DesiredInfra {
     readonly patterns: Readonly<Record<'ip' | 'incus' | 'fqdn' | 'service' | 'ansible' | 'credentials', boolean>>;
     readonly upstreams: { readonly anthropic: string; readonly openai: string; readonly anthropicKeyFile: string | null; readonly openaiKeyFile: string | null };
   };
+  /** The domain view API on each gateway (docs/monitoring.md). */
+  readonly domainView: { readonly enabled: boolean; readonly port: number };
   /** Every domain of the file, disabled ones included (they keep their addresses). */
   readonly domains: readonly DesiredDomain[];
   readonly policies: readonly DesiredPolicy[];
@@ -51,6 +53,8 @@ export interface DesiredDomain {
   readonly profiles: readonly DesiredProfile[];
   readonly machines: readonly DesiredMachine[];
   readonly openclaw: DesiredOpenClaw | null;
+  /** What the domain view lets this domain ask for: snapshots, at most one per interval. */
+  readonly view: { readonly snapshots: boolean; readonly snapshotIntervalMs: number };
 }
 
 export interface DomainNetwork {

@@ -40,6 +40,8 @@ export function desiredProject(domain: DesiredDomain, infra: DesiredInfra): Desi
   }
   // The sanitizer runs the host's Node and reads the AI access state, OpenClaw its pinned install: read-only host mounts.
   if (sanitizerEndpoint(infra)?.domain === domain.name || domain.openclaw !== null) restricted['restricted.devices.disk'] = 'allow';
+  // A restricted project blocks snapshots; the domain view's snapshot requests need them (domain_view.snapshots).
+  if (domain.view.snapshots) restricted['restricted.snapshots'] = 'allow';
   if (configs.some((c) => c['security.nesting'] === 'true')) restricted['restricted.containers.nesting'] = 'allow';
   if (configs.some((c) => c['security.privileged'] === 'true')) restricted['restricted.containers.privilege'] = 'allow';
   if (configs.some((c) => Object.keys(c).some((k) => k.startsWith('raw.')))) {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DesiredDomain, DesiredInfra, DesiredOpenClaw } from '../../schemas/model.js';
 import { ollamaEndpoint, sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
+import { durationSeconds } from '../../shared/duration.js';
 import { OPENCLAW_ENV, OPENCLAW_PATHS } from './openclaw-paths.js';
 
 /**
@@ -87,16 +88,13 @@ function heartbeatEvery(domain: DesiredDomain, openclaw: DesiredOpenClaw): strin
   return openclawDuration(openclaw.heartbeatEvery);
 }
 
-const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400 };
-
 /**
  * infra.yml's duration (`1h30m`, `1d`) as one number and one unit OpenClaw
  * documents (`ms|s|m|h`): its validator names only those, so days and
  * compound forms are converted rather than trusted to an undocumented parser.
  */
 export function openclawDuration(duration: string): string {
-  let seconds = 0;
-  for (const [, n, unit] of duration.matchAll(/(\d+)([smhd])/g)) seconds += Number(n) * (UNIT_SECONDS[unit as string] ?? 0);
+  const seconds = durationSeconds(duration);
   if (seconds % 3600 === 0 && seconds > 0) return `${seconds / 3600}h`;
   if (seconds % 60 === 0) return `${seconds / 60}m`;
   return `${seconds}s`;
