@@ -9,6 +9,7 @@ import { hostConnect, startHostListeners, type HostListeners } from './host.js';
 import type { VerifyLimits } from './limits.js';
 import { chooseEndpoints, endpointLabel, planProbes, type Candidates, type InstanceEndpoint, type PlannedProbe } from './plan.js';
 import { buildReport } from './report.js';
+import { mapBounded } from './bounded.js';
 
 export interface VerifyRunOptions extends VerifyLimits {
   /** Probe from and to the host (false with a remote Incus). */
@@ -30,20 +31,6 @@ const EXEC_MARGIN_SECONDS = 5;
 /** How long listeners get to bind before the probes go. */
 const LISTENER_READY_ATTEMPTS = 4;
 const LISTENER_READY_PAUSE_MS = 250;
-
-/** Run `fn` over `items`, at most `limit` at once, results in input order. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
