@@ -4,22 +4,24 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Dependencies point one way (STYLE.md):
- * bin → cli | daemon | controllers | gateway → reconcile | incus | firewall | sanitizer | config → schemas → shared.
+ * bin → cli | daemon → verify → controllers | gateway → reconcile | incus | firewall | sanitizer | config → schemas → shared.
  * Each folder may not import the folders listed against it here.
  */
 const forbidden = {
-  shared: ['schemas', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  schemas: ['config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  config: ['incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  incus: ['reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  reconcile: ['incus', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  firewall: ['incus', 'reconcile', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  sanitizer: ['incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  controllers: ['daemon', 'gateway', 'cli', 'bin'],
+  shared: ['verify', 'schemas', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  schemas: ['verify', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  config: ['verify', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  incus: ['verify', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  reconcile: ['verify', 'incus', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  firewall: ['verify', 'incus', 'reconcile', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  sanitizer: ['verify', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  controllers: ['verify', 'daemon', 'gateway', 'cli', 'bin'],
   // The daemon is wiring like the CLI: it runs controllers; only bin starts it.
   daemon: ['gateway', 'cli', 'bin'],
-  gateway: ['incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'cli', 'bin'],
+  gateway: ['verify', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'cli', 'bin'],
   cli: ['daemon', 'bin'],
+  // verify probes what the controllers converged: it reads the model, the holder and the rendered table, and is run by the CLI and the daemon.
+  verify: ['daemon', 'gateway', 'cli', 'bin'],
 };
 
 const layerPatterns = (folder) =>

@@ -11,6 +11,8 @@ import { InvalidConfigError } from '../daemon/config-source.js';
 import { describeError, UsageError } from '../shared/errors.js';
 import { createLogger } from '../shared/logger.js';
 import { stopOnSignal } from '../shared/signals.js';
+import { parseDuration } from '../shared/duration.js';
+import { VERIFY_DEFAULTS } from '../verify/limits.js';
 
 interface Flags {
   config?: string;
@@ -37,6 +39,7 @@ interface Flags {
   aiStateFile?: string;
   aiSwitchLog?: string;
   lock?: string;
+  verifyEvery?: string;
 }
 
 const env = { ...process.env };
@@ -58,6 +61,7 @@ const program = new Command('anklumed')
   .option('--firewall-check <seconds>', 'how often the live nftables rules are read back and repaired', '30')
   .option('--ai-state-file <path>', `exclusive AI access holder, mirrored from Incus (env ANKLUME_AI_STATE_FILE, default ${HOST_FILES.aiAccessState})`)
   .option('--ai-switch-log <path>', `switch-ai log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
+  .option('--verify-every <duration>', 'run verify (isolation proven with real packets) this long after the previous run ends, e.g. 10m; keeps the last report in status and marks the domains whose cells differ Degraded (default: off)')
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
@@ -85,6 +89,11 @@ async function main(): Promise<number> {
     const firewallCheck = Number(flags.firewallCheck);
     if (!Number.isFinite(firewallCheck) || firewallCheck <= 0) throw new UsageError('--firewall-check must be a positive number of seconds');
     const remote = 'url' in incus;
+    let verifyEveryMs: number | undefined;
+    if (flags.verifyEvery !== undefined) {
+      verifyEveryMs = parseDuration(flags.verifyEvery) ?? undefined;
+      if (verifyEveryMs === undefined || verifyEveryMs < 1000) throw new UsageError(`--verify-every must be a duration of at least 1s, such as 90s or 10m (got "${flags.verifyEvery}")`);
+    }
     daemon = new Daemon({
       configPath: resolveInfraPath({ flag: flags.config, env }),
       incus,
@@ -105,6 +114,7 @@ async function main(): Promise<number> {
       firewallCheckMs: firewallCheck * 1000,
       aiPaths: resolveAiAccessPaths(flags, env),
       stateDir: resolveStateDir(env),
+      ...(verifyEveryMs === undefined ? {} : { verify: { everyMs: verifyEveryMs, limits: VERIFY_DEFAULTS } }),
     });
     await daemon.start();
   } catch (err) {

@@ -11,6 +11,9 @@ import type { PlanCommandOptions } from './plan.js';
 import type { ReconcileCommandOptions } from './reconcile.js';
 import type { StatusCommandOptions } from './status.js';
 import type { SwitchAiCommandOptions } from './switch-ai.js';
+import type { VerifyCommandOptions } from './verify.js';
+// Defaults only (no command code): the help text shows them.
+import { VERIFY_DEFAULTS } from '../verify/defaults.js';
 
 // Each action imports its command's module when it runs: `--version`,
 // `--help` and a command load only what they need (the model, zod, the Incus
@@ -38,6 +41,21 @@ Exit status:
      anklumed failed to answer
   2  usage error
 With --watch: the status of the last refresh (Ctrl-C stops).
+`;
+
+const VERIFY_HELP = `
+Every probe's expectation is the verdict of the table anklume renders from
+infra.yml (with the AI access holder read from Incus) on its first packet.
+A TCP pass is a real connect to a listener verify starts in the target for
+the run (nc -lk under timeout, killed afterwards); a block is silence (the
+table drops). Instances need nc, ping and timeout; one without them is
+reported as not verifiable, never as passing. See docs/verify.md.
+
+Exit status:
+  0  every cell was verified and matches infra.yml
+  1  a cell differs (an unexpected pass or block), something could not be
+     verified, infra.yml is invalid, or Incus could not be used
+  2  usage error (a flag value out of range)
 `;
 
 /**
@@ -189,6 +207,30 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
   ).action(async (domain: string, opts: InspectCommandOptions) => {
     setStatus(await (await import('./inspect.js')).runInspect(domain, opts, io));
   });
+
+  addIncusOptions(
+    program
+      .command('verify')
+      .description('Prove isolation with real packets: TCP connects (the ports the rules name, a closed control port) and ICMP from inside the instances and from the host, for every ordered pair of domains and every machine a policy names, compared with what the firewall rendered from infra.yml declares. Prints the matrix; exit 1 if a cell differs or could not be verified. Read-only.')
+      .addOption(configOption())
+      .option('--json', 'print the report as JSON (no progress lines)')
+      .option('--parallel <n>', `probes in flight at once (1-64, default ${VERIFY_DEFAULTS.parallel})`)
+      .option('--probe-timeout <seconds>', `how long one probe waits for an answer; silence after it is a block (1-30, default ${VERIFY_DEFAULTS.probeTimeoutSeconds})`)
+      .option('--timeout <duration>', `the whole run, e.g. 90s or 5m; probes past it are not sent and their cells are not verifiable (default ${VERIFY_DEFAULTS.timeoutMs / 1000}s)`)
+      .option('--max-probes <n>', `refuse, before sending anything, a run that needs more probes (default ${VERIFY_DEFAULTS.maxProbes})`)
+      .option('--control-port <port>', `a TCP port no rule names, probed between every pair (default ${VERIFY_DEFAULTS.controlPort})`),
+  )
+    .addHelpText('after', VERIFY_HELP)
+    .action(async (opts: VerifyCommandOptions) => {
+      const stop = new AbortController();
+      const onSigint = (): void => stop.abort();
+      process.once('SIGINT', onSigint);
+      try {
+        setStatus(await (await import('./verify.js')).runVerifyCommand(opts, io, { signal: stop.signal }));
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
 
   program
     .command('reconcile')

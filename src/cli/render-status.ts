@@ -1,5 +1,6 @@
 import type { Condition, DomainStatus, ObjectStatus, StatusDocument } from '../controllers/status.js';
 import { paint, type CliIo, type Style } from './io.js';
+import { verifyStatusLine } from './render-verify.js';
 
 /** What one line of the table says of a domain or an object, from its conditions. */
 export type StatusLabel = 'Ready' | 'Progressing' | 'Degraded' | 'Unknown' | 'Disabled';
@@ -86,6 +87,8 @@ function headerLines(doc: StatusDocument, io: CliIo): string[] {
   for (const v of aiAccess.vram ?? []) lines.push(['VRAM', `${v.instance} GPU ${v.gpu}: ${v.usedMiB} / ${v.totalMiB} MiB used`]);
   if (aiAccess.vramError !== undefined) lines.push(['VRAM', paint(io, 'red', aiAccess.vramError)]);
   for (const line of aiAccess.lastSwitches ?? []) lines.push(['switched', paint(io, 'dim', line)]);
+  // Only a daemon with --verify-every has one; null until its first run ends.
+  if (doc.verify !== undefined) lines.push(['verify', verifyStatusLine(doc.verify, io)]);
 
   const width = Math.max(...lines.map(([label]) => label.length));
   const out = lines.map(([label, value]) => `${label.padEnd(width)}  ${value}`);

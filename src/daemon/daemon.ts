@@ -34,6 +34,8 @@ import { RequestError, startControlServer } from './control-server.js';
 import { startMetricsServer } from './metrics-server.js';
 import { DomainView } from './domain-view/view.js';
 import { statusDocument } from './status-document.js';
+import type { VerifyLimits } from '../verify/limits.js';
+import { VERIFY_KEY, VerifyReconciler } from '../verify/reconciler.js';
 
 export interface DaemonOptions {
   readonly configPath: string;
@@ -65,6 +67,8 @@ export interface DaemonOptions {
   readonly stateDir: string;
   /** The host's writer lock, held while the daemon runs: a direct `anklumectl apply` waits for it. */
   readonly lockPath: string;
+  /** `--verify-every`: run verify this often and keep its report in status; off when absent. */
+  readonly verify?: { readonly everyMs: number; readonly limits: VerifyLimits };
 }
 
 /**
@@ -98,6 +102,7 @@ export class Daemon {
   private readonly firewall: FirewallReconciler;
   private readonly aiAccess: AiAccessReconciler;
   private readonly services: ServiceReconciler;
+  private readonly verify: VerifyReconciler | undefined;
   private readonly activityListeners = new Set<(a: Activity) => void>();
   private readonly startedAt = new Date().toISOString();
   private config: ConfigSource | undefined;
@@ -171,6 +176,12 @@ export class Daemon {
     this.manager.register({ reconciler: this.domains, concurrency: options.concurrency, deadlineMs: DEADLINE_MS.domain });
     this.manager.register({ reconciler: this.services, concurrency: 2, deadlineMs: DEADLINE_MS.service });
     this.manager.register({ reconciler: this.aiAccess, concurrency: 1, deadlineMs: DEADLINE_MS['ai-access'] });
+    if (options.verify !== undefined) {
+      // A queue of its own, one run at a time: a verify never waits for a reconcile, nor holds one up.
+      this.verify = new VerifyReconciler({ client, model: shared.model, limits: options.verify.limits, everyMs: options.verify.everyMs, host: !('unavailable' in options.firewall), logger: log.child({ controller: 'verify', key: VERIFY_KEY }) });
+      // Its own bound, plus time to start and stop the listeners.
+      this.manager.register({ reconciler: this.verify, concurrency: 1, deadlineMs: options.verify.limits.timeoutMs + 60_000 });
+    }
   }
 
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
@@ -221,6 +232,8 @@ export class Daemon {
     this.firewallTimer.unref();
     this.enqueueAll();
     this.syncView();
+    // Then every --verify-every after each run's end (the reconciler asks for it).
+    if (this.verify !== undefined) this.manager.enqueue('verify', VERIFY_KEY);
     log.info({ config: options.configPath, socket: options.controlSocket, incus: options.incusEndpoint, domains: this.model.domains.length, resync: options.resync }, 'anklumed started');
   }
 
@@ -464,6 +477,7 @@ export class Daemon {
       queue: { depth: this.manager.depth(), inFlight: this.manager.inFlight() },
       firewall: this.firewall.status(),
       aiAccess: this.aiAccess.status(),
+      ...(this.verify === undefined ? {} : { verify: this.verify }),
     });
   }
 }

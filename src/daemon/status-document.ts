@@ -1,5 +1,7 @@
 import { withObjects, type AiAccessStatus, type ConfigStatus, type DomainStatus, type FirewallStatus, type ObjectStatus, type StatusDocument } from '../controllers/status.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
+import type { VerifyReport } from '../shared/verify-report.js';
+import { withIsolationMismatch, type IsolationMismatch } from '../verify/conditions.js';
 
 export interface StatusParts {
   readonly model: DesiredInfra;
@@ -15,6 +17,8 @@ export interface StatusParts {
   readonly queue: StatusDocument['queue'];
   readonly firewall: FirewallStatus;
   readonly aiAccess: AiAccessStatus;
+  /** With `--verify-every`: the last report, and what differs per domain. */
+  readonly verify?: { report(): VerifyReport | null; mismatch(domain: string): IsolationMismatch | undefined };
 }
 
 /**
@@ -26,7 +30,8 @@ export function statusDocument(parts: StatusParts): StatusDocument {
   const domains = parts.model.domains.map((d) => {
     const own = parts.domain(d.name) ?? pending(d, parts);
     const objects = own.objects.map((o) => (o.kind === 'service' ? (parts.service(o.id) ?? o) : o));
-    return objects.some((o, i) => o !== own.objects[i]) ? withObjects(d, own, objects, parts.now) : own;
+    const status = objects.some((o, i) => o !== own.objects[i]) ? withObjects(d, own, objects, parts.now) : own;
+    return withIsolationMismatch(status, parts.verify?.mismatch(d.name));
   });
   return {
     generatedAt: parts.now,
@@ -38,6 +43,7 @@ export function statusDocument(parts: StatusParts): StatusDocument {
     firewall: parts.firewall,
     aiAccess: parts.aiAccess,
     domains,
+    ...(parts.verify === undefined ? {} : { verify: parts.verify.report() }),
   };
 }
 

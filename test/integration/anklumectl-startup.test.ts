@@ -20,7 +20,7 @@ describe('anklumectl start-up', () => {
   it('--version and --help load the program and commander only', () => {
     for (const args of [['--version'], ['--help'], ['apply', '--help']]) {
       const ours = loadedBy(args).filter((u) => u.startsWith('dist/'));
-      expect(ours.sort()).toEqual(['dist/bin/anklumectl.js', 'dist/cli/io.js', 'dist/cli/options.js', 'dist/cli/program.js', 'dist/config/incus-endpoint.js', 'dist/config/paths.js', 'dist/schemas/schema-kinds.js', 'dist/shared/errors.js']);
+      expect(ours.sort()).toEqual(['dist/bin/anklumectl.js', 'dist/cli/io.js', 'dist/cli/options.js', 'dist/cli/program.js', 'dist/config/incus-endpoint.js', 'dist/config/paths.js', 'dist/schemas/schema-kinds.js', 'dist/shared/errors.js', 'dist/verify/defaults.js']);
       expect(loadedBy(args).some((u) => u.includes('node_modules/zod/'))).toBe(false);
     }
   });
