@@ -14,7 +14,12 @@ import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { applyPrinter, runApply } from './apply.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
 import { DEMO_INFRA_NAME, DEMO_LOCAL_IMAGE, DEMO_REMOTE_IMAGE, demoInfraText } from './demo-infra.js';
-import { connectIncus, firewallTarget } from './incus.js';
+import { connectIncus, firewallTarget, loadModelOrFail } from './incus.js';
+import { renderVerify } from './render-verify.js';
+import { VERIFY_DEFAULTS } from '../verify/defaults.js';
+import { fullyVerified } from '../verify/report.js';
+import { runVerify } from '../verify/run.js';
+import type { VerifyReport } from '../shared/verify-report.js';
 import { EXIT, paint, progress, type CliIo } from './io.js';
 import { computeOfflineStatus, runStatus, statusExitCode } from './status.js';
 import { holdWriterLock, type WriterLockFlags } from './writer-lock.js';
@@ -95,15 +100,21 @@ export async function runDemoUp(options: DemoCommandOptions, io: CliIo): Promise
   }
 
   step('waiting for every domain to be Ready');
-  const doc = await waitReady(options, dio, paths.infra, timeoutS, step);
+  const ready = await waitReady(options, dio, paths.infra, timeoutS, step);
+
+  step('verifying isolation with real packets (anklumectl verify)');
+  const verify = await verifyDemo(options, dio, paths.infra, step);
+  const isolated = fullyVerified(verify);
   if (json) {
-    io.stdout(`${JSON.stringify({ infra: paths.infra, status: doc }, null, 2)}\n`);
-    return statusExitCode(doc);
+    io.stdout(`${JSON.stringify({ infra: paths.infra, verify, status: ready }, null, 2)}\n`);
+    return isolated ? statusExitCode(ready) : EXIT.failure;
   }
+  io.stdout(`\n${renderVerify(verify, dio)}\n`);
   step('status');
   const status = await runStatus({ ...options, config: paths.infra }, dio);
-  io.stdout(`\nThe demo runs from ${paths.infra}.\n  anklumectl demo status     its status again\n  anklumectl demo down       remove everything the demo made\n`);
-  return status;
+  io.stdout(`\nThe demo runs from ${paths.infra}.\n  anklumectl demo status                    its status again\n  anklumectl verify -f ${paths.infra}   prove its isolation again\n  anklumectl demo down                      remove everything the demo made\n`);
+  if (!isolated) io.stderr(`${paint(io, 'red', 'error:')} verify found cells that differ from what the demo declares (above)\n`);
+  return isolated ? status : EXIT.failure;
 }
 
 /**
@@ -167,6 +178,17 @@ export async function runDemoStatus(options: DemoCommandOptions, io: CliIo): Pro
     return EXIT.failure;
   }
   return runStatus({ ...options, config: paths.infra }, demoIo(io, false));
+}
+
+/** `verify` on the demo, its progress as the demo's steps. */
+async function verifyDemo(options: DemoCommandOptions, io: CliIo, file: string, step: (line: string) => void): Promise<VerifyReport> {
+  const { model } = await loadModelOrFail(file, io);
+  const client = await connectIncus(options, io);
+  try {
+    return await runVerify(client, model, { ...VERIFY_DEFAULTS, host: 'nft' in firewallTarget(options, io), onStep: step });
+  } finally {
+    client.close();
+  }
 }
 
 /** Incus must answer before anything is written; if it does not, say what to run rather than install anything. */

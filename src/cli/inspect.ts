@@ -9,6 +9,7 @@ import { parseNmapXml } from '../inspect/nmap.js';
 import { applyRetention, baselineId, inspectDir, readInventory, recordBaseline, runId, writeRun } from '../inspect/store.js';
 import { mermaidTopology } from '../inspect/topology.js';
 import { parseTcpdump } from '../inspect/traffic.js';
+import { parseDuration } from '../shared/duration.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { connectIncus, loadModelOrFail } from './incus.js';
 import { EXIT, paint, progress, type CliIo } from './io.js';
@@ -47,12 +48,11 @@ export interface InspectReport {
 
 const MAX_CAPTURE_S = 300;
 
-/** `30s`, `2m` or a number of seconds, at most five minutes. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+)(s|m)?$/.exec(text.trim());
-  const seconds = m === null ? NaN : Number(m[1]) * (m[2] === 'm' ? 60 : 1);
-  if (!(seconds >= 1 && seconds <= MAX_CAPTURE_S)) throw new UsageError(`${flag} must be a duration from 1s to ${MAX_CAPTURE_S / 60}m, such as 30s or 2m (got "${text}")`);
-  return seconds;
+/** `--capture`: `30s`, `2m` or a number of seconds, from one second to five minutes. */
+export function captureSeconds(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === null || ms < 1000 || ms > MAX_CAPTURE_S * 1000) throw new UsageError(`--capture must be a duration from 1s to ${MAX_CAPTURE_S / 60}m, such as 30s or 2m (got "${text}")`);
+  return Math.round(ms / 1000);
 }
 
 function positiveInteger(text: string | undefined, fallback: number, flag: string, max: number): number {
@@ -69,7 +69,7 @@ function positiveInteger(text: string | undefined, fallback: number, flag: strin
  * baseline. Exit 1 when a finding or a change is critical or suspect.
  */
 export async function runInspect(domainName: string, options: InspectCommandOptions, io: CliIo): Promise<number> {
-  const captureSeconds = options.capture === undefined ? null : parseDuration(options.capture, '--capture');
+  const capture = options.capture === undefined ? null : captureSeconds(options.capture);
   const maxPackets = positiveInteger(options.maxPackets, 10_000, '--max-packets', 1_000_000);
   const keep = positiveInteger(options.keep, 20, '--keep', 10_000);
   const json = options.json === true;
@@ -94,7 +94,7 @@ export async function runInspect(domainName: string, options: InspectCommandOpti
   let collected: Collected;
   let report: InspectReport;
   try {
-    const collectOptions = { scan: options.scan === true, captureSeconds, maxPackets, progress: step };
+    const collectOptions = { scan: options.scan === true, captureSeconds: capture, maxPackets, progress: step };
     const probe = await openProbe(client, model, domain, toolsFor(collectOptions), step);
     try {
       collected = await collect(client, probe, domain, collectOptions);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_INFRA_NAME } from '../../src/cli/demo-infra.js';
 import type { StatusDocument } from '../../src/controllers/status.js';
+import type { VerifyReport } from '../../src/shared/verify-report.js';
 import type { IncusClient } from '../../src/incus/index.js';
 import { MARK, ownership } from '../../src/reconcile/ownership.js';
 import { runBin } from '../helpers/cli.js';
@@ -90,6 +91,8 @@ describe('anklumectl demo', () => {
     expect(up.stdout).toMatch(/\[\s*\d+\.\ds\] checking the host/);
     expect(up.stdout).toMatch(/ok\s+create instance demo-work-dev/);
     expect(up.stdout).toMatch(/demo-work\s+trusted\s+10\.\d+\.\d+\.0\/24\s+net-demo-work\s+Ready/);
+    // verify ran, with real packets, and every cell is as declared.
+    expect(up.stdout).toMatch(/verifying isolation with real packets/);
 
     const status = await demo(['status', '--json']);
     expect(status.code).toBe(0);
@@ -99,10 +102,19 @@ describe('anklumectl demo', () => {
     expect(doc.aiAccess.holder).toBe('demo-work');
     expect((await demoObjects()).length).toBe(10);
 
-    // A second up changes nothing and is still Ready.
+    // A second up changes nothing, is still Ready, and verify proves every pair as declared.
     const again = await demo(['up', '--json']);
     expect(again.code).toBe(0);
-    expect((JSON.parse(again.stdout) as { status: StatusDocument }).status.domains.every((d) => d.conditions.some((c) => c.type === 'Ready' && c.status))).toBe(true);
+    const second = JSON.parse(again.stdout) as { status: StatusDocument; verify: VerifyReport };
+    expect(second.status.domains.every((d) => d.conditions.some((c) => c.type === 'Ready' && c.status))).toBe(true);
+    expect(second.verify.ok).toBe(true);
+    expect(second.verify.notVerifiable).toEqual([]);
+    expect(second.verify.domains).toEqual(expect.arrayContaining(['demo-work', 'demo-lab', 'demo-ai']));
+    expect(second.verify.cells.every((c) => c.verdict === 'expected')).toBe(true);
+    // The policy demo-work → demo-ai:11434 passes; demo-lab reaches nothing.
+    const probe = (from: string, to: string) => second.verify.cells.find((c) => c.from === from && c.to === to)?.probes ?? [];
+    expect(probe('demo-work', 'demo-ai').some((x) => x.port === 11434 && x.observed === 'pass')).toBe(true);
+    expect(probe('demo-lab', 'demo-work').every((x) => x.observed === 'block')).toBe(true);
 
     const down = await demo(['down']);
     expect(down.stderr).toBe('');

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/cli/inspect.js';
+import { captureSeconds } from '../../src/cli/inspect.js';
 import { escalationRefusal, modelInput, parseHttpResponse } from '../../src/inspect/ask-model.js';
 import { validateInfraText } from '../../src/config/validate.js';
 import { buildInventory, changesSince, findingsOf, type Inventory } from '../../src/inspect/inventory.js';
@@ -142,10 +142,10 @@ describe('level 2 by code', () => {
 
 describe('flags', () => {
   it.each([['30s', 30], ['2m', 120], ['45', 45]])('--capture %s is %i seconds', (text, seconds) => {
-    expect(parseDuration(text, '--capture')).toBe(seconds);
+    expect(captureSeconds(text)).toBe(seconds);
   });
-  it.each(['0s', '6m', '1h', 'soon', '-5s'])('--capture %s is refused', (text) => {
-    expect(() => parseDuration(text, '--capture')).toThrow(/--capture must be a duration from 1s to 5m/);
+  it.each(['0s', '6m', '1h', 'soon', '-5s', '500ms'])('--capture %s is refused', (text) => {
+    expect(() => captureSeconds(text)).toThrow(/--capture must be a duration from 1s to 5m/);
   });
 });
 
