@@ -1,5 +1,6 @@
 import { withObjects, type AiAccessStatus, type ConfigStatus, type DomainStatus, type FirewallStatus, type ObjectStatus, type StatusDocument } from '../controllers/status.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
+import type { VerifyReport } from '../shared/verify-report.js';
 
 export interface StatusParts {
   readonly model: DesiredInfra;
@@ -15,6 +16,8 @@ export interface StatusParts {
   readonly queue: StatusDocument['queue'];
   readonly firewall: FirewallStatus;
   readonly aiAccess: AiAccessStatus;
+  /** The last verify report, when the daemon shows one (absent: it does not verify). */
+  readonly verify?: VerifyReport | null;
 }
 
 /**
@@ -38,6 +41,7 @@ export function statusDocument(parts: StatusParts): StatusDocument {
     firewall: parts.firewall,
     aiAccess: parts.aiAccess,
     domains,
+    ...(parts.verify === undefined ? {} : { verify: parts.verify }),
   };
 }
 
