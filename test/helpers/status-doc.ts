@@ -1,5 +1,5 @@
 import type { Condition, DomainStatus, ObjectStatus, StatusDocument } from '../../src/controllers/status.js';
-import type { VerifyReport } from '../../src/shared/verify-report.js';
+import type { VerifyCell, VerifyReport } from '../../src/shared/verify-report.js';
 
 const T = '2026-12-05T04:00:00.000Z';
 
@@ -56,7 +56,7 @@ export function verifyReport(domains: readonly string[], verdicts: Readonly<Reco
     domains
       .filter((to) => to !== from)
       .map((to) => {
-        const verdict = verdicts[`${from}>${to}`] ?? 'expected';
+        const verdict: VerifyCell['verdict'] = verdicts[`${from}>${to}`] ?? 'expected';
         const probes =
           verdict === 'not-verifiable'
             ? []
