@@ -9,7 +9,7 @@ export interface ListenAddress {
 }
 
 /**
- * `host:port`, `[v6]:port` or `:port` (loopback) from a flag; port 0 picks a
+ * `host:port`, `[v6]:port`, `:port` or a bare port (loopback) from a flag; port 0 picks a
  * free one. Loopback is the default because what anklumed serves over HTTP
  * describes the infrastructure.
  */

@@ -124,8 +124,8 @@ function sanitizerSection(v: SanitizerView): SafeHtml {
   if (v.state === 'unavailable') return html`<section id="sanitizer" data-state="unavailable">${head}<p>${where} ${badge('unavailable', 'bad')} ${v.reason} <span class="note">(tried ${when(v.readAt)})</span></p></section>`;
   const c = v.counters;
   return html`<section id="sanitizer" data-state="ok">${head}<p>${where} ${badge('answering', 'good')} <span class="note">read ${when(v.readAt)}</span></p>
-<dl class="facts counters"><dt>requests</dt><dd class="num" data-counter="requests">${count(c.requests)}</dd><dt>failed (4xx/5xx)</dt><dd class="num">${count(c.failedRequests)}</dd>
-<dt>values replaced</dt><dd class="num" data-counter="replacements">${count(c.replacements)}</dd><dt>refused: sanitizing failed</dt><dd class="num">${count(c.sanitizeFailures)}</dd><dt>streams now</dt><dd class="num">${count(c.activeStreams)}</dd></dl>
+<dl class="facts counters"><dt>requests</dt><dd data-counter="requests">${count(c.requests)}</dd><dt>failed (4xx/5xx)</dt><dd>${count(c.failedRequests)}</dd>
+<dt>values replaced</dt><dd data-counter="replacements">${count(c.replacements)}</dd><dt>refused: sanitizing failed</dt><dd>${count(c.sanitizeFailures)}</dd><dt>streams now</dt><dd>${count(c.activeStreams)}</dd></dl>
 <div class="tables">${countTable('route', c.requestsByRoute)}${countTable('category', c.replacementsByCategory)}${c.byDomain.length === 0 ? '' : html`<table class="counts"><thead><tr><th>domain</th><th>requests</th><th>replaced</th></tr></thead><tbody>${c.byDomain.map((d) => html`<tr><td>${d.domain}</td><td class="num">${count(d.requests)}</td><td class="num">${count(d.replacements)}</td></tr>`)}</tbody></table>`}</div>
 </section>`;
 }
@@ -191,7 +191,7 @@ h1{font-size:1.4rem;margin:.6rem 0}h2{font-size:1.15rem;margin:1.4rem 0 .4rem}h3
 .badge{display:inline-block;padding:0 .45em;border-radius:.6em;color:#fff;font-size:.85em;background:var(--idle)}
 .badge.good{background:var(--good)}.badge.bad{background:var(--bad)}.badge.busy{background:var(--busy)}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.3rem 0}dt{color:var(--idle)}dd{margin:0}
-table{border-collapse:collapse;margin:.3rem 0}th,td{border:1px solid #8884;padding:.15rem .5rem;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:.3rem 0}caption{caption-side:bottom;text-align:left;color:var(--idle);white-space:nowrap}th,td{border:1px solid #8884;padding:.15rem .5rem;text-align:left;vertical-align:top}
 td.reason{max-width:36rem}.num{text-align:right}
 .state-running{color:var(--good)}.state-stopped,.state-missing,.state-error{color:var(--bad);font-weight:bold}
 ul.conditions{list-style:none;padding:0;margin:.2rem 0}ul.conditions li.off{color:var(--idle)}
@@ -216,7 +216,12 @@ const SCRIPT = `
   const events = new EventSource('events');
   events.addEventListener('status', (e) => { root.innerHTML = e.data; live.textContent = 'live'; live.className = 'badge good'; });
   events.addEventListener('open', () => { live.textContent = 'live'; live.className = 'badge good'; });
-  events.addEventListener('error', () => { live.textContent = 'reconnecting'; live.className = 'badge busy'; });
+  // EventSource retries by itself unless the server refused the stream (too many pages open).
+  events.addEventListener('error', () => {
+    const closed = events.readyState === EventSource.CLOSED;
+    live.textContent = closed ? 'not live: reload the page' : 'reconnecting';
+    live.className = closed ? 'badge bad' : 'badge busy';
+  });
 })();
 `;
 
