@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +57,30 @@ interface Seen {
   readonly at: number;
 }
 
+/**
+ * The little of the browser's globals the in-page functions use: this file
+ * compiles without the DOM library (it would retype fetch for every test).
+ * Casts only: these functions run in the page, where the real ones are.
+ */
+interface InPageElement {
+  readonly textContent: string | null;
+  readonly className: string;
+  getAttribute(name: string): string | null;
+  querySelectorAll(selector: string): Iterable<InPageElement>;
+}
+
+interface InPage {
+  readonly document: {
+    getElementById(id: string): { textContent: string | null } | null;
+    querySelector(selector: string): { textContent: string | null } | null;
+    querySelectorAll(selector: string): { readonly length: number };
+  };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+  readonly MutationObserver: new (callback: () => void) => { observe(target: unknown, options: { childList: boolean }): void };
+  seen: Seen[];
+  marker?: string;
+}
+
 beforeAll(async () => {
   client = testClient();
   const infraFile = writeTemp('infra.yml', infra);
@@ -93,13 +116,13 @@ describe('the status page in a real browser, against anklumed on a real Incus', 
       if (frame === livePage.mainFrame()) navigations++;
     });
     // The event stream is open: the script says so.
-    await livePage.waitForFunction(() => document.getElementById('live')?.textContent === 'live', { timeout: 15_000 });
+    await livePage.waitForFunction(() => (globalThis as unknown as InPage).document.getElementById('live')?.textContent === 'live', { timeout: 15_000 });
 
-    const domains = await livePage.$$eval('[data-domain]', (els) => els.map((e) => e.getAttribute('data-domain')));
+    const domains = await livePage.$$eval('[data-domain]', (els) => (els as unknown as InPageElement[]).map((e) => e.getAttribute('data-domain')));
     expect(domains).toEqual([A, B, C]);
-    const instances = await livePage.$$eval('[data-instance]', (els) => els.map((e) => e.getAttribute('data-instance')));
+    const instances = await livePage.$$eval('[data-instance]', (els) => (els as unknown as InPageElement[]).map((e) => e.getAttribute('data-instance')));
     expect(instances.sort()).toEqual([`${A}/${A}1`, `${A}/${A}2`, `${B}/${B}1`, `${C}/${C}1`]);
-    const cells = await livePage.$$eval('#verify table.grid td.cell', (els) => els.map((e) => ({ from: e.getAttribute('data-from'), to: e.getAttribute('data-to'), colour: getComputedStyle(e).backgroundColor, title: e.getAttribute('title') ?? '' })));
+    const cells = await livePage.$$eval('#verify table.grid td.cell', (els) => (els as unknown as InPageElement[]).map((e) => ({ from: e.getAttribute('data-from'), to: e.getAttribute('data-to'), colour: (globalThis as unknown as InPage).getComputedStyle(e).backgroundColor, title: e.getAttribute('title') ?? '' })));
     expect(cells).toHaveLength(9);
     const colour = (from: string, to: string): string | undefined => cells.find((c) => c.from === from && c.to === to)?.colour;
     expect(colour(A, B)).toBe('rgb(26, 127, 55)'); // green: expected
@@ -121,19 +144,19 @@ describe('the status page in a real browser, against anklumed on a real Incus', 
     const row = `${A}/${STOPPED}`;
     // Every swap of the fragment records the row's state, so a short-lived one is seen too.
     await livePage.evaluate((instance) => {
-      const w = window as unknown as { seen: { state: string; at: number }[]; marker: string };
+      const w = globalThis as unknown as InPage;
       w.marker = 'same document';
       w.seen = [];
-      const read = (): string => document.querySelector(`[data-instance="${instance}"] .state`)?.textContent ?? 'gone';
-      new MutationObserver(() => w.seen.push({ state: read(), at: Date.now() })).observe(document.getElementById('status') as HTMLElement, { childList: true });
+      const read = (): string => w.document.querySelector(`[data-instance="${instance}"] .state`)?.textContent ?? 'gone';
+      new w.MutationObserver(() => w.seen.push({ state: read(), at: Date.now() })).observe(w.document.getElementById('status'), { childList: true });
     }, row);
-    const before = await livePage.$eval(`[data-instance="${row}"] .state`, (e) => e.textContent);
+    const before = await livePage.$eval(`[data-instance="${row}"] .state`, (e) => (e as unknown as InPageElement).textContent);
     expect(before).toBe('Running');
 
     const stopAt = Date.now();
     execFileSync('incus', ['stop', '--project', A, STOPPED], { env: { ...process.env, INCUS_SOCKET }, timeout: 60_000 });
     const stoppedAt = Date.now();
-    const seen = (): Promise<Seen[]> => livePage.evaluate(() => (window as unknown as { seen: Seen[] }).seen);
+    const seen = (): Promise<Seen[]> => livePage.evaluate(() => (globalThis as unknown as InPage).seen);
     const change = await waitFor('the row to leave Running', async () => (await seen()).find((s) => s.state !== 'Running'), { timeoutMs: 15_000, intervalMs: 100 });
     expect(change.state).toBe('Stopped');
     console.log(`row changed ${change.at - stoppedAt} ms after incus stop returned (${change.at - stopAt} ms after it was issued)`);
@@ -141,25 +164,25 @@ describe('the status page in a real browser, against anklumed on a real Incus', 
     await waitFor('the row back to Running', async () => ((await seen()).some((s, i, all) => s.state === 'Running' && all.slice(0, i).some((x) => x.state === 'Stopped')) ? true : undefined), { timeoutMs: 60_000, intervalMs: 200 });
 
     expect(navigations).toBe(0);
-    expect(await livePage.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same document');
+    expect(await livePage.evaluate(() => (globalThis as unknown as InPage).marker)).toBe('same document');
   });
 
   it('shows the same content with JavaScript off (server-rendered, reloading by itself)', async () => {
     if (browser === undefined || daemon === undefined) throw new Error('no browser');
     await waitAllReady(daemon.socket, { timeoutMs: 60_000 });
-    const rows = (page: Page): Promise<string[]> => page.$$eval('[data-object]', (els) => els.map((e) => [...e.querySelectorAll('td')].slice(0, 5).map((td) => td.textContent).join(' | ')));
-    const grid = (page: Page): Promise<string[]> => page.$$eval('#verify td.cell', (els) => els.map((e) => `${e.getAttribute('data-from')}>${e.getAttribute('data-to')}:${e.className}`));
+    const rows = (page: Page): Promise<string[]> => page.$$eval('[data-object]', (els) => (els as unknown as InPageElement[]).map((e) => [...e.querySelectorAll('td')].slice(0, 5).map((td) => td.textContent).join(' | ')));
+    const grid = (page: Page): Promise<string[]> => page.$$eval('#verify td.cell', (els) => (els as unknown as InPageElement[]).map((e) => `${e.getAttribute('data-from')}>${e.getAttribute('data-to')}:${e.className}`));
     // The live page has caught up with the daemon (every row Ready) before it is compared.
-    await livePage.waitForFunction((n) => document.querySelectorAll('[data-object] .badge.good').length === n, { timeout: 30_000 }, (await rows(livePage)).length);
+    await livePage.waitForFunction((n) => (globalThis as unknown as InPage).document.querySelectorAll('[data-object] .badge.good').length === n, { timeout: 30_000 }, (await rows(livePage)).length);
 
     const noScript = await browser.newPage();
     await noScript.setJavaScriptEnabled(false);
     await noScript.goto(`${base}/`, { waitUntil: 'load' });
-    expect(await noScript.$eval('#live', (e) => e.textContent)).toBe('reloads every 10 s');
+    expect(await noScript.$eval('#live', (e) => (e as unknown as InPageElement).textContent)).toBe('reloads every 10 s');
     // Without scripting, <noscript> holds a real refresh; with it, none.
     expect(await noScript.$('meta[http-equiv="refresh"]')).not.toBeNull();
     expect(await livePage.$('meta[http-equiv="refresh"]')).toBeNull();
-    expect(await noScript.$$eval('[data-domain]', (els) => els.map((e) => e.getAttribute('data-domain')))).toEqual([A, B, C]);
+    expect(await noScript.$$eval('[data-domain]', (els) => (els as unknown as InPageElement[]).map((e) => e.getAttribute('data-domain')))).toEqual([A, B, C]);
     expect(await rows(noScript)).toEqual(await rows(livePage));
     expect(await grid(noScript)).toEqual(await grid(livePage));
     await noScript.close();
