@@ -184,6 +184,20 @@ describe('the status page over HTTP', () => {
     c.close();
   });
 
+  it('ends its streams on close and takes no new one, so the server can close', async () => {
+    const source = new FedSource(running('Running'));
+    const page = createStatusPage({ source, sanitizerMetricsUrl: () => null, logger, loopbackOnly: true });
+    const server = await startStatusPageServer({ address: { host: '127.0.0.1', port: 0 }, page, logger });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const stream = await openStream(`${base}/events`);
+    const ended = new Promise<void>((resolve) => stream.res.on('end', resolve));
+    page.close();
+    await ended;
+    expect((await fetch(`${base}/events`)).status).toBe(503);
+    expect(source.watchers).toBe(0);
+    await close(server);
+  });
+
   it("shows the sanitizer's counters from its /metrics, and why when it does not answer", async () => {
     const gateway = new GatewayMetrics();
     gateway.request({ endpoint: 'anthropic.messages', domain: 'pro', route: 'cloud', status: '200' });

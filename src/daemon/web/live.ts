@@ -41,6 +41,7 @@ export class LiveStatus {
   private pending: NodeJS.Timeout | undefined;
   private timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
+  private closed = false;
   private readonly throttleMs: number;
 
   constructor(private readonly options: LiveStatusOptions) {
@@ -58,15 +59,15 @@ export class LiveStatus {
     return this.view();
   }
 
-  /** No room for another event stream. */
+  /** No room for another event stream (none once closed: a stream opened then would hold the server open). */
   get full(): boolean {
-    return this.options.fanout.full;
+    return this.closed || this.options.fanout.full;
   }
 
   /** A new event stream: false when full; else it gets the current fragment at once, then every change. */
   add(client: SseClient): boolean {
     const { fanout } = this.options;
-    if (!fanout.add(client)) return false;
+    if (this.closed || !fanout.add(client)) return false;
     const view = this.view();
     fanout.send(client, 'status', renderFragment(view));
     // The first watcher sets what "changed" is measured from; later ones leave it to what the others were sent.
@@ -83,6 +84,7 @@ export class LiveStatus {
   }
 
   close(): void {
+    this.closed = true;
     this.unwatch();
     this.options.fanout.close();
   }
