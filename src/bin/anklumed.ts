@@ -27,6 +27,8 @@ interface Flags {
   execTimeout?: string;
   resync: string;
   metrics?: string;
+  web?: string;
+  verifyReport?: string;
   prune?: boolean;
   concurrency: string;
   storagePool?: string;
@@ -63,7 +65,9 @@ const program = new Command('anklumed')
   .option('--ai-switch-log <path>', `switch-ai log (env ANKLUME_AI_SWITCH_LOG, default ${HOST_FILES.aiSwitchLog})`)
   .option('--verify-every <duration>', 'run verify (isolation proven with real packets) this long after the previous run ends, e.g. 10m; keeps the last report in status and marks the domains whose cells differ Degraded (default: off)')
   .option('--resync <cron>', 'periodic full resync, a cron expression', env.ANKLUME_RESYNC ?? '*/5 * * * *')
-  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics')
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://<host:port>/metrics, and the status page at / when the address is loopback')
+  .option('--web <host:port>', 'serve the read-only status page at http://<host:port>/ (":port" is loopback). WARNING: the page shows the infrastructure (domains, addresses, isolation); bind it beyond loopback only behind access control')
+  .option('--verify-report <file>', 'show the verify report in this file (anklumectl verify --json) in status and on the page; read again when it changes')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
   .option('--concurrency <n>', 'domains reconciled at once', '4')
   .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)')
@@ -103,6 +107,8 @@ async function main(): Promise<number> {
       ...(flags.socketGroup === undefined ? {} : { socketGroup: await resolveGroup(flags.socketGroup) }),
       resync: flags.resync,
       ...(flags.metrics === undefined ? {} : { metricsAddress: flags.metrics }),
+      ...(flags.web === undefined ? {} : { webAddress: flags.web }),
+      ...(flags.verifyReport === undefined ? {} : { verifyReportFile: flags.verifyReport }),
       prune: flags.prune === true,
       concurrency,
       ...(flags.storagePool === undefined ? {} : { storagePool: flags.storagePool }),

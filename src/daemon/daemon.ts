@@ -26,16 +26,20 @@ import type { Outcome } from '../reconcile/execute.js';
 import type { Priority } from '../reconcile/queue.js';
 import { SharedExclusiveLock } from '../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../schemas/model.js';
+import { sanitizerEndpoint } from '../schemas/services.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { acquireWriterLock, type WriterLock } from '../shared/writer-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
 import { RequestError, startControlServer } from './control-server.js';
+import { formatListenAddress, isLoopbackHost, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startMetricsServer } from './metrics-server.js';
 import { DomainView } from './domain-view/view.js';
-import { statusDocument } from './status-document.js';
+import { statusDocument, type StatusParts } from './status-document.js';
 import type { VerifyLimits } from '../verify/limits.js';
 import { VERIFY_KEY, VerifyReconciler } from '../verify/reconciler.js';
+import { VerifyReportFile } from './verify-report-file.js';
+import { createStatusPage, startStatusPageServer, type StatusPage } from './web/page-server.js';
 
 export interface DaemonOptions {
   readonly configPath: string;
@@ -47,8 +51,12 @@ export interface DaemonOptions {
   readonly socketGroup?: number;
   /** node-cron expression of the periodic full resync. */
   readonly resync: string;
-  /** `host:port` for Prometheus metrics; none when absent. */
+  /** `host:port` for Prometheus metrics (and the status page when loopback); none when absent. */
   readonly metricsAddress?: string;
+  /** `host:port` for the status page; without it the page is served on a loopback metrics address. */
+  readonly webAddress?: string;
+  /** A verify report to show in status and on the page (`anklumectl verify --json` output). */
+  readonly verifyReportFile?: string;
   readonly prune: boolean;
   /** Domains reconciled at once. */
   readonly concurrency: number;
@@ -110,6 +118,13 @@ export class Daemon {
   private cron: ScheduledTask | undefined;
   private control: Server | undefined;
   private metricsServer: Server | undefined;
+  private webServer: Server | undefined;
+  private page: StatusPage | undefined;
+  private readonly metricsAddress: ListenAddress | undefined;
+  private readonly webAddress: ListenAddress | undefined;
+  private readonly verifyReport: VerifyReportFile | undefined;
+  /** Told whenever the status may have changed (the status page's live updates). */
+  private readonly statusListeners = new Set<() => void>();
   private firewallTimer: NodeJS.Timeout | undefined;
   /** Each domain's read-only view of itself, on its gateway (docs/monitoring.md). */
   private view: DomainView | undefined;
@@ -125,7 +140,10 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
+    this.metricsAddress = options.metricsAddress === undefined ? undefined : parseListenAddress('--metrics', options.metricsAddress);
+    this.webAddress = options.webAddress === undefined ? undefined : parseListenAddress('--web', options.webAddress);
     const log = (this.log = options.logger);
+    this.verifyReport = options.verifyReportFile === undefined ? undefined : new VerifyReportFile(options.verifyReportFile, log.child({ component: 'verify-report' }));
     const client = (this.client = new IncusClient({ ...options.incus, logger: log.child({ component: 'incus' }) }));
     this.cache = new ObservationCache(async (signal) => {
       try {
@@ -144,6 +162,7 @@ export class Daemon {
       invalidate: () => this.cache.invalidate(),
       onActivity: (a: Activity) => {
         for (const listener of this.activityListeners) listener(a);
+        this.statusChanged();
       },
     };
     this.firewall = new FirewallReconciler({ client, model: shared.model, target: options.firewall, logger: log.child({ controller: 'firewall', key: FIREWALL_KEY }), onActivity: shared.onActivity });
@@ -182,6 +201,9 @@ export class Daemon {
       // Its own bound, plus time to start and stop the listeners.
       this.manager.register({ reconciler: this.verify, concurrency: 1, deadlineMs: options.verify.limits.timeoutMs + 60_000 });
     }
+    // Every run's start and end changes the status (the queue, a controller's last word); a switch's phases too.
+    this.manager.observeRuns({ onStart: () => this.statusChanged(), onDone: () => this.statusChanged() });
+    this.aiAccess.onProgress(() => this.statusChanged());
   }
 
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
@@ -211,7 +233,7 @@ export class Daemon {
         apply: (request, onEvent, signal) => this.apply(request, onEvent, signal),
       },
     });
-    if (options.metricsAddress !== undefined) this.metricsServer = await startMetricsServer({ address: options.metricsAddress, metrics: this.metrics, logger: log, objects: () => this.status().domains });
+    await this.startHttp();
 
     this.view = new DomainView({ client: this.client, model: () => this.model, status: () => this.status(), logger: log.child({ component: 'domain-view' }) });
     this.manager.start();
@@ -237,9 +259,52 @@ export class Daemon {
     log.info({ config: options.configPath, socket: options.controlSocket, incus: options.incusEndpoint, domains: this.model.domains.length, resync: options.resync }, 'anklumed started');
   }
 
+  /**
+   * The metrics and the status page. The page goes on the metrics address
+   * only when that is loopback (a Prometheus scraping over the network must
+   * not expose the page by surprise), or on `--web`; when `--web` names the
+   * metrics address, one server serves both.
+   */
+  private async startHttp(): Promise<void> {
+    const { log } = this;
+    const metrics = this.metricsAddress;
+    const web = this.webAddress;
+    const sameAddress = metrics !== undefined && web !== undefined && metrics.host === web.host && metrics.port === web.port;
+    const pageAt = web ?? (metrics !== undefined && isLoopbackHost(metrics.host) ? metrics : undefined);
+    if (metrics !== undefined && pageAt === undefined) log.info({ metrics: formatListenAddress(metrics.host, metrics.port) }, 'status page not served: --metrics is not loopback; pass --web to serve it');
+    if (pageAt !== undefined) {
+      const loopbackOnly = isLoopbackHost(pageAt.host);
+      if (!loopbackOnly) log.warn({ address: formatListenAddress(pageAt.host, pageAt.port) }, 'the status page is served beyond loopback: whoever reaches this address sees the infrastructure (names, addresses, isolation)');
+      this.page = createStatusPage({
+        source: {
+          status: () => this.status(),
+          onChange: (listener) => {
+            this.statusListeners.add(listener);
+            return () => this.statusListeners.delete(listener);
+          },
+        },
+        sanitizerMetricsUrl: () => {
+          const sanitizer = sanitizerEndpoint(this.model);
+          return sanitizer === null ? null : `${sanitizer.url}/metrics`;
+        },
+        logger: log.child({ component: 'status-page' }),
+        loopbackOnly,
+      });
+    }
+    const pageOnMetrics = this.page !== undefined && (web === undefined || sameAddress);
+    if (metrics !== undefined) this.metricsServer = await startMetricsServer({ address: metrics, metrics: this.metrics, logger: log, objects: () => this.status().domains, ...(pageOnMetrics && this.page !== undefined ? { page: this.page } : {}) });
+    if (web !== undefined && !sameAddress && this.page !== undefined) this.webServer = await startStatusPageServer({ address: web, page: this.page, logger: log });
+  }
+
+  private statusChanged(): void {
+    for (const listener of this.statusListeners) listener();
+  }
+
   /** Stop intake, let in-flight work finish within the deadline, close everything. */
   async stop(): Promise<void> {
     this.stopping = true;
+    // Open event streams would keep the HTTP servers from closing.
+    this.page?.close();
     this.log.info('shutting down: no new work; finishing what is in flight');
     await this.cron?.stop();
     clearInterval(this.firewallTimer);
@@ -249,7 +314,7 @@ export class Daemon {
     const closing = this.control === undefined ? Promise.resolve() : new Promise<void>((resolve) => this.control?.close(() => resolve()));
     const report = await this.manager.stop({ deadlineMs: this.options.shutdownDeadlineMs });
     await closing;
-    await new Promise<void>((resolve) => (this.metricsServer === undefined ? resolve() : this.metricsServer.close(() => resolve())));
+    for (const server of [this.metricsServer, this.webServer]) await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
     this.client.close();
     await this.writerLock?.release();
     this.log.info({ finishedInTime: report.finishedInTime, aborted: report.aborted, dropped: report.dropped }, 'anklumed stopped');
@@ -266,6 +331,7 @@ export class Daemon {
     const events = (this.events = new IncusEventStream({ ...this.options.incus, types: ['lifecycle'] }));
     events.on('open', () => {
       this.eventsState.connected = true;
+      this.statusChanged();
       this.metrics.setIncusEventsConnected(true);
       log.info('Incus events connected: relisting everything');
       this.cache.invalidate();
@@ -275,6 +341,7 @@ export class Daemon {
       if (this.eventsState.connected && !this.stopping) log.warn('Incus events disconnected: reconnecting');
       this.eventsState.connected = false;
       this.metrics.setIncusEventsConnected(false);
+      this.statusChanged();
     });
     events.on('reconnect', () => this.eventsState.reconnects++);
     events.on('error', (err) => log.debug({ err: describeError(err) }, 'Incus events error'));
@@ -309,6 +376,7 @@ export class Daemon {
 
   private onConfig(state: ConfigState, changed: boolean): void {
     this.metrics.setConfigValid(state.valid);
+    this.statusChanged();
     if (!state.valid || !changed) return;
     this.knownDomains = new Set(state.model.domains.map((d) => d.name));
     this.domains.retain(this.knownDomains);
@@ -477,7 +545,12 @@ export class Daemon {
       queue: { depth: this.manager.depth(), inFlight: this.manager.inFlight() },
       firewall: this.firewall.status(),
       aiAccess: this.aiAccess.status(),
-      ...(this.verify === undefined ? {} : { verify: this.verify }),
+      ...(this.verify !== undefined ? { verify: this.verify } : this.verifyReport !== undefined ? { verify: fileReport(this.verifyReport) } : {}),
     });
   }
+}
+
+/** A report read from `--verify-report` (written by a scheduled `anklumectl verify --json`): shown, but it raises no condition. */
+function fileReport(file: VerifyReportFile): NonNullable<StatusParts['verify']> {
+  return { report: () => file.current(), mismatch: () => undefined };
 }

@@ -1,28 +1,28 @@
 import { createServer, type Server } from 'node:http';
 import type { DomainStatus } from '../controllers/status.js';
 import type { OperatorMetrics } from '../reconcile/metrics.js';
-import { AnklumeError, describeError } from '../shared/errors.js';
+import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import { formatListenAddress, listen, type ListenAddress } from './listen-address.js';
+import type { StatusPage } from './web/page-server.js';
 
 export interface MetricsServerOptions {
-  /** `host:port`; port 0 picks a free one. */
-  readonly address: string;
+  /** Port 0 picks a free one. */
+  readonly address: ListenAddress;
   readonly metrics: OperatorMetrics;
   readonly logger: Logger;
   /** Read at scrape time for `anklume_objects`. */
   readonly objects: () => readonly DomainStatus[];
+  /** The status page, served beside the metrics when given. */
+  readonly page?: StatusPage;
 }
 
-/** Prometheus text at `/metrics`. */
+/** Prometheus text at `/metrics`, and the status page when it is given. */
 export async function startMetricsServer(options: MetricsServerOptions): Promise<Server> {
   const { address, metrics, logger } = options;
-  const colon = address.lastIndexOf(':');
-  const host = colon <= 0 ? '127.0.0.1' : address.slice(0, colon);
-  const port = Number(address.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AnklumeError('USAGE', `--metrics "${address}" is not host:port`);
   const server = createServer((req, res) => {
     if (req.url !== '/metrics') {
-      res.writeHead(404).end('metrics are at /metrics\n');
+      if (options.page?.handle(req, res) !== true) res.writeHead(404).end(options.page === undefined ? 'metrics are at /metrics\n' : 'metrics are at /metrics, the status page at /\n');
       return;
     }
     metrics.setObjects(objectCounts(options.objects()));
@@ -35,11 +35,8 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  logger.info({ address: `${host}:${(server.address() as { port: number }).port}` }, 'metrics served at /metrics');
+  const port = await listen(server, address);
+  logger.info({ address: formatListenAddress(address.host, port), page: options.page !== undefined }, options.page === undefined ? 'metrics served at /metrics' : 'metrics served at /metrics, the status page at /');
   return server;
 }
 

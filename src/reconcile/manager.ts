@@ -2,7 +2,7 @@ import { describeError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { BackoffOptions } from './backoff.js';
 import { instrumentQueue, type OperatorMetrics } from './metrics.js';
-import { timerSchedule, WorkQueue, type Priority, type RunEvent, type Schedule, type ShutdownReport } from './queue.js';
+import { timerSchedule, WorkQueue, type Priority, type QueueObserver, type RunEvent, type Schedule, type ShutdownReport } from './queue.js';
 import { DeadlineExceededError, type Reconciler } from './reconciler.js';
 
 export interface ControllerOptions {
@@ -98,6 +98,14 @@ export class Manager {
         },
       });
     });
+  }
+
+  /** Watch every controller's runs (a status that follows them); returns the unsubscribe. */
+  observeRuns(observer: QueueObserver): () => void {
+    const unsubscribes = [...this.controllers.values()].map((c) => c.queue.addObserver(observer));
+    return () => {
+      for (const u of unsubscribes) u();
+    };
   }
 
   /** Keys waiting or running, over every controller. */
