@@ -45,7 +45,9 @@ describe('OpenClaw config: where each ai_provider sends the model traffic', () =
   it('cloud: only an Anthropic-compatible provider at the sanitizer, never a cloud URL', () => {
     const r = render('client');
     const c: Obj = r.json;
-    expect(Object.keys(c.models.providers)).toEqual(['anklume-sanitizer']);
+    // The cloud provider, and the heartbeat's escalation marked with its task type.
+    expect(Object.keys(c.models.providers)).toEqual(['anklume-sanitizer', 'anklume-task-incident-analysis']);
+    expect(c.models.providers['anklume-task-incident-analysis']).toMatchObject({ api: 'anthropic-messages', baseUrl: 'http://10.100.0.20:8089', headers: { 'x-anklume-task': 'incident-analysis' } });
     expect(c.models.providers['anklume-sanitizer']).toMatchObject({ api: 'anthropic-messages', baseUrl: 'http://10.100.0.20:8089' });
     expect(c.agents.defaults.model).toEqual({ primary: 'anklume-sanitizer/claude-opus-4-8', fallbacks: [] });
     expect(r.text).not.toMatch(/https:|anthropic\.com|openai\.com|11434/);
@@ -56,7 +58,13 @@ describe('OpenClaw config: where each ai_provider sends the model traffic', () =
     const c = cfg('pro');
     expect(c.agents.defaults.model).toEqual({ primary: 'ollama/qwen2.5-coder:32b', fallbacks: ['anklume-sanitizer/claude-sonnet-4-5'] });
     expect(c.models.providers['anklume-sanitizer'].headers).toEqual({ 'x-anklume-escalate': 'true' });
-    expect(c.agents.defaults.models).toEqual({ 'ollama/qwen2.5-coder:32b': { alias: 'local' }, 'anklume-sanitizer/claude-sonnet-4-5': { alias: 'cloud' } });
+    expect(c.agents.defaults.models).toEqual({
+      'ollama/qwen2.5-coder:32b': { alias: 'local' },
+      'anklume-sanitizer/claude-sonnet-4-5': { alias: 'cloud' },
+      // What the heartbeat prompt names for a critical verdict: the sanitizer, marked as incident analysis.
+      'anklume-task-incident-analysis/claude-sonnet-4-5': { alias: 'escalate' },
+    });
+    expect(c.models.providers['anklume-task-incident-analysis'].headers).toEqual({ 'x-anklume-task': 'incident-analysis' });
     // Heartbeat triage and housekeeping stay local.
     expect(c.agents.defaults.heartbeat.model).toBe('ollama/qwen2.5-coder:32b');
     expect(c.agents.defaults.utilityModel).toBe('ollama/qwen2.5-coder:32b');
