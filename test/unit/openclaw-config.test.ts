@@ -333,3 +333,31 @@ describe('OpenClaw instance files', () => {
     expect(install.stamp).toBe('openclaw@2026.9.6 node@24.21.0');
   });
 });
+
+describe('OpenClaw config: the heartbeat triages, anklume skills are loaded', () => {
+  it('asks for the probes, a verdict in a fixed JSON shape, memory for routine, a message only for anomalies', () => {
+    const prompt = cfg('perso').agents.defaults.heartbeat.prompt as string;
+    for (const probe of ['anklume-scan', 'anklume-disk']) expect(prompt).toContain(`- ${probe}`);
+    expect(prompt).toContain('{"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}');
+    expect(prompt).toContain('memory/anklume-heartbeat.md');
+    expect(prompt).toContain('If the verdict is "normal", reply exactly NO_REPLY');
+  });
+
+  it('escalates a critical verdict only where ai_provider allows the cloud, through the sanitizer marked as incident analysis', () => {
+    expect(cfg('perso').agents.defaults.heartbeat.prompt).toContain('Do not escalate');
+    expect(cfg('sandbox').agents.defaults.heartbeat.prompt).toContain('Do not escalate');
+    const pro = cfg('pro');
+    expect(pro.agents.defaults.heartbeat.prompt).toContain('Only if the verdict is "critical"');
+    expect(pro.agents.defaults.heartbeat.prompt).toContain('model "escalate"');
+    expect(pro.agents.defaults.models['anklume-task-incident-analysis/claude-sonnet-4-5']).toEqual({ alias: 'escalate' });
+    expect(cfg('perso').models.providers['anklume-task-incident-analysis']).toBeUndefined();
+  });
+
+  it("loads anklume's skills from the read-only folder anklume pushes, and ClawHub stays blocked", () => {
+    expect(cfg('pro').skills.load).toEqual({ extraDirs: ['/usr/local/share/anklume/skills'] });
+    expect(cfg('pro').security.installPolicy.enabled).toBe(true);
+    const files = renderOpenClawFiles(model, domainOf(model, 'pro'), { secretValues: SECRETS, skills: [{ path: 'anklume-disk/SKILL.md', content: '---\nname: anklume-disk\n---\n' }] }).files;
+    expect(files.find((f) => f.path === '/usr/local/share/anklume/skills/anklume-disk/SKILL.md')).toMatchObject({ mode: 0o644, owner: 'root' });
+    expect(files.find((f) => f.path === '/etc/openclaw/anklume-inventory.json')).toMatchObject({ mode: 0o444, owner: 'root' });
+  });
+});

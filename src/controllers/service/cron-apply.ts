@@ -21,7 +21,14 @@ const CLI_TIMEOUT_SECONDS = 120;
  * gateway token comes from the root-only secrets file, read by root and
  * passed in the environment, never on a command line.
  */
-export async function openclawCli(client: IncusClient, d: ServiceDeployment, args: readonly string[], signal: AbortSignal): Promise<string> {
+export async function openclawCli(client: IncusClient, d: Pick<ServiceDeployment, 'project' | 'instance'>, args: readonly string[], signal: AbortSignal): Promise<string> {
+  const r = await client.exec(d.project, d.instance, openclawCliCommand(args), { signal, timeoutSeconds: CLI_TIMEOUT_SECONDS });
+  if (r.code !== 0) throw new DeployFailedError(`openclaw ${args.slice(0, 2).join(' ')} on ${d.instance} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+  return r.stdout;
+}
+
+/** The command that runs `openclaw <args>` inside an assistant's instance, as {@link openclawCli} does. */
+export function openclawCliCommand(args: readonly string[]): string[] {
   const node = `${OPENCLAW_PATHS.installDir}/node_modules/node/bin/node`;
   const entry = `${OPENCLAW_PATHS.installDir}/node_modules/openclaw/openclaw.mjs`;
   const token = OPENCLAW_ENV.gatewayToken;
@@ -29,9 +36,7 @@ export async function openclawCli(client: IncusClient, d: ServiceDeployment, arg
     `. ${OPENCLAW_PATHS.secretsEnvFile}`,
     `exec runuser -u ${OPENCLAW_USER} -- env HOME=${OPENCLAW_PATHS.stateDir} OPENCLAW_STATE_DIR=${OPENCLAW_PATHS.stateDir} OPENCLAW_CONFIG_PATH=${OPENCLAW_PATHS.configFile} OPENCLAW_CONFIG_READONLY=1 OPENCLAW_NO_AUTO_UPDATE=1 OPENCLAW_OFFLINE=1 ${token}="$${token}" ${node} ${entry} "$@"`,
   ].join('\n');
-  const r = await client.exec(d.project, d.instance, ['sh', '-ec', script, 'sh', ...args], { signal, timeoutSeconds: CLI_TIMEOUT_SECONDS });
-  if (r.code !== 0) throw new DeployFailedError(`openclaw ${args.slice(0, 2).join(' ')} on ${d.instance} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(-500)}`);
-  return r.stdout;
+  return ['sh', '-ec', script, 'sh', ...args];
 }
 
 /**
