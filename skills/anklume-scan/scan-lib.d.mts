@@ -8,3 +8,4 @@ export interface Finding { kind: string; severity: 'info' | 'suspect' | 'critica
 export function parseNmapXml(xml: string): ScannedHost[];
 export function baselineFromInventory(inventory: Inventory): Baseline;
 export function compareScan(input: { scan: ScannedHost[]; inventory: Inventory; baseline: Baseline | null }): { findings: Finding[]; verdict: 'normal' | 'suspect' | 'critical'; undeclared: string[] };
+export function portSpec(inventory: Inventory): string;

@@ -61,6 +61,21 @@ function ipOrder(ip) {
   return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }
 
+/** Ports well-known services use above 1024, scanned besides 1-1024 and the declared ones. */
+const COMMON_HIGH_PORTS = [1433, 1521, 2049, 2375, 2376, 3000, 3306, 3389, 5000, 5432, 5900, 6379, 6443, 8000, 8006, 8080, 8081, 8089, 8443, 8888, 9000, 9090, 9200, 11434, 18789, 27017];
+
+/**
+ * The TCP ports to scan (nmap `-p`): the well-known range, common service
+ * ports above it, and every port the inventory expects open, so a declared
+ * service that stops is seen wherever it listens.
+ * @param {Inventory} inventory
+ */
+export function portSpec(inventory) {
+  const ports = new Set(COMMON_HIGH_PORTS);
+  for (const h of inventory.hosts) if (h.ports !== 'all') for (const p of h.ports) if (p > 1024) ports.add(p);
+  return ['1-1024', ...[...ports].sort((a, b) => a - b)].join(',');
+}
+
 /**
  * Without a baseline (the first scan), what the inventory declares stands in
  * for it: declared machines are expected, with the ports their policies open.
@@ -130,7 +145,8 @@ export function compareScan({ scan, inventory, baseline }) {
     }
   }
   for (const old of base.hosts) {
-    if (now.has(old.ip)) continue;
+    // The host's side of the bridge may well not answer a domain (the firewall): its silence is not news.
+    if (now.has(old.ip) || old.ip === inventory.gateway) continue;
     const name = declared.get(old.ip)?.name;
     findings.push({ kind: 'host-gone', severity: judged(old.ip, name !== undefined ? 'suspect' : 'info'), ip: old.ip, detail: `${name === undefined ? 'host' : `declared machine ${name}`} no longer answers` });
   }

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { compareScan, parseNmapXml } from './scan-lib.mjs';
+import { compareScan, parseNmapXml, portSpec } from './scan-lib.mjs';
 
 const INVENTORY = process.env.ANKLUME_INVENTORY ?? '/etc/openclaw/anklume-inventory.json';
 const BASELINE = process.env.ANKLUME_SCAN_BASELINE ?? `${process.env.OPENCLAW_STATE_DIR ?? '/var/lib/openclaw'}/anklume/scan-baseline.json`;
@@ -33,7 +33,7 @@ try {
 
 // Unprivileged (the assistant runs as its own user): TCP connect scan; a refused
 // connection still proves a host is up. --version-light names services cheaply.
-const args = ['-oX', '-', '-sT', '-sV', '--version-light', '-T4', '--top-ports', process.env.ANKLUME_SCAN_TOP_PORTS ?? '1000', inventory.subnet];
+const args = ['-oX', '-', '-sT', '-sV', '--version-light', '-T4', '-p', portSpec(inventory), inventory.subnet];
 const run = spawnSync(NMAP, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60 * 1000 });
 if (run.error !== undefined) {
   const missing = /** @type {NodeJS.ErrnoException} */ (run.error).code === 'ENOENT';

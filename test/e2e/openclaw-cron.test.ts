@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,12 @@ const edit = (from: string, to: string): void => {
   writeFileSync(infraFile, text.replace(from, to));
 };
 
+/** The incus CLI, as a user starting a machine by hand would. */
+const runIncus = (args: string[]): Promise<{ code: number; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile('incus', args, { env: { ...process.env, INCUS_SOCKET }, timeout: 180_000 }, (err, _stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr }));
+  });
+
 beforeAll(() => {
   client = testClient();
   infraFile = writeTemp('infra.yml', INFRA);
@@ -143,5 +150,38 @@ describe('cron jobs of infra.yml in the domain assistant', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout + bad.stderr).toContain('"30 25 * * 1-5" is not a five-field cron expression');
     expect((await ours()).map((j) => [j.id, j.updatedAtMs, j.schedule.expr])).toEqual(kept.map((j) => [j.id, j.updatedAtMs, j.schedule.expr]));
+  });
+});
+
+describe('the scan skill in the assistant', () => {
+  const scan = async (): Promise<{ ok: boolean; verdict: string; findings: { kind: string; severity: string; ip: string; port?: number }[]; undeclaredHosts: string[] }> => {
+    const r = await incusExec(A, claw, ['runuser', '-u', 'openclaw', '--', 'env', 'OPENCLAW_STATE_DIR=/var/lib/openclaw', '/opt/openclaw/node_modules/node/bin/node', '/usr/local/share/anklume/skills/anklume-scan/scan.mjs'], { timeoutMs: 600_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as Awaited<ReturnType<typeof scan>>;
+  };
+
+  it('reports a machine started by hand in the domain and its open port, once; the next scan is quiet', async () => {
+    const first = await scan();
+    expect(first).toMatchObject({ ok: true, verdict: 'normal', undeclaredHosts: [] });
+
+    const intruder = `${p}-intruder`;
+    const launch = await runIncus(['launch', TEST_IMAGE, intruder, '--project', A]);
+    expect(launch.code, launch.stderr).toBe(0);
+    const listen = await incusExec(A, intruder, ['systemd-run', '--unit', 'intruder', '--', 'sh', '-c', 'command -v python3 >/dev/null && exec python3 -m http.server 8080 || exec nc -lk 8080']);
+    expect(listen.code, listen.stderr).toBe(0);
+    let address = '';
+    for (let i = 0; i < 120 && address === ''; i++) {
+      const r = await incusExec(A, intruder, ['sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]);
+      address = r.stdout.trim();
+      if (address === '') await new Promise((res) => setTimeout(res, 1000));
+    }
+    expect(address).toMatch(/^10\./);
+
+    const second = await scan();
+    expect(second.verdict).toBe('suspect');
+    expect(second.undeclaredHosts).toEqual([address]);
+    expect(second.findings.find((f) => f.ip === address)).toMatchObject({ kind: 'new-host', severity: 'suspect' });
+    // Each change is told once: it is the baseline now.
+    expect((await scan()).findings).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readSkills } from '../../src/controllers/service/inputs.js';
 import { renderInventory } from '../../src/controllers/service/openclaw-inventory.js';
 import { diskFindings, parseMounts } from '../../skills/anklume-disk/disk-lib.mjs';
-import { compareScan, parseNmapXml, type Inventory } from '../../skills/anklume-scan/scan-lib.mjs';
+import { compareScan, parseNmapXml, portSpec, type Inventory } from '../../skills/anklume-scan/scan-lib.mjs';
 import { domainOf, openclawModel } from '../helpers/openclaw-infra.js';
 
 // Real nmap 7 output (`nmap -oX - -sT -sV --version-light -p 18181-18183 127.0.0.1`) captured on
@@ -52,6 +52,12 @@ describe('anklume-scan on real nmap output', () => {
     expect(r.undeclared).toEqual(['127.0.0.1']);
     // The first scan of a domain as declared is quiet.
     expect(compareScan({ scan: before, inventory: inventory(), baseline: null }).verdict).toBe('normal');
+  });
+
+  it("scans the well-known ports and every port the inventory expects; the bridge's host side may stay silent", () => {
+    expect(portSpec(inventory([18183, 80]))).toMatch(/^1-1024,.*,18183,18789,27017$/);
+    const withGateway: Inventory = { ...inventory(), hosts: [...inventory().hosts, { ip: '127.0.0.254', name: 'gateway', roles: ['host'], ports: 'all' }] };
+    expect(compareScan({ scan: before, inventory: withGateway, baseline: null }).findings).toEqual([]);
   });
 
   it('prints a JSON error, not a crash, when nmap is missing, and keeps no baseline then', () => {
