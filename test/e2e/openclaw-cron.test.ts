@@ -1,11 +1,10 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openclawCliCommand } from '../../src/controllers/service/cron-apply.js';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, writeTemp } from '../helpers/incus.js';
+import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // Cron jobs of infra.yml reconciled into a real OpenClaw (the pinned version, from the
 // host's cache) through its own CLI inside the assistant's instance.
@@ -77,12 +76,6 @@ const edit = (from: string, to: string): void => {
   expect(text).toContain(from);
   writeFileSync(infraFile, text.replace(from, to));
 };
-
-/** The incus CLI, as a user starting a machine by hand would. */
-const runIncus = (args: string[]): Promise<{ code: number; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile('incus', args, { env: { ...process.env, INCUS_SOCKET }, timeout: 180_000 }, (err, _stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr }));
-  });
 
 beforeAll(() => {
   client = testClient();
@@ -164,18 +157,22 @@ describe('the scan skill in the assistant', () => {
     const first = await scan();
     expect(first).toMatchObject({ ok: true, verdict: 'normal', undeclaredHosts: [] });
 
+    // Not in infra.yml: created straight through Incus, on the domain's bridge, listening on 8080.
     const intruder = `${p}-intruder`;
-    const launch = await runIncus(['launch', TEST_IMAGE, intruder, '--project', A]);
-    expect(launch.code, launch.stderr).toBe(0);
-    const listen = await incusExec(A, intruder, ['systemd-run', '--unit', 'intruder', '--', 'sh', '-c', 'command -v python3 >/dev/null && exec python3 -m http.server 8080 || exec nc -lk 8080']);
+    const address = `10.${octet}.3.50`;
+    await client.create('/1.0/instances', {
+      name: intruder,
+      type: 'container',
+      source: { type: 'image', alias: TEST_IMAGE },
+      profiles: ['default'],
+      devices: { eth0: { type: 'nic', network: `net-${A}`, name: 'eth0', 'ipv4.address': address } },
+      start: true,
+    }, { project: A, operationTimeoutSeconds: 300 });
+    await waitForAddress(A, intruder, address);
+    await client.pushFile(A, intruder, '/etc/systemd/system/intruder.socket', '[Socket]\nListenStream=8080\nAccept=yes\n');
+    await client.pushFile(A, intruder, '/etc/systemd/system/intruder@.service', '[Service]\nExecStart=/bin/echo hello\nStandardOutput=socket\n');
+    const listen = await incusExec(A, intruder, ['sh', '-c', 'systemctl daemon-reload && systemctl start intruder.socket']);
     expect(listen.code, listen.stderr).toBe(0);
-    let address = '';
-    for (let i = 0; i < 120 && address === ''; i++) {
-      const r = await incusExec(A, intruder, ['sh', '-c', "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"]);
-      address = r.stdout.trim();
-      if (address === '') await new Promise((res) => setTimeout(res, 1000));
-    }
-    expect(address).toMatch(/^10\./);
 
     const second = await scan();
     expect(second.verdict).toBe('suspect');
