@@ -102,6 +102,8 @@ export async function runDemoUp(options: DemoCommandOptions, io: CliIo): Promise
   step('waiting for every domain to be Ready');
   const ready = await waitReady(options, dio, paths.infra, timeoutS, step);
 
+  step('waiting for every instance to hold its address');
+  await waitAddresses(options, dio, paths.infra, timeoutS);
   step('verifying isolation with real packets (anklumectl verify)');
   const verify = await verifyDemo(options, dio, paths.infra, step);
   const isolated = fullyVerified(verify);
@@ -137,16 +139,24 @@ export async function runDemoDown(options: DemoCommandOptions, io: CliIo): Promi
       const printer = applyPrinter(dio);
       const empty = validateInfraText(`project_name: ${DEMO_INFRA_NAME}\ndomains: {}\n`, { file: 'demo-down' });
       if (!empty.ok) throw new Error('internal: the empty demo infra is invalid');
-      const { outcomes } = await reconcileOnce(client, empty.model, {
-        prune: true,
-        force: true,
-        concurrency: 4,
-        onStart: (a) => printer.event(startEvent(a)),
-        onOutcome: (o) => printer.event(outcomeEvent(o)),
-      });
-      const removed = outcomes.filter((o) => o.status === 'done').length;
+      // A pass plans from what it observed: a bridge still used by an instance
+      // being deleted can be left for the next pass. A few passes, while each removes something.
+      let removed = 0;
+      let remaining = await demoObjects(client);
+      for (let pass = 0; pass < 3 && remaining.length > 0; pass++) {
+        const { outcomes } = await reconcileOnce(client, empty.model, {
+          prune: true,
+          force: true,
+          concurrency: 4,
+          onStart: (a) => printer.event(startEvent(a)),
+          onOutcome: (o) => printer.event(outcomeEvent(o)),
+        });
+        const done = outcomes.filter((o) => o.status === 'done').length;
+        removed += done;
+        remaining = await demoObjects(client);
+        if (done === 0) break;
+      }
 
-      const remaining = await demoObjects(client);
       const others = await otherInfraObjects(client);
       let firewall: 'removed' | 'absent' | 'kept' = 'kept';
       if (others.length === 0 && remaining.length === 0) {
@@ -277,6 +287,36 @@ async function waitReady(options: DemoCommandOptions, io: CliIo, file: string, t
     if (statusExitCode(doc) === EXIT.ok || Date.now() > deadline) return doc;
     await new Promise((r) => setTimeout(r, 1000));
   }
+}
+
+/**
+ * Ready says Incus holds what infra.yml declares; an instance's DHCP lease
+ * comes a moment after it starts, and a probe sent before that proves
+ * nothing. Wait until Incus reports each machine's pinned address on eth0.
+ */
+async function waitAddresses(options: DemoCommandOptions, io: CliIo, file: string, timeoutS: number): Promise<void> {
+  const { model } = await loadModelOrFail(file, io);
+  const client = await connectIncus(options, io);
+  try {
+    const deadline = Date.now() + timeoutS * 1000;
+    for (;;) {
+      const missing: string[] = [];
+      for (const d of model.domains) {
+        const held = new Map((await client.listInstances({ project: d.project, withState: true })).map((i) => [i.name, eth0Addresses(i)]));
+        for (const m of d.machines) if (!(held.get(m.name) ?? []).includes(m.ip)) missing.push(`${m.name} (${m.ip})`);
+      }
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) throw new AnklumeError('DEMO_NOT_READY', `after ${timeoutS} s these instances still hold no address: ${missing.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function eth0Addresses(instance: object): string[] {
+  const state = (instance as { state?: { network?: Record<string, { addresses?: { family?: string; address?: string }[] }> } }).state;
+  return (state?.network?.eth0?.addresses ?? []).filter((a) => a.family === 'inet').map((a) => a.address ?? '');
 }
 
 function positiveSeconds(value: string | undefined, fallback: number): number {

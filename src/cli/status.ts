@@ -9,6 +9,7 @@ import { observeTarget, type FirewallTarget } from '../controllers/firewall/chec
 import { readVram } from '../controllers/ai-access/gpu.js';
 import { desiredFirewall, firewallState } from '../controllers/firewall/table.js';
 import { detectStoragePool, observe } from '../controllers/domain/observe.js';
+import { planCron } from '../controllers/service/cron-plan.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { probeDeployed } from '../controllers/service/health.js';
 import { planDeployment } from '../controllers/service/plan.js';
@@ -161,7 +162,9 @@ async function readIncus(client: IncusClient, model: DesiredInfra | undefined, o
     const plan = planInfra(model, observed, { storagePool, prune: false, force: false });
     const health = await probeDeployed(options.services, observed, options.signal);
     const deploys = options.services.map((d) => planDeployment(d, observed, plan.actions, health)).filter((a) => a !== null);
-    return { ok: true, observed, plan: { ...plan, actions: [...plan.actions, ...deploys] } };
+    // Cron jobs by their recorded hash only: status stays quick (plan lists them inside the gateway).
+    const crons = options.services.map((d) => planCron(d, observed, [...plan.actions, ...deploys], undefined)).filter((a) => a !== null);
+    return { ok: true, observed, plan: { ...plan, actions: [...plan.actions, ...deploys, ...crons] } };
   } catch (err) {
     if (options.signal.aborted) throw err;
     if (err instanceof IncusUnreachableError || err instanceof IncusPermissionError || err instanceof IncusTlsError) return { ok: false, reachable: false, error: err.message };

@@ -1,5 +1,5 @@
-import { DEFAULT_EGRESS, type Domain, type Infra } from '../schemas/infra.js';
-import type { DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import { DEFAULT_EGRESS, type Domain, type Infra, type OpenClawCronJob } from '../schemas/infra.js';
+import type { DesiredCronJob, DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
 import { durationSeconds } from '../shared/duration.js';
 import { formatCidr, formatIpv4, parseAddressOrCidr } from '../shared/ipv4.js';
 import { HOSTS, type AddressPlan } from './addressing.js';
@@ -86,6 +86,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
               domain.openclaw.telegram === undefined
                 ? null
                 : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String) },
+            cron: cronJobs(global.openclaw.cron, domain.openclaw.cron ?? []),
           }
         : null,
       view: { snapshots: domain.domain_view.snapshots, snapshotIntervalMs: durationSeconds(domain.domain_view.snapshot_interval) * 1000 },
@@ -150,4 +151,11 @@ function mustGet<K, V>(map: ReadonlyMap<K, V>, key: K): V {
   const value = map.get(key);
   if (value === undefined) throw new Error(`internal: no address computed for ${String(key)}`);
   return value;
+}
+
+/** The global jobs, each replaced by the domain's job of the same name, then the domain's other jobs. */
+function cronJobs(global: readonly OpenClawCronJob[], own: readonly OpenClawCronJob[]): DesiredCronJob[] {
+  const desired = (j: OpenClawCronJob): DesiredCronJob => ({ name: j.name, schedule: j.schedule.trim().split(/\s+/).join(' '), prompt: j.prompt, taskType: j.task_type, deliver: j.deliver });
+  const mine = new Map(own.map((j) => [j.name, j]));
+  return [...global.map((g) => desired(mine.get(g.name) ?? g)), ...own.filter((j) => !global.some((g) => g.name === j.name)).map(desired)];
 }

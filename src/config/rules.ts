@@ -1,5 +1,6 @@
+import { validate as validCron } from 'node-cron';
 import { OLLAMA_PORT } from '../schemas/ports.js';
-import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy } from '../schemas/infra.js';
+import { KNOWN_ROLES, type Domain, type Global, type NetworkPolicy, type OpenClawCronJob } from '../schemas/infra.js';
 import { cidrContains, cidrsOverlap, formatCidr, formatIpv4, parseAddressOrCidr, parseCidr, type Cidr } from '../shared/ipv4.js';
 import { planAddresses, type AddressPlan } from './addressing.js';
 import { checkBoundaries } from './boundary.js';
@@ -49,6 +50,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...checkSanitizeAlways(input));
   issues.push(...checkGpu(input));
   issues.push(...checkOpenClaw(input));
+  issues.push(...checkCron(input));
   return { issues, addresses: plan };
 }
 
@@ -327,6 +329,37 @@ function checkOpenClaw(input: RuleInput): ValidationIssue[] {
     if (cloudModel !== undefined && domain.ai_provider === 'local') {
       issues.push({ rule: 'openclaw-cloud-needs-provider', path: ['domains', name, 'openclaw', 'cloud_model'], message: 'a cloud model is never used when ai_provider is local', hint: 'set ai_provider: local-first or cloud, or remove cloud_model' });
     }
+  }
+  return issues;
+}
+
+/**
+ * Cron jobs (openclaw.cron): names unique in their list (they are the job's
+ * key in OpenClaw, so a duplicate would silently overwrite), and a schedule
+ * OpenClaw and anklume read the same way: five fields, each valid.
+ */
+function checkCron(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const lists: { path: (string | number)[]; jobs: readonly OpenClawCronJob[] }[] = [{ path: ['global', 'openclaw', 'cron'], jobs: input.global.openclaw.cron }];
+  for (const [name, domain] of input.domains) if (domain.openclaw?.cron !== undefined) lists.push({ path: ['domains', name, 'openclaw', 'cron'], jobs: domain.openclaw.cron });
+  for (const { path, jobs } of lists) {
+    const seen = new Map<string, number>();
+    jobs.forEach((job, index) => {
+      const first = seen.get(job.name);
+      if (first !== undefined) {
+        issues.push({ rule: 'cron-name-unique', path: [...path, index, 'name'], message: `cron job "${job.name}" is already declared at position ${first + 1} of this list`, expected: 'job names unique in a list', found: JSON.stringify(job.name) });
+      } else seen.set(job.name, index);
+      const fields = job.schedule.trim().split(/\s+/);
+      if (fields.length !== 5 || !validCron(fields.join(' '))) {
+        issues.push({
+          rule: 'cron-schedule',
+          path: [...path, index, 'schedule'],
+          message: `"${job.schedule}" is not a five-field cron expression`,
+          expected: 'minute hour day-of-month month day-of-week, e.g. "0 7 * * 1"',
+          found: fields.length !== 5 ? `${fields.length} field${fields.length === 1 ? '' : 's'}` : JSON.stringify(job.schedule),
+        });
+      }
+    });
   }
   return issues;
 }

@@ -10,6 +10,9 @@ import { applyDeployment } from './service/apply.js';
 import type { ServiceDeployment } from './service/deployment.js';
 import { probeDeployed } from './service/health.js';
 import { planDeployment, type DeployPayload } from './service/plan.js';
+import { applyCron, listCronJobs } from './service/cron-apply.js';
+import { planCron, type CronPayload } from './service/cron-plan.js';
+import { serviceObjectId } from './object-id.js';
 import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
 import { planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
@@ -35,7 +38,7 @@ export interface WholePassOptions {
   readonly services?: readonly ServiceDeployment[];
 }
 
-/** Observe Incus and the firewall, and plan (read-only: four list requests, one nft listing and a health request per deployed service, no writes). */
+/** Observe Incus and the firewall, and plan (read-only: four list requests, one nft listing, a health request per deployed service and a cron listing per assistant whose jobs may differ; no writes). */
 export async function planAgainstIncus(client: IncusClient, model: DesiredInfra, options: WholePassOptions): Promise<Plan> {
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const target = options.firewall;
@@ -45,7 +48,11 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   const services = options.services ?? [];
   const health = await probeDeployed(services, observed, options.signal);
   const deploys = services.map((d) => planDeployment(d, observed, infraPlan.actions, health)).filter((a) => a !== null);
-  const plan = { ...infraPlan, actions: [...infraPlan.actions, ...deploys] };
+  const before = [...infraPlan.actions, ...deploys];
+  // Assistants' cron jobs live in OpenClaw's state: asked of the running gateways whose jobs may differ.
+  const listings = await listCronJobs(client, services, observed, before, options.signal);
+  const crons = services.map((d) => planCron(d, observed, before, listings.get(serviceObjectId(d.project, d.instance)))).filter((a) => a !== null);
+  const plan = { ...infraPlan, actions: [...before, ...crons] };
   if (firewall === null || target === undefined) return plan;
   const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);
   return action === null ? plan : withFirewallFirst(plan, action);
@@ -67,6 +74,7 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 /** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
 export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal): Promise<void> {
   if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal);
+  if (action.kind === 'cron') return applyCron(client, (action.payload as CronPayload).deployment, signal).then(() => undefined);
   if (action.id === FIREWALL_ACTION_ID) {
     if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');
     return applyToTarget(firewall, action.payload as FirewallPayload, signal).then(() => undefined);

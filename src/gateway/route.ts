@@ -1,6 +1,7 @@
 import type { DesiredDomain } from '../schemas/model.js';
 import { cidrContains, parseCidr, parseIpv4, type Cidr } from '../shared/ipv4.js';
 import type { ApiFormat } from './errors.js';
+import { isCloudTask } from '../schemas/tasks.js';
 
 /**
  * Per-domain policy, pure: who is asking (from the TCP source address, never
@@ -74,13 +75,8 @@ export function isPrivilegedSource(runtime: { readonly sourceTable: SourceTable;
   return inSubnet !== undefined && runtime.model.domains.some((d) => d.name === inSubnet.domain && d.trustLevel === 'admin');
 }
 
-/**
- * Task types of spec/000 §4's table, as `x-anklume-task` values. Only the
- * cloud ones escalate a local-first domain; any other value (local types,
- * unknown words, typos) stays local, the safe side.
- */
-export const LOCAL_TASKS = ['parsing', 'reformatting', 'inventory', 'triage', 'summary', 'codegen'] as const;
-export const CLOUD_TASKS = ['correlation', 'forensics', 'incident-analysis', 'architecture', 'report'] as const;
+/** Task types of spec/000 §4's table, as `x-anklume-task` values (src/schemas/tasks.ts); any other value stays local, the safe side. */
+export { LOCAL_TASKS, CLOUD_TASKS } from '../schemas/tasks.js';
 
 export interface RouteRequest {
   readonly api: ApiFormat;
@@ -126,7 +122,7 @@ export function decideRoute(domain: RouteDomain, request: RouteRequest, access: 
       reason = 'ai_provider cloud';
       break;
     case 'local-first': {
-      const cloudTask = request.task !== undefined && (CLOUD_TASKS as readonly string[]).includes(request.task);
+      const cloudTask = request.task !== undefined && isCloudTask(request.task);
       // Never on the model's self-assessed confidence (spec/000 §4): only the task table or the user.
       target = cloudTask || request.escalate ? 'cloud' : 'local';
       reason = cloudTask ? `local-first, cloud task ${request.task ?? ''}` : request.escalate ? 'local-first, explicit escalation' : 'local-first';

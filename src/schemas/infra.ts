@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { durationSeconds } from '../shared/duration.js';
 import { DEFAULT_DOMAIN_VIEW_PORT, DEFAULT_SANITIZER_PORT } from './ports.js';
+import { TASK_TYPES } from './tasks.js';
 
 /**
  * The zod schemas of infra.yml: the single source of truth for its shape.
@@ -114,6 +115,31 @@ export const OpenClawTelegramSchema = z
   })
   .meta({ title: 'OpenClawTelegram', description: "The domain assistant's Telegram channel (long polling: no inbound port)." });
 
+/**
+ * A scheduled job of a domain's assistant (spec/000 §3: reports, maintenance,
+ * snapshot triggers), reconciled into OpenClaw's own scheduler under the
+ * declaration key `anklume:<domain>:<name>`. The schedule's syntax is checked
+ * by src/config/rules.ts (cron-schedule), which can say more than a regex.
+ */
+export const OpenClawCronJobSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'lower-case letters, digits and inner hyphens')
+      .max(63)
+      .meta({ description: 'Unique in the domain; part of the job\'s key anklume:<domain>:<name>.' }),
+    schedule: z.string().min(1).meta({ description: 'A five-field cron expression (minute hour day-of-month month day-of-week), in the instance\'s time zone (UTC).' }),
+    prompt: z.string().trim().min(1).meta({ description: 'What the assistant is asked at each run.' }),
+    task_type: z
+      .enum(TASK_TYPES)
+      .meta({ description: 'The task type of spec/000 §4\'s routing table: local ones (parsing, reformatting, inventory, triage, summary, codegen) stay on Ollama; cloud ones (correlation, forensics, incident-analysis, architecture, report) go to the cloud through the sanitizer when ai_provider allows it.' }),
+    deliver: z
+      .enum(['owners', 'none'])
+      .default('owners')
+      .meta({ description: 'owners: the answer goes to the Telegram owners (when the domain has Telegram); none: kept in the run history only.' }),
+  })
+  .meta({ title: 'OpenClawCronJob' });
+
 export const DomainOpenClawSchema = z
   .strictObject({
     enabled: z.boolean().default(false).meta({ description: 'Run an OpenClaw assistant in this domain (on its openclaw_server machine).' }),
@@ -129,6 +155,10 @@ export const DomainOpenClawSchema = z
       .optional()
       .meta({ description: "File on the host holding the token clients present to this domain's OpenClaw gateway. Unset: anklume generates one." }),
     telegram: OpenClawTelegramSchema.optional(),
+    cron: z
+      .array(OpenClawCronJobSchema)
+      .optional()
+      .meta({ description: 'Scheduled jobs of this assistant, added to global.openclaw.cron (a job with the same name replaces the global one).' }),
   })
   .meta({ title: 'DomainOpenClaw' });
 
@@ -239,6 +269,7 @@ export const OpenClawDefaultsSchema = z
     heartbeat_every: z.union([duration, z.literal('off')]).default('30m'),
     local_model: z.string().min(1).default('qwen2.5-coder:32b'),
     cloud_model: z.string().min(1).optional(),
+    cron: z.array(OpenClawCronJobSchema).default([]).meta({ description: 'Scheduled jobs every assistant gets (a domain can replace one by naming its own job the same).' }),
   })
   .meta({ title: 'OpenClawDefaults' });
 
@@ -309,3 +340,4 @@ export type NetworkPolicy = z.output<typeof NetworkPolicySchema>;
 export type Global = z.output<typeof GlobalSchema>;
 export type TrustLevel = (typeof TRUST_LEVELS)[number];
 export type AiProvider = (typeof AI_PROVIDERS)[number];
+export type OpenClawCronJob = z.output<typeof OpenClawCronJobSchema>;

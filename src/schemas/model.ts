@@ -1,4 +1,5 @@
 import type { AiProvider, Egress, TrustLevel, UnsafeKind } from './infra.js';
+import type { TaskType } from './tasks.js';
 
 /**
  * The desired model: infra.yml validated, defaults resolved, addresses computed.
@@ -112,6 +113,17 @@ export interface DesiredOpenClaw {
   /** Host file with the gateway's client token; null: anklume generates one. */
   readonly gatewayTokenFile: string | null;
   readonly telegram: DesiredOpenClawTelegram | null;
+  /** Scheduled jobs: global.openclaw.cron with the domain's own (same name: the domain's wins), in that order. */
+  readonly cron: readonly DesiredCronJob[];
+}
+
+export interface DesiredCronJob {
+  readonly name: string;
+  /** Five-field cron expression. */
+  readonly schedule: string;
+  readonly prompt: string;
+  readonly taskType: TaskType;
+  readonly deliver: 'owners' | 'none';
 }
 
 export interface DesiredOpenClawTelegram {

@@ -45,7 +45,9 @@ describe('OpenClaw config: where each ai_provider sends the model traffic', () =
   it('cloud: only an Anthropic-compatible provider at the sanitizer, never a cloud URL', () => {
     const r = render('client');
     const c: Obj = r.json;
-    expect(Object.keys(c.models.providers)).toEqual(['anklume-sanitizer']);
+    // The cloud provider, and the heartbeat's escalation marked with its task type.
+    expect(Object.keys(c.models.providers)).toEqual(['anklume-sanitizer', 'anklume-task-incident-analysis']);
+    expect(c.models.providers['anklume-task-incident-analysis']).toMatchObject({ api: 'anthropic-messages', baseUrl: 'http://10.100.0.20:8089', headers: { 'x-anklume-task': 'incident-analysis' } });
     expect(c.models.providers['anklume-sanitizer']).toMatchObject({ api: 'anthropic-messages', baseUrl: 'http://10.100.0.20:8089' });
     expect(c.agents.defaults.model).toEqual({ primary: 'anklume-sanitizer/claude-opus-4-8', fallbacks: [] });
     expect(r.text).not.toMatch(/https:|anthropic\.com|openai\.com|11434/);
@@ -56,7 +58,13 @@ describe('OpenClaw config: where each ai_provider sends the model traffic', () =
     const c = cfg('pro');
     expect(c.agents.defaults.model).toEqual({ primary: 'ollama/qwen2.5-coder:32b', fallbacks: ['anklume-sanitizer/claude-sonnet-4-5'] });
     expect(c.models.providers['anklume-sanitizer'].headers).toEqual({ 'x-anklume-escalate': 'true' });
-    expect(c.agents.defaults.models).toEqual({ 'ollama/qwen2.5-coder:32b': { alias: 'local' }, 'anklume-sanitizer/claude-sonnet-4-5': { alias: 'cloud' } });
+    expect(c.agents.defaults.models).toEqual({
+      'ollama/qwen2.5-coder:32b': { alias: 'local' },
+      'anklume-sanitizer/claude-sonnet-4-5': { alias: 'cloud' },
+      // What the heartbeat prompt names for a critical verdict: the sanitizer, marked as incident analysis.
+      'anklume-task-incident-analysis/claude-sonnet-4-5': { alias: 'escalate' },
+    });
+    expect(c.models.providers['anklume-task-incident-analysis'].headers).toEqual({ 'x-anklume-task': 'incident-analysis' });
     // Heartbeat triage and housekeeping stay local.
     expect(c.agents.defaults.heartbeat.model).toBe('ollama/qwen2.5-coder:32b');
     expect(c.agents.defaults.utilityModel).toBe('ollama/qwen2.5-coder:32b');
@@ -323,5 +331,33 @@ describe('OpenClaw instance files', () => {
     for (const s of install.steps) expect(s.argv).toEqual(expect.arrayContaining(['--save-exact', '--prefix', '/c/2026.9.6']));
     expect(install.steps[1]?.env).toEqual({ PATH: '/c/2026.9.6/node_modules/.bin:/usr/bin' });
     expect(install.stamp).toBe('openclaw@2026.9.6 node@24.21.0');
+  });
+});
+
+describe('OpenClaw config: the heartbeat triages, anklume skills are loaded', () => {
+  it('asks for the probes, a verdict in a fixed JSON shape, memory for routine, a message only for anomalies', () => {
+    const prompt = cfg('perso').agents.defaults.heartbeat.prompt as string;
+    for (const probe of ['anklume-scan', 'anklume-disk']) expect(prompt).toContain(`- ${probe}`);
+    expect(prompt).toContain('{"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}');
+    expect(prompt).toContain('memory/anklume-heartbeat.md');
+    expect(prompt).toContain('If the verdict is "normal", reply exactly NO_REPLY');
+  });
+
+  it('escalates a critical verdict only where ai_provider allows the cloud, through the sanitizer marked as incident analysis', () => {
+    expect(cfg('perso').agents.defaults.heartbeat.prompt).toContain('Do not escalate');
+    expect(cfg('sandbox').agents.defaults.heartbeat.prompt).toContain('Do not escalate');
+    const pro = cfg('pro');
+    expect(pro.agents.defaults.heartbeat.prompt).toContain('Only if the verdict is "critical"');
+    expect(pro.agents.defaults.heartbeat.prompt).toContain('model "escalate"');
+    expect(pro.agents.defaults.models['anklume-task-incident-analysis/claude-sonnet-4-5']).toEqual({ alias: 'escalate' });
+    expect(cfg('perso').models.providers['anklume-task-incident-analysis']).toBeUndefined();
+  });
+
+  it("loads anklume's skills from the read-only folder anklume pushes, and ClawHub stays blocked", () => {
+    expect(cfg('pro').skills.load).toEqual({ extraDirs: ['/usr/local/share/anklume/skills'] });
+    expect(cfg('pro').security.installPolicy.enabled).toBe(true);
+    const files = renderOpenClawFiles(model, domainOf(model, 'pro'), { secretValues: SECRETS, skills: [{ path: 'anklume-disk/SKILL.md', content: '---\nname: anklume-disk\n---\n' }] }).files;
+    expect(files.find((f) => f.path === '/usr/local/share/anklume/skills/anklume-disk/SKILL.md')).toMatchObject({ mode: 0o644, owner: 'root' });
+    expect(files.find((f) => f.path === '/etc/openclaw/anklume-inventory.json')).toMatchObject({ mode: 0o444, owner: 'root' });
   });
 });

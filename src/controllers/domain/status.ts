@@ -43,6 +43,8 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
     }
     // Services anklume deploys into an instance: their deploy action says how they stand.
     for (const s of servicesOf(input.model, domain)) objectIds.push({ id: serviceObjectId(domain.project, s.instance), kind: 'service', name: s.name });
+    // The assistant's cron jobs (infra.yml openclaw.cron): pending while the instance's recorded hash differs.
+    if (domain.openclaw !== null && domain.enabled) objectIds.push({ id: objectId('cron', domain.project, domain.openclaw.machine), kind: 'cron', name: `cron jobs of openclaw on ${domain.openclaw.machine}` });
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {

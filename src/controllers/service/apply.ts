@@ -9,7 +9,12 @@ import { renderDevice } from '../../reconcile/diff.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 import { probeHealth } from './health.js';
 
-const HEALTH_TIMEOUT_MS = 60_000;
+/**
+ * How long a restarted service has to answer. Generous: OpenClaw 2026.9.6 on
+ * the two-core test host under load (load average 16) took 88 s from its start
+ * to listening, 52 s of it before reading its config.
+ */
+const HEALTH_TIMEOUT_MS = 240_000;
 const BOOT_TIMEOUT_MS = 120_000;
 
 export class DeployFailedError extends AnklumeError {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { CronJobSpec } from './openclaw-cron.js';
 
 /**
  * A service anklume runs inside one of its instances (the sanitizer, an
@@ -36,8 +37,22 @@ export interface ServiceDeployment {
   /** Why it cannot be deployed now (a key file unreadable, ...): the action is planned blocked with this reason. */
   readonly problem?: string;
   /** Something the host must have first (a pinned install the devices mount): commands run when `stampFile` does not hold `stamp`. */
+  /** An OpenClaw assistant's cron jobs, reconciled through its CLI once it answers (src/controllers/service/openclaw-cron.ts). */
+  readonly cron?: CronDeployment;
   readonly hostInstall?: { readonly steps: readonly { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> }[]; readonly stampFile: string; readonly stamp: string };
 }
+
+/** The cron jobs of an OpenClaw gateway, as a deployment carries them. */
+export interface CronDeployment {
+  readonly jobs: readonly CronJobSpec[];
+  /** cronHash(jobs): recorded on the instance (CRON_HASH_KEY) after a sync. */
+  readonly hash: string;
+  /** The gateway's port inside the instance. */
+  readonly port: number;
+}
+
+/** The instance config key holding the hash of the cron jobs last synced. */
+export const CRON_HASH_KEY = 'user.anklume.cron-hash';
 
 /** The instance config key holding the hash of what was deployed. */
 export const DEPLOY_HASH_KEY = 'user.anklume.deploy-hash';

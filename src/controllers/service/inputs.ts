@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AiAccessPaths } from '../../config/paths.js';
 import type { DesiredInfra } from '../../schemas/model.js';
@@ -9,7 +9,34 @@ import { sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { ServiceDeployment } from './deployment.js';
 import { openclawDeployment } from './openclaw-deployment.js';
+import type { SkillFile } from './openclaw-files.js';
 import { sanitizerDeployment } from './sanitizer-deployment.js';
+
+/** The repository's `skills/` folder (next to dist/ when installed as a package, and in a checkout). */
+export function skillsPath(): string {
+  return fileURLToPath(new URL('../../../skills/', import.meta.url));
+}
+
+/**
+ * anklume's skills as files (path below skills/, content), sorted: pushed
+ * read-only into every assistant. A missing folder is an error, not an
+ * assistant without its probes.
+ */
+export async function readSkills(root: string = skillsPath()): Promise<SkillFile[]> {
+  let entries: string[];
+  try {
+    entries = (await readdir(root, { recursive: true })).map(String);
+  } catch (err) {
+    throw new AnklumeError('SKILLS_MISSING', `anklume's skills folder ${root} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
+  const files: SkillFile[] = [];
+  for (const rel of entries.sort()) {
+    const full = join(root, rel);
+    if (!(await stat(full)).isFile()) continue;
+    files.push({ path: rel.split(sep).join('/'), content: await readFile(full, 'utf8') });
+  }
+  return files;
+}
 
 /** dist/anklume-sanitizer.mjs, next to the compiled controllers (or, from the sources, in dist/). */
 export function sanitizerBundlePath(): string {
@@ -74,7 +101,9 @@ export async function loadDeployments(model: DesiredInfra, context: { infraText:
     });
     if (deployment !== null) deployments.push(blocked(deployment));
   }
-  for (const domain of model.domains.filter((d) => d.enabled && d.openclaw !== null)) {
+  const assistants = model.domains.filter((d) => d.enabled && d.openclaw !== null);
+  const skills = assistants.length === 0 ? [] : await readSkills();
+  for (const domain of assistants) {
     const openclaw = domain.openclaw;
     if (openclaw === null) continue;
     const { read, blocked } = keyReader();
@@ -82,7 +111,7 @@ export async function loadDeployments(model: DesiredInfra, context: { infraText:
     const telegramToken = openclaw.telegram === null ? undefined : await read('Telegram token', openclaw.telegram.tokenFile);
     // Without its token the config cannot be rendered: a placeholder keeps the plan readable, the problem blocks it.
     const values = { gatewayToken: gatewayToken?.trim() ?? 'unreadable', ...(telegramToken === undefined ? (openclaw.telegram === null ? {} : { telegramToken: 'unreadable' }) : { telegramToken }) };
-    const d = openclawDeployment(model, domain, values);
+    const d = openclawDeployment(model, domain, values, skills);
     if (d !== null) deployments.push(blocked(d));
   }
   return deployments;

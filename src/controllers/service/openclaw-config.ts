@@ -3,7 +3,9 @@ import type { DesiredDomain, DesiredInfra, DesiredOpenClaw } from '../../schemas
 import { ollamaEndpoint, sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
 import { durationSeconds } from '../../shared/duration.js';
+import { ESCALATION_ALIAS, heartbeatEscalates, renderHeartbeatPrompt } from './openclaw-heartbeat.js';
 import { OPENCLAW_ENV, OPENCLAW_PATHS } from './openclaw-paths.js';
+import { HEARTBEAT_ESCALATION_TASK, cloudTaskTypes, taskProviderId } from './openclaw-tasks.js';
 
 /**
  * A domain's OpenClaw config (`openclaw.json`), rendered from the desired
@@ -151,10 +153,27 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
     };
   }
 
+  if (cloudModel !== null && sanitizerUrl !== null) {
+    // One provider per cloud task type the domain's automated work uses (cron
+    // jobs, the heartbeat's escalation): the header names the task, so the
+    // sanitizer routes it by spec/000 §4's table, never by the model's say-so.
+    for (const task of cloudTaskTypes(domain, [HEARTBEAT_ESCALATION_TASK])) {
+      providers[taskProviderId(task)] = {
+        api: 'anthropic-messages',
+        baseUrl: sanitizerUrl,
+        apiKey: envRef(secrets.sanitizerKeyEnv),
+        headers: { 'x-anklume-task': task },
+        models: [modelEntry(cloudModel)],
+      };
+    }
+  }
+
   // Aliases for the user's explicit escalation in chat (`/model cloud`, spec/000 §4).
   const aliases: Record<string, JsonObject> = {};
   if (usesLocal) aliases[localRef] = { alias: 'local' };
   if (cloudRef !== null) aliases[cloudRef] = { alias: 'cloud' };
+  // The heartbeat's escalation of a critical verdict (its prompt names the alias).
+  if (cloudModel !== null && heartbeatEscalates(domain)) aliases[`${taskProviderId(HEARTBEAT_ESCALATION_TASK)}/${cloudModel}`] = { alias: ESCALATION_ALIAS };
 
   const disposable = domain.trustLevel === 'disposable';
   const telegram = openclaw.telegram;
@@ -174,6 +193,8 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
           model: primary,
           // Alerts go to the owners' Telegram DMs; without a channel the heartbeat works internally.
           ...(owners.length > 0 ? { target: 'owner', directPolicy: 'allow' } : { target: 'none' }),
+          // Probes, local triage, a verdict of a fixed shape; routine results to memory, anomalies to the owners.
+          prompt: renderHeartbeatPrompt(domain),
         },
         workspace: OPENCLAW_PATHS.workspace,
         // The Incus instance is the boundary; Docker is not available inside it.
@@ -216,6 +237,8 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
       ...(owners.length > 0 ? { ownerAllowFrom: owners } : {}),
     },
     skills: {
+      // anklume's own skills, pushed read-only by the controller (repository skills/).
+      load: { extraDirs: [OPENCLAW_PATHS.skillsDir] },
       install: { allowUploadedArchives: false },
       workshop: { autonomous: { mode: disposable ? 'propose' : 'off' } },
     },

@@ -1,7 +1,8 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { OPENCLAW_PATHS, OPENCLAW_UNIT, OPENCLAW_USER } from './openclaw-paths.js';
-import { openclawInstall, openclawInstallDevice, renderOpenClawFiles, type OpenClawSecretValues } from './openclaw-files.js';
+import { openclawInstall, openclawInstallDevice, renderOpenClawFiles, type OpenClawSecretValues, type SkillFile } from './openclaw-files.js';
 import { deploymentHash, type ServiceDeployment } from './deployment.js';
+import { cronHash, desiredCronJobs } from './openclaw-cron.js';
 
 /**
  * A domain's OpenClaw assistant (pure): its config, secrets env, unit and
@@ -9,12 +10,12 @@ import { deploymentHash, type ServiceDeployment } from './deployment.js';
  * mounted read-only from the host's cache, the service user created first,
  * and files owned by that user's group fixed after the push.
  */
-export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, secrets: OpenClawSecretValues): ServiceDeployment | null {
+export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, secrets: OpenClawSecretValues, skills: readonly SkillFile[] = []): ServiceDeployment | null {
   const openclaw = domain.openclaw;
   if (openclaw === null || !domain.enabled) return null;
   const machine = domain.machines.find((m) => m.name === openclaw.machine);
   if (machine === undefined) return null;
-  const rendered = renderOpenClawFiles(model, domain, { secretValues: secrets });
+  const rendered = renderOpenClawFiles(model, domain, { secretValues: secrets, skills });
   const files = rendered.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode }));
   const chowns = rendered.files.filter((f) => f.owner !== 'root' || f.group !== 'root').map((f) => `chown ${f.owner}:${f.group} '${f.path}'`);
   const devices = { 'anklume-openclaw': openclawInstallDevice(rendered.version) };
@@ -24,6 +25,7 @@ export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, s
     `install -d -o ${OPENCLAW_USER} -g ${OPENCLAW_USER} -m 0750 ${OPENCLAW_PATHS.stateDir} ${OPENCLAW_PATHS.workspace}`,
     `install -d -o root -g ${OPENCLAW_USER} -m 0750 ${OPENCLAW_PATHS.secretsDir}`,
   ].join('\n');
+  const jobs = desiredCronJobs(domain);
   return {
     project: domain.project,
     instance: machine.name,
@@ -39,5 +41,7 @@ export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, s
     setup,
     ...(chowns.length === 0 ? {} : { afterFiles: chowns.join('\n') }),
     hostInstall: { steps: install.steps, stampFile: `${install.dir}/.complete`, stamp: install.stamp },
+    // Always, even with no job: a list that became empty must still remove what anklume made.
+    cron: { jobs, hash: cronHash(jobs), port: openclaw.port },
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './openclaw-config.js';
+import { renderInventoryText } from './openclaw-inventory.js';
 import { OPENCLAW_ENV, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './openclaw-paths.js';
 
 /**
@@ -157,7 +158,13 @@ export function renderInstallPolicy(domain: DesiredDomain): string {
  * Every file of a domain's OpenClaw instance, with modes and owners, and one
  * hash over all of them. Secrets are inputs: the caller read them on the host.
  */
-export function renderOpenClawFiles(model: DesiredInfra, domain: DesiredDomain, options: OpenClawConfigOptions & { readonly secretValues: OpenClawSecretValues }): RenderedOpenClawFiles {
+/** A file of anklume's skills (repository `skills/`), by its path below that folder. */
+export interface SkillFile {
+  readonly path: string;
+  readonly content: string;
+}
+
+export function renderOpenClawFiles(model: DesiredInfra, domain: DesiredDomain, options: OpenClawConfigOptions & { readonly secretValues: OpenClawSecretValues; readonly skills?: readonly SkillFile[] }): RenderedOpenClawFiles {
   const openclaw = domain.openclaw;
   if (openclaw === null) throw new OpenClawConfigError(domain.name, 'OpenClaw is not enabled');
   const config = renderOpenClawConfig(model, domain, options);
@@ -167,6 +174,9 @@ export function renderOpenClawFiles(model: DesiredInfra, domain: DesiredDomain, 
     { path: OPENCLAW_PATHS.configFile, content: config.text, mode: 0o444, owner: root, group: root },
     { path: OPENCLAW_PATHS.secretsEnvFile, content: renderOpenClawSecretsEnv(domain, config, options.secretValues, options.secrets ?? {}), mode: 0o600, owner: root, group: root },
     { path: OPENCLAW_PATHS.unitFile, content: renderOpenClawUnit(domain), mode: 0o644, owner: root, group: root },
+    { path: OPENCLAW_PATHS.inventoryFile, content: renderInventoryText(model, domain), mode: 0o444, owner: root, group: root },
+    // Root's, so the assistant can run its skills but not rewrite them.
+    ...(options.skills ?? []).map((f) => ({ path: `${OPENCLAW_PATHS.skillsDir}/${f.path}`, content: f.content, mode: 0o644, owner: root, group: root })),
   ];
   if (domain.trustLevel !== 'disposable') {
     // OpenClaw refuses a policy command that others could write to.

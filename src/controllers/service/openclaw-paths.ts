@@ -22,6 +22,12 @@ export const OPENCLAW_PATHS = {
    */
   installDir: '/opt/openclaw',
   unitFile: '/etc/systemd/system/openclaw-gateway.service',
+  /** anklume's skills (repository `skills/`), root-owned under /usr: read-only to the service (ProtectSystem=full too); `skills.load.extraDirs`. */
+  skillsDir: '/usr/local/share/anklume/skills',
+  /** What the domain declares (machines, addresses, the ports its policies open), for the scan skill: 0444 root. */
+  inventoryFile: '/etc/openclaw/anklume-inventory.json',
+  /** Where the scan skill keeps its last scan, in the service's state. */
+  scanBaseline: '/var/lib/openclaw/anklume/scan-baseline.json',
 } as const;
 
 export const OPENCLAW_UNIT = 'openclaw-gateway.service';

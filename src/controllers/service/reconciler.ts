@@ -12,6 +12,9 @@ import { servicesOf } from '../../schemas/services.js';
 import { serviceObjectId } from '../object-id.js';
 import { probeDeployed } from './health.js';
 import { planDeployment } from './plan.js';
+import { applyCron } from './cron-apply.js';
+import { planCron } from './cron-plan.js';
+import type { Action } from '../../reconcile/action.js';
 
 /** How often a deployed service's health is asked again (it is also asked on every event of its instance). */
 export const HEALTH_PERIOD_MS = 30_000;
@@ -75,6 +78,7 @@ export class ServiceReconciler implements Reconciler {
     };
     if (action === null) {
       publish();
+      await this.syncCron(ctx, deployment, planCron(deployment, observed, [], undefined));
       // Healthy now; asked again later, so a crashed service stops being Ready and is redeployed.
       return { requeueAfterMs: HEALTH_PERIOD_MS };
     }
@@ -105,7 +109,31 @@ export class ServiceReconciler implements Reconciler {
     logOutcome(ctx, outcome);
     deps.onActivity?.({ type: 'outcome', outcome });
     if (outcome.status === 'failed') throw outcome.cause;
+    await this.syncCron(ctx, deployment, planCron(deployment, await deps.observe(ctx.signal), [], undefined));
     return { requeueAfterMs: HEALTH_PERIOD_MS };
+  }
+
+  /**
+   * An assistant's cron jobs, once its gateway answers: only when the hash on
+   * the instance says they may differ (a listing costs a Node start in the
+   * instance), and then only the writes the diff asks for.
+   */
+  private async syncCron(ctx: ReconcileContext, deployment: ServiceDeployment, action: Action | null): Promise<void> {
+    if (action === null || action.blocked !== undefined) return;
+    this.deps.onActivity?.({ type: 'start', action });
+    const started = performance.now();
+    let outcome: Outcome;
+    try {
+      await applyCron(this.deps.client, deployment, ctx.signal);
+      outcome = { status: 'done', action, ms: performance.now() - started };
+    } catch (err) {
+      outcome = { status: 'failed', action, ms: performance.now() - started, error: describeError(err), cause: err };
+    } finally {
+      this.deps.invalidate();
+    }
+    logOutcome(ctx, outcome);
+    this.deps.onActivity?.({ type: 'outcome', outcome });
+    if (outcome.status === 'failed') throw outcome.cause;
   }
 
   private now(): string {
