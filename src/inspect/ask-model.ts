@@ -1,4 +1,4 @@
-import { CLOUD_TASKS } from '../gateway/route.js';
+import { CLOUD_TASKS } from '../schemas/tasks.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { AnklumeError } from '../shared/errors.js';
 import type { Probe } from './collect.js';
