@@ -68,11 +68,28 @@ async function interleaved(n: number, a: () => Promise<Timed>, b: () => Promise<
   }
   const ra: Timed[] = [];
   const rb: Timed[] = [];
+  const cpu0 = gatewayCpuMs();
   for (let i = 0; i < n; i++) {
     ra.push(await a());
     rb.push(await b());
   }
+  lastCpuPerRequest = (gatewayCpuMs() - cpu0) / n;
   return [ra, rb];
+}
+
+let gatewayPid = 0;
+let lastCpuPerRequest = NaN;
+
+/**
+ * CPU time the gateway process has used (user + system, all its threads, in
+ * ms; /proc ticks of 10 ms, fine over hundreds of requests). Per request, it is
+ * what the gateway costs whatever else runs on the machine; latency
+ * percentiles on a shared machine also count the moments it was not running.
+ */
+function gatewayCpuMs(): number {
+  if (gatewayPid === 0) return NaN;
+  const fields = readFileSync(`/proc/${gatewayPid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The gateway as a child process, sources mapping loopback to the `client` domain (cloud, sanitized, pseudonymize). */
@@ -116,7 +133,7 @@ const fmt = (n: number): string => n.toFixed(2);
 
 function report(label: string, direct: number[], proxied: number[]): void {
   const [d50, d99, p50, p99] = [percentile(direct, 50), percentile(direct, 99), percentile(proxied, 50), percentile(proxied, 99)];
-  console.log(`${label}: direct p50 ${fmt(d50)} p99 ${fmt(d99)} ms · via gateway p50 ${fmt(p50)} p99 ${fmt(p99)} ms · added p50 ${fmt(p50 - d50)} p99 ${fmt(p99 - d99)} ms`);
+  console.log(`${label}: direct p50 ${fmt(d50)} p99 ${fmt(d99)} ms · via gateway p50 ${fmt(p50)} p99 ${fmt(p99)} ms · added p50 ${fmt(p50 - d50)} p99 ${fmt(p99 - d99)} ms · gateway CPU ${fmt(lastCpuPerRequest)} ms/request`);
 }
 
 /**
@@ -183,6 +200,7 @@ export async function run(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'anklume-bench-gw-'));
   const { url, child } = await startGateway(upstream, dir);
   const startRss = rssMiB(child.pid ?? 0);
+  gatewayPid = child.pid ?? 0;
   try {
     // Answers stay small, as an LLM's are next to its context; they quote the prompt so restoring has work.
     upstream.override((req, res) => {

@@ -4,6 +4,9 @@ import { dirname, join } from 'node:path';
 import type { Replacement } from '../sanitizer/types.js';
 import type { BinaryPassed } from './request-sanitizer.js';
 
+/** How many infrastructure originals' hashes the log keeps at hand. */
+const MAX_REMEMBERED_HASHES = 4096;
+
 /** One proxied request, as the audit log needs it. */
 export interface AuditRequest {
   readonly requestId: string;
@@ -53,6 +56,13 @@ export class AuditLog {
   private readonly options: AuditOptions;
   private fd: number;
   private size: number;
+  /**
+   * Keyed hashes of infrastructure originals already seen: a conversation
+   * resends the same few on every turn, and an HMAC object per value per
+   * request was a third of the audit's cost. Credentials are never kept
+   * here (they are hashed each time); cleared when full.
+   */
+  private readonly hashes = new Map<string, string>();
 
   constructor(options: AuditOptions) {
     this.options = options;
@@ -90,12 +100,23 @@ export class AuditLog {
       else seen.count++;
     }
     const lines = [...distinct.values()].map(({ replacement: rep, count }) => {
-      const hmac = createHmac('sha256', this.options.key).update(rep.original).digest('hex');
+      const hmac = this.hash(rep.original, rep.category !== 'credentials');
       const clear = this.options.storeOriginals && rep.category !== 'credentials' ? { original: rep.original } : {};
       return `${JSON.stringify({ ...base, category: rep.category, pattern: rep.pattern, original_hmac: hmac, ...clear, replacement: rep.replacement, count })}\n`;
     });
     for (const b of r.binary ?? []) lines.push(`${JSON.stringify({ ...base, binary: b.what, bytes: b.bytes, field: b.path })}\n`);
     return lines;
+  }
+
+  private hash(original: string, remember: boolean): string {
+    const known = this.hashes.get(original);
+    if (known !== undefined) return known;
+    const hmac = createHmac('sha256', this.options.key).update(original).digest('hex');
+    if (remember) {
+      if (this.hashes.size >= MAX_REMEMBERED_HASHES) this.hashes.clear();
+      this.hashes.set(original, hmac);
+    }
+    return hmac;
   }
 
   private open(): number {

@@ -62,7 +62,8 @@ export async function sanitizeRequestBody(shape: Shape, body: JsonObject, option
       verbatim: (value, path) => {
         if (checked.has(value)) return;
         checked.add(value);
-        slots.push({ kind: 'verbatim', value, path });
+        // The walk's path changes as it goes on: this one is kept for an error message.
+        slots.push({ kind: 'verbatim', value, path: [...path] });
       },
       binary: (what, bytes, path) => {
         if (route !== 'cloud') return;
@@ -94,7 +95,8 @@ export async function sanitizeRequestBody(shape: Shape, body: JsonObject, option
     const slot = slots[i] as Slot;
     if (slot.kind === 'text') {
       const result = cache === undefined ? sanitize(slot.value) : cache.get(slot.value, sanitize);
-      if (result.replacements.length > 0) replacements.push(...result.replacements);
+      // A loop, not push(...): one string can hold more distinct values than a call takes arguments.
+      for (const r of result.replacements) replacements.push(r);
       if (result.text !== slot.value) slot.set(result.text);
     } else {
       const result = sanitize(slot.value);

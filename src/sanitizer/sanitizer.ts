@@ -62,7 +62,10 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
       try {
         const found = scan(text);
         if (found.length === 0) return { text, replacements: [] };
-        const replacements = new Map<string, Replacement>();
+        // One replacement per distinct (pattern, original), in order of first sight. Keyed
+        // by pattern, then original: a joined key string per value was garbage on every value.
+        const seen = new Map<string, Set<string>>();
+        const replacements: Replacement[] = [];
         const occurrences = new TextOccurrences(text);
         let out = '';
         let pos = 0;
@@ -71,10 +74,14 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
           const replacement = c.kind === 'secret' || c.kind === 'generalized' || pseudonymizer === null || original.length > MAX_PSEUDONYMIZED ? maskFor(c, original) : pseudonymizer.pseudonym(original, c.kind, occurrences);
           out += text.slice(pos, c.start) + replacement;
           pos = c.end;
-          const key = `${c.pattern}\u0000${original}`;
-          if (!replacements.has(key)) replacements.set(key, { category: c.category, pattern: c.pattern, original, replacement });
+          let originals = seen.get(c.pattern);
+          if (originals === undefined) seen.set(c.pattern, (originals = new Set()));
+          if (!originals.has(original)) {
+            originals.add(original);
+            replacements.push({ category: c.category, pattern: c.pattern, original, replacement });
+          }
         }
-        return { text: out + text.slice(pos), replacements: [...replacements.values()] };
+        return { text: out + text.slice(pos), replacements };
       } catch (err) {
         if (err instanceof SanitizeError) throw err;
         throw new SanitizeError(`domain ${options.domain}: sanitizing failed: ${describeError(err)}`, { cause: err });

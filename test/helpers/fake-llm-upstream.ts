@@ -39,6 +39,8 @@ export type Override = (req: RecordedRequest, res: http.ServerResponse) => boole
 export interface FakeLlmUpstream {
   readonly url: string;
   readonly requests: RecordedRequest[];
+  /** Requests as they begin to arrive (headers read, before the body): what a gateway sent, and when it started sending it. */
+  readonly started: { readonly url: string; readonly contentLength: number }[];
   /** Replace the answer (until reset). */
   override(fn: Override | undefined): void;
   /** Byte sizes the streamed answers are cut into, cycled. */
@@ -186,6 +188,7 @@ async function writeInPieces(res: http.ServerResponse, text: string, sizes: numb
 /** `host`: loopback by default; the e2e tests listen where containers reach the host. */
 export async function startFakeLlmUpstream(host = '127.0.0.1'): Promise<FakeLlmUpstream> {
   const requests: RecordedRequest[] = [];
+  const started: { url: string; contentLength: number }[] = [];
   let overrideFn: Override | undefined;
   const fake = {
     chunkSizes: [1, 2, 3, 5, 7, 11, 13, 17, 64],
@@ -193,6 +196,7 @@ export async function startFakeLlmUpstream(host = '127.0.0.1'): Promise<FakeLlmU
   };
 
   const server = http.createServer((req, res) => {
+    started.push({ url: req.url ?? '', contentLength: Number(req.headers['content-length'] ?? NaN) });
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -249,6 +253,7 @@ export async function startFakeLlmUpstream(host = '127.0.0.1'): Promise<FakeLlmU
   return Object.assign(fake, {
     url: `http://127.0.0.1:${port}`,
     requests,
+    started,
     override(fn: Override | undefined) {
       overrideFn = fn;
     },

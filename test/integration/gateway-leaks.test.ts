@@ -195,43 +195,54 @@ describe('property: nothing planted reaches the upstream', () => {
 });
 
 describe('one domain’s large request does not stall the others', () => {
-  it('answers another domain’s small request while a 30 MB adversarial request is being sanitized', async () => {
+  it('answers another domain’s small requests, one after another, while a 30 MB adversarial request is being sanitized', async () => {
     // 30 MB in 30 000 strings of credential keywords, repeated (the shape that made the engine slow) and identifiers.
     const chunk = `${'password= token: '.repeat(40)} 10.110.0.10 pro-dev `.padEnd(1000, 'x');
     const big = JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: Array.from({ length: 30_000 }, () => ({ type: 'text', text: chunk })) }] });
     expect(big.length).toBeGreaterThan(30_000_000);
     const g = await startTestGateway({ upstream, config: { limits: { body_bytes: 64 * 1024 * 1024, sanitize_cache_bytes: 0 } } });
-    // A short answer to both: what is measured is when each request left the gateway.
     upstream.override((_req, res) => {
       json(res, 200, { type: 'message', role: 'assistant', content: [{ type: 'text', text: 'ok' }] });
       return true;
     });
+    // The large request leaves the gateway once sanitized: the upstream sees its headers then.
+    const largeLeft = (): boolean => upstream.started.some((r) => r.contentLength > 1_000_000);
     try {
-      const order: string[] = [];
+      let largeDone = false;
+      let bodySent!: () => void;
+      const delivered = new Promise<void>((resolve) => (bodySent = resolve));
       const large = new Promise<number>((resolve, reject) => {
         const req = http.request(`${g.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-anklume-test-source': SOURCE.client } }, (res) => {
           res.resume();
           res.on('end', () => {
-            order.push('large');
+            largeDone = true;
             resolve(res.statusCode ?? 0);
           });
         });
         req.on('error', reject);
-        req.end(big);
+        // Called once the whole body is handed to the connection: the gateway holds (nearly) all of it.
+        req.end(big, () => bodySent());
       });
-      // Wait until the large request is in the gateway (its body sent), then ask as another domain.
-      await new Promise((r) => setTimeout(r, 300));
-      const small = await fetch(`${g.url}/v1/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-anklume-test-source': SOURCE.rawcloud },
-        body: JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'small' }] }),
-      });
-      order.push('small');
+      await delivered;
+      // Small requests from another domain, one at a time, for as long as the large one is in the gateway.
+      // No clock: what counts is how many were answered before the large one left.
+      let answeredWhileLargeInGateway = 0;
+      const answers: string[] = [];
+      while (!largeLeft() && !largeDone && answeredWhileLargeInGateway < 5) {
+        const small = await fetch(`${g.url}/v1/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-anklume-test-source': SOURCE.rawcloud },
+          body: JSON.stringify({ model: 'm', max_tokens: 1, messages: [{ role: 'user', content: 'small' }] }),
+        });
+        const text = await small.text();
+        answers.push(small.status === 200 ? '200' : `${small.status} ${text}`);
+        if (!largeLeft()) answeredWhileLargeInGateway++;
+      }
       const largeStatus = await large;
-      // The small one left the gateway first, and was answered before the large one finished.
-      expect(upstream.requests.map((r) => (r.raw.length > 1_000_000 ? 'large' : 'small'))).toEqual(['small', 'large']);
-      expect(order).toEqual(['small', 'large']);
-      expect(small.status).toBe(200);
+      // Several in a row: one could slip in while the large body was still being read; a gateway
+      // that sanitized it in one go would answer none after that until it had left.
+      expect(answeredWhileLargeInGateway).toBeGreaterThanOrEqual(3);
+      expect(new Set(answers)).toEqual(new Set(['200']));
       expect(largeStatus).toBe(200);
       expectNothingPlantedUpstream();
     } finally {

@@ -110,7 +110,12 @@ export function formatPath(path: Path): string {
   return out === '' ? '(body)' : out;
 }
 
-/** What the walk does with what it finds; the server's implementation sanitizes, refuses and audits. */
+/**
+ * What the walk does with what it finds; the server's implementation sanitizes, refuses and audits.
+ * The `path` handed to each call is the walk's own, valid during the call only: a
+ * policy that keeps it copies it (a copy per string and per key was most of the
+ * walk's garbage on a large conversation).
+ */
 export interface RequestPolicy {
   /** A string to sanitize: `set` receives its sanitized form (later: the sanitizing may yield). */
   text(value: string, path: Path, set: (sanitized: string) => void): void;
@@ -172,23 +177,22 @@ function walk(value: Json, shapeIn: Shape, policy: RequestPolicy, path: (string 
 }
 
 function walkString(value: string, shape: Shape, policy: RequestPolicy, path: (string | number)[], set: (v: Json) => void): void {
-  const here = (): Path => [...path];
   switch (shape.kind) {
     case 'structure':
-      policy.verbatim(value, here());
+      policy.verbatim(value, path);
       return;
     case 'opaque':
-      if (!BASE64.test(value)) throw new RequestShapeError('an opaque field (signature, encrypted or redacted data) holds something other than base64', here());
+      if (!BASE64.test(value)) throw new RequestShapeError('an opaque field (signature, encrypted or redacted data) holds something other than base64', [...path]);
       return;
     case 'binary':
-      policy.binary(shape.what, value.length, here());
+      policy.binary(shape.what, value.length, path);
       return;
     case 'url':
-      policy.url(value, here());
+      policy.url(value, path);
       return;
     case 'data-or-url':
-      if (value.startsWith('data:')) policy.binary(shape.what, value.length, here());
-      else policy.url(value, here());
+      if (value.startsWith('data:')) policy.binary(shape.what, value.length, path);
+      else policy.url(value, path);
       return;
     case 'json-text': {
       let parsed: Json;
@@ -196,11 +200,11 @@ function walkString(value: string, shape: Shape, policy: RequestPolicy, path: (s
         parsed = JSON.parse(value) as Json;
       } catch {
         // Not JSON (a model's half-written call): sanitized as plain text; still nothing leaves raw.
-        policy.text(value, here(), set);
+        policy.text(value, path, set);
         return;
       }
       if (parsed === null || typeof parsed !== 'object') {
-        policy.text(value, here(), set);
+        policy.text(value, path, set);
         return;
       }
       walk(parsed, TEXT, policy, path, () => undefined);
@@ -209,7 +213,7 @@ function walkString(value: string, shape: Shape, policy: RequestPolicy, path: (s
     }
     default:
       // text, and any object-like shape met by a string: text.
-      policy.text(value, here(), set);
+      policy.text(value, path, set);
   }
 }
 
@@ -236,7 +240,7 @@ function walkObject(value: JsonObject, shape: Shape, policy: RequestPolicy, path
   }
   for (const key of Object.keys(value)) {
     path.push(key);
-    policy.verbatim(key, [...path]);
+    policy.verbatim(key, path);
     const fieldShape = shape.kind === 'object' ? (Object.hasOwn(shape.fields, key) ? (shape.fields[key] as Shape) : (shape.other ?? TEXT)) : shape.kind === 'map' ? shape.values : shape.kind === 'structure' ? STRUCTURE : TEXT;
     walk(value[key] as Json, fieldShape, policy, path, (v) => (value[key] = v));
     path.pop();

@@ -19,19 +19,28 @@ function alnumBefore(text: string, at: number): boolean {
  * model still knows what kind of thing was there.
  */
 
+/** `credentials.<name>`, made once per name: a new string per secret found was garbage on inputs with a million of them. */
+const PATTERN_NAMES = new Map<string, string>();
+
 function secret(push: Push, start: number, end: number, pattern: string): void {
-  push({ start, end, category: 'credentials', pattern: `credentials.${pattern}`, kind: 'secret' });
+  let name = PATTERN_NAMES.get(pattern);
+  if (name === undefined) PATTERN_NAMES.set(pattern, (name = `credentials.${pattern}`));
+  push({ start, end, category: 'credentials', pattern: name, kind: 'secret' });
 }
+
+// Regexes of the hot paths are made once here: a regex literal in a function is a new object at every call.
+const PLACEHOLDER_START = /^[$%{<*[]/;
+const PLACEHOLDER_MASK = /^(?:x+|\.+|-+|_+|\*+)$/i;
+const PLACEHOLDER_CONSTANT = /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/; // YOUR_API_KEY, MY_TOKEN
+const PLACEHOLDER_WORDS = /^(?:your|my|the|some|example|dummy|placeholder|redacted|changeme_?here)[-_ ]/i;
+const FLAG_BEFORE = /--[A-Za-z0-9-]+$/;
+const CALL_OR_INDEX = /[([]/;
+const ANY_DIGIT = /\d/;
 
 /** Values that stand for a secret rather than being one: templates, variables, masks. */
 function isPlaceholder(value: string): boolean {
   if (value.length > MAX_CHECKED_VALUE) return false;
-  return (
-    /^[$%{<*[]/.test(value) ||
-    /^(?:x+|\.+|-+|_+|\*+)$/i.test(value) ||
-    /^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$/.test(value) || // YOUR_API_KEY, MY_TOKEN
-    /^(?:your|my|the|some|example|dummy|placeholder|redacted|changeme_?here)[-_ ]/i.test(value)
-  );
+  return PLACEHOLDER_START.test(value) || PLACEHOLDER_MASK.test(value) || PLACEHOLDER_CONSTANT.test(value) || PLACEHOLDER_WORDS.test(value);
 }
 
 /** RFC 6750 b64token characters. */
@@ -46,7 +55,7 @@ export function bearerDetector(): TriggeredDetector {
       const end = scan.runEnd(isTokenChar, anchorEnd);
       const value = text.slice(anchorEnd, end);
       // "a Bearer token", "Bearer authentication": a word is not a token; a token has a digit or is long.
-      if (value.length < 8 || isPlaceholder(value) || (value.length < 24 && !/\d/.test(value))) return null;
+      if (value.length < 8 || isPlaceholder(value) || (value.length < 24 && !ANY_DIGIT.test(value))) return null;
       secret(push, anchorEnd, end, 'bearer');
       return end;
     },
@@ -93,21 +102,19 @@ export function keyValueDetector(): TriggeredDetector {
     detect(text, at, anchorEnd, push, scan) {
       const keyword = text.slice(at, anchorEnd).toLowerCase();
       const pattern = keyPattern(keyword);
-      const isFlag = text.startsWith('--', at - 2) || (at >= 2 && /--[A-Za-z0-9-]+$/.test(text.slice(Math.max(0, at - 40), at)));
+      const isFlag = text.startsWith('--', at - 2) || (at >= 2 && FLAG_BEFORE.test(text.slice(Math.max(0, at - 40), at)));
       let pos = anchorEnd;
+      // Sticky tests: a match ends at lastIndex, and no match array is made.
       KEY_SEPARATOR.lastIndex = pos;
-      const sep = KEY_SEPARATOR.exec(text);
-      if (sep !== null) pos += sep[0].length;
+      if (KEY_SEPARATOR.test(text)) pos = KEY_SEPARATOR.lastIndex;
       else if (isFlag) {
         FLAG_SEPARATOR.lastIndex = pos;
-        const flagSep = FLAG_SEPARATOR.exec(text);
-        if (flagSep === null) return null;
-        pos += flagSep[0].length;
+        if (!FLAG_SEPARATOR.test(text)) return null;
+        pos = FLAG_SEPARATOR.lastIndex;
       } else return null;
       if (pattern === 'authorization') {
         SCHEME.lastIndex = pos;
-        const scheme = SCHEME.exec(text);
-        if (scheme !== null) pos += scheme[0].length;
+        if (SCHEME.test(text)) pos = SCHEME.lastIndex;
       }
       const found = readValue(text, pos, scan);
       if (found === null) return null;
@@ -128,8 +135,10 @@ export function keyValueDetector(): TriggeredDetector {
  * (`password=args.password`, `token=get_token()`) or no value at all.
  */
 export function readValue(text: string, pos: number, scan: TextScan): { start: number; end: number } | null {
+  // Most values start with no quote: no regex match for them.
+  const first = text.charCodeAt(pos);
   QUOTED.lastIndex = pos;
-  const quote = QUOTED.exec(text)?.[1];
+  const quote = first === 34 || first === 39 || first === 92 ? QUOTED.exec(text)?.[1] : undefined;
   if (quote !== undefined) {
     const start = pos + quote.length;
     const close = scan.indexOf(quote, start);
@@ -140,7 +149,7 @@ export function readValue(text: string, pos: number, scan: TextScan): { start: n
   let end = scan.runEnd(isUnquotedChar, pos);
   if (end - pos <= MAX_CHECKED_VALUE) {
     const value = text.slice(pos, end);
-    if (CODE_EXPRESSION.test(value) || /[([]/.test(value)) return null;
+    if (CODE_EXPRESSION.test(value) || CALL_OR_INDEX.test(value)) return null;
   }
   while (end > pos && (text.charCodeAt(end - 1) === 46 || text.charCodeAt(end - 1) === 58)) end--;
   return end > pos ? { start: pos, end } : null;
