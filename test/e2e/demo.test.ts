@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import puppeteer, { type Browser } from 'puppeteer-core';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,8 @@ import type { VerifyReport } from '../../src/shared/verify-report.js';
 import type { IncusClient } from '../../src/incus/index.js';
 import { MARK, ownership } from '../../src/reconcile/ownership.js';
 import { runBin } from '../helpers/cli.js';
-import { INCUS_SOCKET, shortPrefix, testClient } from '../helpers/incus.js';
+import { startDaemon, stopDaemon, waitAllReady } from '../helpers/daemon.js';
+import { INCUS_SOCKET, shortPrefix, testClient, waitFor } from '../helpers/incus.js';
 
 // `anklumectl demo up|status|down` as a newcomer runs it, on the real Incus and
 // the real nftables. The demo's names are fixed (demo-*, infra anklume-demo):
@@ -35,6 +37,70 @@ const firewallTablePresent = (): boolean => execFileSync('nft', ['list', 'tables
 beforeAll(() => {
   client = testClient();
 });
+
+/** The little of the page's globals used in the browser (this file compiles without the DOM library). */
+interface InPage {
+  readonly document: { querySelector(selector: string): { textContent: string | null } | null; getElementById(id: string): unknown };
+  readonly MutationObserver: new (callback: () => void) => { observe(target: unknown, options: { childList: boolean }): void };
+  seen: string[];
+}
+type InPageElement = { getAttribute(name: string): string | null; readonly className: string };
+
+/**
+ * What a newcomer looks at after `demo up`: anklumed on the demo's infra.yml
+ * with its status page and its own verify, in headless Chromium. The page
+ * shows every demo domain and the verify grid; an instance stopped by hand
+ * changes its row without a reload.
+ */
+async function watchDemoInBrowser(): Promise<void> {
+  const state = join(demoDir, 'state');
+  const daemon = startDaemon(
+    ['--config', join(demoDir, 'infra.yml'), '--web', '127.0.0.1:0', '--verify-every', '10m', '--resync', '0 0 1 1 *', '--lock', join(stateDir, 'anklume.lock')],
+    join(stateDir, 'anklumed.sock'),
+    { INCUS_SOCKET, ANKLUME_STATE_DIR: state, ANKLUME_AI_STATE_FILE: join(state, 'ai-access-current'), ANKLUME_AI_SWITCH_LOG: join(state, 'ai-switch.log') },
+  );
+  let browser: Browser | undefined;
+  try {
+    const address = await waitFor('the status page address in the log', () => Promise.resolve(/"address":"(127\.0\.0\.1:\d+)","msg":"status page served at \/"/.exec(daemon.log())?.[1]), { timeoutMs: 30_000 });
+    // The daemon's own verify has run: every cell of the demo as declared.
+    const status = await waitAllReady(daemon.socket, { timeoutMs: 120_000, also: (s) => s.verify !== undefined && s.verify !== null });
+    expect(status.verify?.ok).toBe(true);
+
+    browser = await puppeteer.launch({ executablePath: process.env['ANKLUME_CHROMIUM'] || '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
+    let navigations = 0;
+    await page.goto(`http://${address}/`, { waitUntil: 'load' });
+    page.on('framenavigated', (frame) => {
+      if (frame === page.mainFrame()) navigations++;
+    });
+    await page.waitForFunction(() => (globalThis as unknown as InPage).document.querySelector('#live')?.textContent === 'live', { timeout: 15_000 });
+    const domains = await page.$$eval('[data-domain]', (els) => (els as unknown as InPageElement[]).map((e) => e.getAttribute('data-domain')));
+    expect(domains).toEqual(['demo-work', 'demo-lab', 'demo-ai']);
+    const cells = await page.$$eval('#verify table.grid td.cell', (els) => (els as unknown as InPageElement[]).map((e) => `${e.getAttribute('data-from')}>${e.getAttribute('data-to')} ${e.className}`));
+    expect(cells.length).toBe(status.verify?.cells.length);
+    expect(cells.every((c) => c.includes('expected') && !c.includes('unexpected'))).toBe(true);
+    const shot = join(stateDir, 'demo-status-page.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
+
+    // An instance stopped by hand: its row changes, live.
+    const row = 'demo-lab/demo-lab-box';
+    await page.evaluate((instance) => {
+      const w = globalThis as unknown as InPage;
+      w.seen = [];
+      new w.MutationObserver(() => w.seen.push(w.document.querySelector(`[data-instance="${instance}"] .state`)?.textContent ?? 'gone')).observe(w.document.getElementById('status'), { childList: true });
+    }, row);
+    execFileSync('incus', ['stop', '--project', 'demo-lab', 'demo-lab-box'], { env: { ...process.env, INCUS_SOCKET }, timeout: 60_000 });
+    await waitFor('the row to show the instance stopped', async () => ((await page.evaluate(() => (globalThis as unknown as InPage).seen)).includes('Stopped') ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
+    expect(navigations).toBe(0);
+    // The daemon starts it again: infra.yml wants it running.
+    await waitAllReady(daemon.socket, { timeoutMs: 120_000 });
+  } finally {
+    await browser?.close();
+    await stopDaemon(daemon);
+  }
+}
 
 afterAll(async () => {
   try {
@@ -101,6 +167,8 @@ describe('anklumectl demo', () => {
     expect(doc.firewall.state).toBe('InSync');
     expect(doc.aiAccess.holder).toBe('demo-work');
     expect((await demoObjects()).length).toBe(10);
+
+    await watchDemoInBrowser();
 
     // A second up changes nothing, is still Ready, and verify proves every pair as declared.
     const again = await demo(['up', '--json']);

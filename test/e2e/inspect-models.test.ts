@@ -7,6 +7,7 @@ import type { InspectReport } from '../../src/cli/inspect.js';
 import type { IncusClient } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
 import { startFakeLlmUpstream, type FakeLlmUpstream } from '../helpers/fake-llm-upstream.js';
+import { STAND_IN_REQUEST_LOG, startStandInOllama } from '../helpers/stand-in-ollama.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // Levels 2 and 3 of `anklumectl inspect`, with the sanitizer anklume deploys:
@@ -75,30 +76,6 @@ network_policies:
 `;
 }
 
-/** A stand-in Ollama on the ai-tools server (one shell per connection): it keeps the request and answers a fixed triage. */
-async function standInOllama(): Promise<void> {
-  const triage = JSON.stringify({ verdict: 'suspect', summary: `an instance runs that infra.yml does not declare`, findings: ['check the undeclared instance first'] });
-  const reply = JSON.stringify({ model: 'qwen-test', created_at: '2026-12-05T00:00:00Z', message: { role: 'assistant', content: triage }, done: true });
-  const script = [
-    '#!/bin/sh',
-    'len=0',
-    'while IFS= read -r line; do',
-    '  line=$(printf "%s" "$line" | tr -d "\\r")',
-    '  [ -z "$line" ] && break',
-    '  case "$line" in [Cc]ontent-[Ll]ength:*) len=$(printf "%s" "${line#*:}" | tr -d " ");; esac',
-    'done',
-    '[ "$len" -gt 0 ] && head -c "$len" > /var/log/ollama-request',
-    `body='${reply}'`,
-    'printf "HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s" "${#body}" "$body"',
-    '',
-  ].join('\n');
-  await waitForAddress(AI, `${AI}1`, ip.ollama);
-  await client.pushFile(AI, `${AI}1`, '/usr/local/bin/fake-ollama', script, { mode: 0o755 });
-  await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama.socket', '[Socket]\nListenStream=11434\nAccept=yes\n');
-  await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama@.service', '[Service]\nExecStart=/usr/local/bin/fake-ollama\nStandardInput=socket\n');
-  expect((await incusExec(AI, `${AI}1`, ['sh', '-c', 'systemctl daemon-reload && systemctl start fake-ollama.socket'])).code).toBe(0);
-}
-
 const inspect = async (domain: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => runBin('anklumectl', ['inspect', domain, '-f', infraFile, ...args], { env });
 
 beforeAll(async () => {
@@ -110,7 +87,8 @@ beforeAll(async () => {
   writeFileSync(infraFile, infraText(Number(new URL(upstream.url).port), keyFile));
   const apply = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
   expect(apply.code, apply.stdout + apply.stderr).toBe(0);
-  await standInOllama();
+  const triage = JSON.stringify({ verdict: 'suspect', summary: 'an instance runs that infra.yml does not declare', findings: ['check the undeclared instance first'] });
+  await startStandInOllama(client, AI, `${AI}1`, ip.ollama, JSON.stringify({ model: 'qwen-test', created_at: '2026-12-05T00:00:00Z', message: { role: 'assistant', content: triage }, done: true }));
   for (const [project, m, a] of [[WORK, W1, ip.w1], [WORK, W2, ip.w2], [LOC, `${LOC}1`, ip.lo]] as const) await waitForAddress(project, m, a);
   execFileSync('incus', ['launch', TEST_IMAGE, ROGUE, '--project', WORK, '--network', `net-${WORK}`, '--ephemeral', '-q'], { env: { ...process.env, INCUS_SOCKET } });
   // W2 serves a port; W1 talks to it during the capture, with a payload that must never leave.
@@ -145,7 +123,7 @@ describe('anklumectl inspect, levels 2 and 3 through the deployed sanitizer', ()
     const report = JSON.parse(run.stdout) as InspectReport;
 
     // Level 2: the stand-in Ollama got the inventory (raw: the local route is not sanitized), and the report has its verdict.
-    const local = JSON.parse((await incusExec(AI, `${AI}1`, ['cat', '/var/log/ollama-request'])).stdout) as { messages: { content: string }[]; format?: unknown };
+    const local = JSON.parse((await incusExec(AI, `${AI}1`, ['cat', STAND_IN_REQUEST_LOG])).stdout) as { messages: { content: string }[]; format?: unknown };
     const sent = JSON.parse(local.messages.at(-1)?.content ?? '{}') as { hosts?: { address: string; name: string }[]; findings?: unknown[] };
     expect(sent.hosts?.map((h) => h.address)).toEqual(expect.arrayContaining([ip.w1, ip.w2]));
     expect(sent.findings?.length).toBeGreaterThan(0);

@@ -5,6 +5,7 @@ import type { IncusClient, Instance } from '../../src/incus/index.js';
 import { runBin } from '../helpers/cli.js';
 import { fetchStatus, isReady, startDaemon, stopDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { startFakeLlmUpstream, type FakeLlmUpstream } from '../helpers/fake-llm-upstream.js';
+import { STAND_IN_REQUEST_LOG, startStandInOllama } from '../helpers/stand-in-ollama.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, shortPrefix, testClient, waitFor, waitForAddress, writeTemp } from '../helpers/incus.js';
 
 // The sanitizer deployed by anklume into its instance, reached from real containers.
@@ -165,24 +166,7 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
   it('a local-first domain: routed to Ollama in ai-tools through the sanitizer, never to the cloud', async () => {
     // A stand-in Ollama (Anthropic-compatible /v1/messages) on the ai-tools server, one shell per connection.
     const reply = '{"id":"msg_local","type":"message","role":"assistant","model":"llama-test","content":[{"type":"text","text":"answered locally"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":1,"output_tokens":2}}';
-    const script = [
-      '#!/bin/sh',
-      'len=0',
-      'while IFS= read -r line; do',
-      '  line=$(printf "%s" "$line" | tr -d "\\r")',
-      '  [ -z "$line" ] && break',
-      '  case "$line" in [Cc]ontent-[Ll]ength:*) len=$(printf "%s" "${line#*:}" | tr -d " ");; esac',
-      'done',
-      '[ "$len" -gt 0 ] && head -c "$len" > /var/log/ollama-request',
-      `body='${reply}'`,
-      'printf "HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\nContent-Length: %s\\r\\nConnection: close\\r\\n\\r\\n%s" "${#body}" "$body"',
-      '',
-    ].join('\n');
-    await waitForAddress(AI, `${AI}1`, ip.ollama);
-    await client.pushFile(AI, `${AI}1`, '/usr/local/bin/fake-ollama', script, { mode: 0o755 });
-    await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama.socket', '[Socket]\nListenStream=11434\nAccept=yes\n');
-    await client.pushFile(AI, `${AI}1`, '/etc/systemd/system/fake-ollama@.service', '[Service]\nExecStart=/usr/local/bin/fake-ollama\nStandardInput=socket\n');
-    expect((await incusExec(AI, `${AI}1`, ['sh', '-c', 'systemctl daemon-reload && systemctl start fake-ollama.socket'])).code).toBe(0);
+    await startStandInOllama(client, AI, `${AI}1`, ip.ollama, reply);
 
     await waitForAddress(FIRST, `${FIRST}1`, ip.first);
     const before = upstream.requests.length;
@@ -190,7 +174,7 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(answer).toContain('answered locally');
     // Raw on the local route (ai_sanitize true sanitizes what leaves for the cloud only): Ollama got the real name.
-    expect((await incusExec(AI, `${AI}1`, ['cat', '/var/log/ollama-request'])).stdout).toContain(`${FIRST}1`);
+    expect((await incusExec(AI, `${AI}1`, ['cat', STAND_IN_REQUEST_LOG])).stdout).toContain(`${FIRST}1`);
     expect(upstream.requests.length).toBe(before);
   });
 
@@ -203,7 +187,7 @@ describe('the sanitizer deployed by anklume, with real containers', () => {
     const answer = await postFrom(ALWAYS, `${ALWAYS}1`, '/v1/messages', { model: 'llama-test', max_tokens: 8, messages: [{ role: 'user', content: `look at ${ALWAYS}1 on ${ip.always}` }] });
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(answer).toContain('answered locally');
-    const seenByOllama = (await incusExec(AI, `${AI}1`, ['cat', '/var/log/ollama-request'])).stdout;
+    const seenByOllama = (await incusExec(AI, `${AI}1`, ['cat', STAND_IN_REQUEST_LOG])).stdout;
     expect(seenByOllama).toContain('look at');
     expect(seenByOllama).not.toContain(`${ALWAYS}1`);
     expect(seenByOllama).not.toContain(ip.always);
