@@ -80,6 +80,7 @@ async function applyDirectly(options: ApplyCommandOptions, io: CliIo): Promise<n
         ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }),
         onStart: (a) => printer.event(startEvent(a)),
         onOutcome: (o) => printer.event(outcomeEvent(o)),
+        onNote: (message) => printer.event({ type: 'note', message }),
       });
       return printer.finish(summarizeApply(plan, outcomes, { ms: performance.now() - started, requests: client.stats }), file);
     } finally {

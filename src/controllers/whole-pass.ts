@@ -72,8 +72,8 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 }
 
 /** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
-export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal): Promise<void> {
-  if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal);
+export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal, progress?: (message: string) => void): Promise<void> {
+  if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal, progress);
   if (action.kind === 'cron') return applyCron(client, (action.payload as CronPayload).deployment, signal).then(() => undefined);
   if (action.id === FIREWALL_ACTION_ID) {
     if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');
@@ -87,6 +87,8 @@ export interface ApplyOptions extends WholePassOptions {
   readonly concurrency: number;
   readonly onStart?: (action: Action) => void;
   readonly onOutcome?: (outcome: Outcome) => void;
+  /** What a long action says while it runs (a host install, a health wait). */
+  readonly onNote?: (message: string) => void;
 }
 
 /** One reconcile pass: observe, plan, execute. Level-triggered: a converged host gets zero writes. */
@@ -94,7 +96,7 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
   const plan = await planAgainstIncus(client, model, options);
   const outcomes = await executePlan(plan.actions, {
     concurrency: options.concurrency,
-    run: (action, signal) => applyAnyAction(client, options.firewall, action, signal),
+    run: (action, signal) => applyAnyAction(client, options.firewall, action, signal, options.onNote),
     ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
     ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -28,9 +28,9 @@ export class DeployFailedError extends AnklumeError {
  * the hash on the instance. The hash is written last, so a failure anywhere
  * leaves the old hash and the next pass tries again.
  */
-export async function applyDeployment(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<void> {
+export async function applyDeployment(client: IncusClient, d: ServiceDeployment, signal: AbortSignal, progress: (message: string) => void = () => undefined): Promise<void> {
   for (const dir of d.hostDirs) await mkdirHost(dir, { recursive: true, mode: 0o755 });
-  if (d.hostInstall !== undefined) await installOnHost(d, d.hostInstall, signal);
+  if (d.hostInstall !== undefined) await installOnHost(d, d.hostInstall, signal, progress);
   const path = `/1.0/instances/${encodeURIComponent(d.instance)}`;
   const target = { project: d.project, signal };
 
@@ -51,6 +51,7 @@ export async function applyDeployment(client: IncusClient, d: ServiceDeployment,
   const restart = await client.exec(d.project, d.instance, ['sh', '-c', `systemctl daemon-reload && systemctl enable ${d.unit} && systemctl restart ${d.unit}`], { signal });
   if (restart.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: systemctl failed: ${(restart.stderr || restart.stdout).trim()}`);
 
+  progress(`${d.name} on ${d.instance}: started, waiting for its health check`);
   await waitHealthy(d, signal);
   await client.updateWithRetry<Instance, InstancePut>(path, (current) => instancePut(current, { config: { ...current.config, [DEPLOY_HASH_KEY]: d.hash } }), target);
 }
@@ -60,13 +61,15 @@ async function shell(client: IncusClient, d: ServiceDeployment, what: string, sc
   if (r.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: ${what} failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** Run the host install once (its stamp says it is complete), one command after the other. */
-async function installOnHost(d: ServiceDeployment, install: NonNullable<ServiceDeployment['hostInstall']>, signal: AbortSignal): Promise<void> {
+/** Run the host install once (its stamp says it is complete), one command after the other, saying each step as it starts. */
+export async function installOnHost(d: ServiceDeployment, install: NonNullable<ServiceDeployment['hostInstall']>, signal: AbortSignal, progress: (message: string) => void): Promise<void> {
   const have = await readFile(install.stampFile, 'utf8').catch(() => '');
   if (have.trim() === install.stamp) return;
-  for (const step of install.steps) {
+  for (const [i, step] of install.steps.entries()) {
     const [cmd, ...args] = step.argv;
     if (cmd === undefined) continue;
+    // A host install takes minutes (npm): say each step as it starts.
+    progress(`${d.name}: host install step ${i + 1}/${install.steps.length}: ${step.argv.slice(-1)[0] ?? cmd}`);
     // Through sh so the step's PATH goes in front of the inherited one (its Node first).
     const assignments = Object.entries(step.env).map(([k, v]) => `${k}=${quote(v)}${k === 'PATH' ? ':"$PATH"' : ''}`).join(' ');
     await new Promise<void>((resolve, reject) => {
