@@ -4,22 +4,24 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Dependencies point one way (STYLE.md):
- * bin → cli | daemon → verify → controllers | gateway → reconcile | incus | firewall | sanitizer | config → schemas → shared.
+ * bin → cli | daemon → verify | inspect → controllers | gateway → reconcile | incus | firewall | sanitizer | config → schemas → shared.
  * Each folder may not import the folders listed against it here.
  */
 const forbidden = {
-  shared: ['verify', 'schemas', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  schemas: ['verify', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  config: ['verify', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  incus: ['verify', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  reconcile: ['verify', 'incus', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  firewall: ['verify', 'incus', 'reconcile', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  sanitizer: ['verify', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
-  controllers: ['verify', 'daemon', 'gateway', 'cli', 'bin'],
+  shared: ['verify', 'inspect', 'schemas', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  schemas: ['verify', 'inspect', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  config: ['verify', 'inspect', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  incus: ['verify', 'inspect', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  reconcile: ['verify', 'inspect', 'incus', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  firewall: ['verify', 'inspect', 'incus', 'reconcile', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  sanitizer: ['verify', 'inspect', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
+  controllers: ['verify', 'inspect', 'daemon', 'gateway', 'cli', 'bin'],
   // The daemon is wiring like the CLI: it runs controllers; only bin starts it.
   daemon: ['gateway', 'cli', 'bin'],
-  gateway: ['verify', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'cli', 'bin'],
+  gateway: ['verify', 'inspect', 'incus', 'reconcile', 'firewall', 'controllers', 'daemon', 'cli', 'bin'],
   cli: ['daemon', 'bin'],
+  // inspect looks at a domain from inside it: it reads the model and Incus, and is run by the CLI.
+  inspect: ['verify', 'daemon', 'gateway', 'cli', 'bin'],
   // verify probes what the controllers converged: it reads the model, the holder and the rendered table, and is run by the CLI and the daemon.
   verify: ['daemon', 'gateway', 'cli', 'bin'],
 };

@@ -337,8 +337,8 @@ describe('OpenClaw instance files', () => {
 describe('OpenClaw config: the heartbeat triages, anklume skills are loaded', () => {
   it('asks for the probes, a verdict in a fixed JSON shape, memory for routine, a message only for anomalies', () => {
     const prompt = cfg('perso').agents.defaults.heartbeat.prompt as string;
-    for (const probe of ['anklume-scan', 'anklume-disk']) expect(prompt).toContain(`- ${probe}`);
-    expect(prompt).toContain('{"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}');
+    for (const probe of ['anklume-status', 'anklume-scan', 'anklume-disk']) expect(prompt).toContain(`- ${probe}`);
+    expect(prompt).toContain('{"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-status|anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}');
     expect(prompt).toContain('memory/anklume-heartbeat.md');
     expect(prompt).toContain('If the verdict is "normal", reply exactly NO_REPLY');
   });

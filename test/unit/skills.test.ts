@@ -113,6 +113,7 @@ describe('what anklume pushes for the skills', () => {
       domain: 'pro',
       subnet: '10.110.1.0/24',
       gateway: '10.110.1.254',
+      domainView: 'http://10.110.1.254:8187',
       scanner: '10.110.1.5',
       hosts: [
         { ip: '10.110.1.5', name: 'pro-openclaw', roles: ['openclaw_server'], ports: [18789] },

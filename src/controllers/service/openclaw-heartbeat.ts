@@ -10,7 +10,7 @@ import { HEARTBEAT_ESCALATION_TASK, taskRoute } from './openclaw-tasks.js';
  */
 
 /** The probes the heartbeat runs: anklume's skills (repository `skills/`). */
-export const HEARTBEAT_PROBES = ['anklume-scan', 'anklume-disk'] as const;
+export const HEARTBEAT_PROBES = ['anklume-status', 'anklume-scan', 'anklume-disk'] as const;
 
 /** The model alias of the escalation, defined only where the domain may reach the cloud. */
 export const ESCALATION_ALIAS = 'escalate';
@@ -35,7 +35,7 @@ export function renderHeartbeatPrompt(domain: DesiredDomain): string {
     ...HEARTBEAT_PROBES.map((p) => `   - ${p}`),
     '2. Decide one verdict from the findings: "normal" (nothing new, or only info), "suspect" (something to look at: an undeclared host, a port no policy opens, a changed service, a probe that could not run), "critical" (an attack or an outage in progress, a disk at 90 %). Judge the findings, not your confidence.',
     '3. Write the verdict, as exactly one line of JSON of this shape, at the end of memory/anklume-heartbeat.md (create it if missing), with the time:',
-    '   {"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}',
+    '   {"time":"<ISO time>","verdict":"normal|suspect|critical","findings":[{"probe":"anklume-status|anklume-scan|anklume-disk","severity":"info|suspect|critical","summary":"<one sentence>"}]}',
     `4. If the verdict is "normal", reply exactly ${SILENT_REPLY} and nothing else: routine results stay in memory, nobody is notified. Otherwise reply with that JSON line first, then at most five short lines for the owners: what changed, where, what to check.`,
     ...escalation,
   ].join('\n');

@@ -35,6 +35,8 @@ export function renderInventory(model: DesiredInfra, domain: DesiredDomain): Jso
     domain: domain.name,
     subnet: domain.network.subnet,
     gateway: domain.network.gateway,
+    // Where skills/anklume-status reads the domain view (null when infra.yml turns it off).
+    domainView: model.domainView.enabled ? `http://${domain.network.gateway}:${model.domainView.port}` : null,
     scanner: scanner?.ip ?? null,
     hosts: [
       ...domain.machines.map((m) => {
