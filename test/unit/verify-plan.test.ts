@@ -108,7 +108,7 @@ describe('the table\'s verdict on a first packet (decide)', () => {
   it('lists the ports the rules name for a pair, whatever the port', () => {
     expect(portsNamed(ruleset, { ...forward('perso-desk', 'perso', 'pro-web', 'pro'), protocol: 'tcp' })).toEqual([80, 443]);
     expect(portsNamed(ruleset, { ...forward('perso-desk', 'perso', 'pro-mail', 'pro'), protocol: 'tcp' })).toEqual([]);
-    expect(portsNamed(ruleset, { hook: 'input', iifname: 'net-lab', saddr: ip('lab-box'), daddr: domain('lab').network.gateway, protocol: 'tcp' })).toEqual([53, 514]);
+    expect(portsNamed(ruleset, { hook: 'input', iifname: 'net-lab', saddr: ip('lab-box'), daddr: domain('lab').network.gateway, protocol: 'tcp' })).toEqual([53, 514, 8187]);
   });
 });
 
@@ -155,7 +155,8 @@ describe('planning the probes', () => {
 
   it('probes the host at each domain\'s gateway, and each instance from the host on its `from: host` ports', () => {
     const toHost = between('lab-box', 'host');
-    expect(summary(toHost)).toEqual(['tcp/53 pass', 'tcp/514 pass', 'tcp/4999 block', 'icmp block']);
+    // 8187: the domain's own view of itself (docs/monitoring.md), opened to its bridge only.
+    expect(summary(toHost)).toEqual(['tcp/53 pass', 'tcp/514 pass', 'tcp/4999 block', 'tcp/8187 pass', 'icmp block']);
     expect(toHost[0]!.address).toBe(domain('lab').network.gateway);
     expect(summary(between('host', 'pro-dev'))).toEqual(['tcp/22 pass', 'tcp/4999 pass']);
   });
