@@ -61,7 +61,8 @@ const DEFAULT_READY_TIMEOUT_S = 180;
 
 /**
  * `anklumectl demo up`: check the host, write the demo's infra.yml, converge
- * it (a line per action), wait until every domain is Ready, and print the
+ * it (a line per action), wait until every domain is Ready and every instance
+ * holds its address, prove the isolation with `verify`, and print the
  * status. Refuses, changing nothing, on a host another anklume infra manages:
  * the demo's firewall would replace that infra's.
  */
@@ -114,7 +115,19 @@ export async function runDemoUp(options: DemoCommandOptions, io: CliIo): Promise
   io.stdout(`\n${renderVerify(verify, dio)}\n`);
   step('status');
   const status = await runStatus({ ...options, config: paths.infra }, dio);
-  io.stdout(`\nThe demo runs from ${paths.infra}.\n  anklumectl demo status                    its status again\n  anklumectl verify -f ${paths.infra}   prove its isolation again\n  anklumectl demo down                      remove everything the demo made\n`);
+  io.stdout(
+    [
+      '',
+      `The demo runs from ${paths.infra}.`,
+      '  anklumectl demo status     its status again',
+      `  anklumectl verify -f ${paths.infra}`,
+      '                             prove its isolation again',
+      `  ANKLUME_STATE_DIR=${paths.state} anklumed --config ${paths.infra} --web 127.0.0.1:9465 --verify-every 10m`,
+      '                             watch it live at http://127.0.0.1:9465/ (Ctrl-C stops)',
+      '  anklumectl demo down       remove everything the demo made',
+      '',
+    ].join('\n'),
+  );
   if (!isolated) io.stderr(`${paint(io, 'red', 'error:')} verify found cells that differ from what the demo declares (above)\n`);
   return isolated ? status : EXIT.failure;
 }
