@@ -122,7 +122,8 @@ export async function runDemoUp(options: DemoCommandOptions, io: CliIo): Promise
       '  anklumectl demo status     its status again',
       `  anklumectl verify -f ${paths.infra}`,
       '                             prove its isolation again',
-      `  ANKLUME_STATE_DIR=${paths.state} anklumed --config ${paths.infra} --web 127.0.0.1:9465 --verify-every 10m`,
+      // The daemon keeps its files in the demo's folder too, so that demo down removes them.
+      `  ANKLUME_STATE_DIR=${paths.state} anklumed --config ${paths.infra} --ai-state-file ${join(paths.state, 'ai-access-current')} --ai-switch-log ${join(paths.state, 'ai-switch.log')} --web 127.0.0.1:9465 --verify-every 10m`,
       '                             watch it live at http://127.0.0.1:9465/ (Ctrl-C stops)',
       '  anklumectl demo down       remove everything the demo made',
       '',
