@@ -7,10 +7,11 @@ import { outcomeEvent, startEvent } from '../controllers/apply-protocol.js';
 import type { StatusDocument } from '../controllers/status.js';
 import { reconcileOnce } from '../controllers/whole-pass.js';
 import { TABLE_FAMILY, TABLE_NAME } from '../firewall/ruleset.js';
-import type { IncusClient} from '../incus/index.js';
-import { isNotFound } from '../incus/index.js';
+import type { IncusClient } from '../incus/index.js';
+import { eth0Ipv4, isNotFound } from '../incus/index.js';
 import { MARK, ownership } from '../reconcile/ownership.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
+import { positiveNumberFlag } from '../shared/number-flags.js';
 import { applyPrinter, runApply } from './apply.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
 import { DEMO_INFRA_NAME, DEMO_LOCAL_IMAGE, DEMO_REMOTE_IMAGE, demoInfraText } from './demo-infra.js';
@@ -68,7 +69,7 @@ const DEFAULT_READY_TIMEOUT_S = 180;
  */
 export async function runDemoUp(options: DemoCommandOptions, io: CliIo): Promise<number> {
   const json = options.json === true;
-  const timeoutS = positiveSeconds(options.timeout, DEFAULT_READY_TIMEOUT_S);
+  const timeoutS = positiveNumberFlag('--timeout', options.timeout, DEFAULT_READY_TIMEOUT_S, 'seconds');
   const paths = demoPaths(io.env);
   const dio = demoIo(io, json);
   const step = progress(dio);
@@ -316,7 +317,7 @@ async function waitAddresses(options: DemoCommandOptions, io: CliIo, file: strin
     for (;;) {
       const missing: string[] = [];
       for (const d of model.domains) {
-        const held = new Map((await client.listInstances({ project: d.project, withState: true })).map((i) => [i.name, eth0Addresses(i)]));
+        const held = new Map((await client.listInstances({ project: d.project, withState: true })).map((i) => [i.name, eth0Ipv4(i)]));
         for (const m of d.machines) if (!(held.get(m.name) ?? []).includes(m.ip)) missing.push(`${m.name} (${m.ip})`);
       }
       if (missing.length === 0) return;
@@ -326,18 +327,6 @@ async function waitAddresses(options: DemoCommandOptions, io: CliIo, file: strin
   } finally {
     client.close();
   }
-}
-
-function eth0Addresses(instance: object): string[] {
-  const state = (instance as { state?: { network?: Record<string, { addresses?: { family?: string; address?: string }[] }> } }).state;
-  return (state?.network?.eth0?.addresses ?? []).filter((a) => a.family === 'inet').map((a) => a.address ?? '');
-}
-
-function positiveSeconds(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--timeout must be a positive number of seconds (got "${value}")`);
-  return n;
 }
 
 async function exists(path: string): Promise<boolean> {

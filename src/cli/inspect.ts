@@ -11,6 +11,7 @@ import { mermaidTopology } from '../inspect/topology.js';
 import { parseTcpdump } from '../inspect/traffic.js';
 import { parseDuration } from '../shared/duration.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
+import { wholeNumberFlag } from '../shared/number-flags.js';
 import { connectIncus, loadModelOrFail } from './incus.js';
 import { EXIT, paint, progress, type CliIo } from './io.js';
 
@@ -55,13 +56,6 @@ export function captureSeconds(text: string): number {
   return Math.round(ms / 1000);
 }
 
-function positiveInteger(text: string | undefined, fallback: number, flag: string, max: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max} (got "${text}")`);
-  return n;
-}
-
 /**
  * `anklumectl inspect <domain>`: level 1 collects inside the domain (nmap,
  * tcpdump headers, neighbours, sockets), level 2 builds the inventory and
@@ -70,8 +64,8 @@ function positiveInteger(text: string | undefined, fallback: number, flag: strin
  */
 export async function runInspect(domainName: string, options: InspectCommandOptions, io: CliIo): Promise<number> {
   const capture = options.capture === undefined ? null : captureSeconds(options.capture);
-  const maxPackets = positiveInteger(options.maxPackets, 10_000, '--max-packets', 1_000_000);
-  const keep = positiveInteger(options.keep, 20, '--keep', 10_000);
+  const maxPackets = wholeNumberFlag('--max-packets', options.maxPackets, 10_000, 1, 1_000_000);
+  const keep = wholeNumberFlag('--keep', options.keep, 20, 1, 10_000);
   const json = options.json === true;
   const { model } = await loadModelOrFail(options.config, io);
   const domain = model.domains.find((d) => d.name === domainName);

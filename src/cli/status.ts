@@ -23,6 +23,7 @@ import { IncusClient, IncusPermissionError, IncusTlsError, IncusUnreachableError
 import type { Plan } from '../reconcile/action.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
+import { positiveNumberFlag, wholeNumberFlag } from '../shared/number-flags.js';
 import { DaemonClient, DaemonNotRunningError } from './daemon-client.js';
 import { firewallTarget, serviceDeployments } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
@@ -207,13 +208,6 @@ export async function computeOfflineStatus(
   }
 }
 
-function positive(value: string | undefined, fallback: number, flag: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number (got "${value}")`);
-  return n;
-}
-
 const sleepUntilAbort = async (ms: number, signal: AbortSignal): Promise<void> => {
   try {
     await delay(ms, undefined, { signal });
@@ -228,8 +222,8 @@ const sleepUntilAbort = async (ms: number, signal: AbortSignal): Promise<void> =
  * until `context.signal` aborts (SIGINT) and returns the last refresh's status.
  */
 export async function runStatus(options: StatusCommandOptions, io: CliIo, context: StatusContext = {}): Promise<number> {
-  const interval = positive(options.interval, 2, '--interval');
-  const maxRefreshes = options.maxRefreshes === undefined ? Infinity : Math.floor(positive(options.maxRefreshes, 1, '--max-refreshes'));
+  const interval = positiveNumberFlag('--interval', options.interval, 2);
+  const maxRefreshes = options.maxRefreshes === undefined ? Infinity : wholeNumberFlag('--max-refreshes', options.maxRefreshes, 1, 1, Number.MAX_SAFE_INTEGER);
   const socketPath = resolveControlSocket({ flag: options.socket, env: io.env });
   const file = resolveInfraPath({ flag: options.config, env: io.env });
   const now = context.now ?? (() => new Date());

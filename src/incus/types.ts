@@ -123,6 +123,29 @@ export interface Instance {
   created_at?: string;
   last_used_at?: string;
   location?: string;
+  /** Present only in a `recursion=2` list (`listInstances({ withState: true })`). */
+  state?: InstanceState | null;
+}
+
+/** `GET /1.0/instances/{name}/state` (and `state` of a recursion=2 list entry), as far as anklume reads it. */
+export interface InstanceState {
+  status?: string;
+  processes?: number;
+  cpu?: { usage?: number };
+  memory?: { usage?: number; usage_peak?: number; total?: number };
+  disk?: Record<string, { usage?: number; total?: number } | undefined>;
+  network?: Record<string, InstanceNicState | undefined> | null;
+}
+
+export interface InstanceNicState {
+  addresses?: { family?: string; address?: string; netmask?: string; scope?: string }[];
+  counters?: { bytes_received?: number; bytes_sent?: number };
+}
+
+/** The global IPv4 addresses an instance holds on eth0 (where anklume's NIC is), from its state. */
+export function eth0Ipv4(instance: Pick<Instance, 'state'>): string[] {
+  const addresses = instance.state?.network?.eth0?.addresses ?? [];
+  return addresses.filter((a) => a.family === 'inet' && a.scope === 'global' && a.address !== undefined).map((a) => a.address as string);
 }
 
 /** The writable part of an instance: the body of `PUT /1.0/instances/{name}`. */

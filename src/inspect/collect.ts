@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncusClient } from '../incus/client.js';
 import { isNotFound } from '../incus/errors.js';
-import type { Instance } from '../incus/types.js';
+import { eth0Ipv4 } from '../incus/types.js';
 import { imageSource } from '../controllers/domain/desired-instance.js';
 import type { DesiredDomain, DesiredInfra } from '../schemas/model.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
@@ -141,14 +141,9 @@ export async function collect(client: IncusClient, probe: Probe, domain: Desired
 async function observedInstances(client: IncusClient, project: string, signal: AbortSignal | undefined): Promise<ObservedInstance[]> {
   const list = await client.listInstances({ project, withState: true, ...(signal === undefined ? {} : { signal }) });
   return list.map((i) => {
-    const address = ipv4Of(i);
+    const address = eth0Ipv4(i)[0];
     return { name: i.name, status: i.status, ...(address === undefined ? {} : { address }) };
   });
-}
-
-function ipv4Of(instance: Instance): string | undefined {
-  const state = (instance as Instance & { state?: { network?: Record<string, { addresses?: { family?: string; address?: string; scope?: string }[] }> } }).state;
-  return state?.network?.eth0?.addresses?.find((a) => a.family === 'inet' && a.scope === 'global')?.address;
 }
 
 async function createProbe(client: IncusClient, model: DesiredInfra, domain: DesiredDomain, name: string, signal: AbortSignal | undefined): Promise<void> {

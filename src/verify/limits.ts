@@ -1,5 +1,6 @@
 import { parseDuration } from '../shared/duration.js';
 import { UsageError } from '../shared/errors.js';
+import { wholeNumberFlag as integer } from '../shared/number-flags.js';
 import { VERIFY_DEFAULTS, type VerifyLimits } from './defaults.js';
 
 export { VERIFY_DEFAULTS, type VerifyLimits };
@@ -11,13 +12,6 @@ export interface VerifyLimitFlags {
   readonly timeout?: string;
   readonly maxProbes?: string;
   readonly controlPort?: string;
-}
-
-function integer(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be a whole number from ${min} to ${max} (got "${text}")`);
-  return n;
 }
 
 /** Parse and bound the flags; a value out of range is a usage error that names the flag. */

@@ -1,16 +1,6 @@
 import type { IncusClient } from '../../incus/client.js';
 import { isNotFound } from '../../incus/index.js';
-import type { Instance } from '../../incus/types.js';
-
-/** What `GET /1.0/instances/<name>/state` answers, as far as the view reads it. */
-interface IncusInstanceState {
-  status?: string;
-  processes?: number;
-  cpu?: { usage?: number };
-  memory?: { usage?: number; usage_peak?: number; total?: number };
-  disk?: Record<string, { usage?: number; total?: number } | undefined>;
-  network?: Record<string, { addresses?: { family?: string; address?: string; netmask?: string; scope?: string }[]; counters?: { bytes_received?: number; bytes_sent?: number } } | undefined> | null;
-}
+import type { Instance, InstanceState } from '../../incus/types.js';
 
 /** One instance of the domain, as the view shows it. */
 export interface ViewInstance {
@@ -35,7 +25,7 @@ export interface ViewInstance {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /** The view of one instance from its list entry and its state (pure). */
-export function viewInstance(instance: Instance, state: IncusInstanceState | null, declared: boolean, stateError?: string): ViewInstance {
+export function viewInstance(instance: Instance, state: InstanceState | null, declared: boolean, stateError?: string): ViewInstance {
   const network = Object.entries(state?.network ?? {}).filter(([name]) => name !== 'lo');
   const memoryUsage = num(state?.memory?.usage);
   return {
@@ -124,7 +114,7 @@ export class InstanceReader {
           continue;
         }
         try {
-          const state = await client.get<IncusInstanceState>(`/1.0/instances/${encodeURIComponent(instance.name)}/state`, { project, signal: AbortSignal.timeout(timeoutMs) });
+          const state = await client.get<InstanceState>(`/1.0/instances/${encodeURIComponent(instance.name)}/state`, { project, signal: AbortSignal.timeout(timeoutMs) });
           out[i] = viewInstance(instance, state, declared.has(instance.name));
         } catch (err) {
           out[i] = viewInstance(instance, null, declared.has(instance.name), err instanceof Error ? err.message : String(err));
