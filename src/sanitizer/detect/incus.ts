@@ -39,9 +39,12 @@ export function instanceDetector(domains: readonly string[]): TriggeredDetector 
   return {
     trigger: `(?:${sorted.join('|')})-(?=[a-z0-9])`,
     detect(text, at, anchorEnd, push) {
-      const tail = wholeNameAt(text, anchorEnd);
+      // Glued to what comes before first: `pro-a-pro-a-…` wakes an anchor every few characters,
+      // and reading the name's tail at each one read the rest of the run again (quadratic).
       const domain = text.slice(at, anchorEnd - 1);
-      if (tail === null || !set.has(domain) || identBefore(text, at)) return null;
+      if (!set.has(domain) || identBefore(text, at)) return null;
+      const tail = wholeNameAt(text, anchorEnd);
+      if (tail === null) return null;
       if (ORDINARY_NAMES.has(domain) && COMPOUND_TAILS.has(firstPart(tail))) return null;
       const end = anchorEnd + tail.length;
       // `perso-m1.acme.corp`: the whole host name, as for a declared instance (see infraNameDetector).

@@ -129,28 +129,25 @@ export function dashedPathDetector(names: InfraNames): TriggeredDetector | null 
     trigger: '/-(?=[a-z0-9])',
     detect(text, at, anchorEnd, push, scan) {
       const end = scan.runEnd(isDashedPathChar, anchorEnd);
-      // The parts of the segment: [starts[i], ends[i]) between `-`s.
-      const starts: number[] = [];
+      // Part by part; at each part's start, the ends of the next parts that a name could span
+      // (at most maxParts of them, within maxLength): each character is read a bounded number of times.
       const ends: number[] = [];
-      for (let from = anchorEnd; from <= end; ) {
-        let to = text.indexOf('-', from);
-        if (to < 0 || to > end) to = end;
-        starts.push(from);
-        ends.push(to);
-        from = to + 1;
-      }
-      for (let i = 0; i < starts.length; ) {
-        let taken = 0;
-        for (let k = Math.min(maxParts, starts.length - i); k >= 1 && taken === 0; k--) {
-          const start = starts[i] ?? 0;
-          const stop = ends[i + k - 1] ?? 0;
-          if (stop - start > maxLength || stop === start) continue;
-          const entry = byName.get(text.slice(start, stop));
+      for (let start = anchorEnd; start < end; ) {
+        ends.length = 0;
+        for (let to = start; ends.length < maxParts && to <= end && to - start <= maxLength; to++) {
+          if (to === end || text.charCodeAt(to) === 45) ends.push(to);
+        }
+        let taken = -1;
+        for (let k = ends.length - 1; k >= 0 && taken < 0; k--) {
+          const stop = ends[k] ?? start;
+          const entry = stop > start ? byName.get(text.slice(start, stop)) : undefined;
           if (entry === undefined) continue;
           push({ start, end: stop, category: 'infra', ...entry });
-          taken = k;
+          taken = stop;
         }
-        i += Math.max(1, taken);
+        // After the name found, or after the first part.
+        const next = taken >= 0 ? taken : text.indexOf('-', start);
+        start = next < 0 || next >= end ? end : next + 1;
       }
       // Past the anchor, not the segment: other anchors inside it get their turn (the overlap ranking decides).
       return anchorEnd;
