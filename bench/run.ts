@@ -7,7 +7,8 @@ import { run as firewall } from './firewall.js';
 import { run as gateway } from './gateway.js';
 import { run as reconcile } from './reconcile.js';
 import { run as sanitizerAdversarial } from './sanitizer-adversarial.js';
+import { run as sanitizerRestore } from './sanitizer-restore.js';
 import { run as sanitizer } from './sanitizer.js';
 import { run as validate } from './validate.js';
 
-for (const bench of [validate, sanitizer, sanitizerAdversarial, gateway, firewall, reconcile, daemon]) await bench();
+for (const bench of [validate, sanitizer, sanitizerAdversarial, sanitizerRestore, gateway, firewall, reconcile, daemon]) await bench();

@@ -9,11 +9,38 @@ import { GatewayError } from './errors.js';
  * how long the socket may stay silent, before the headers (→ 504) and inside
  * a streamed body (the stream then fails and the client connection is cut).
  */
-export class Upstreams {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity });
+/**
+ * How long an idle upstream connection is kept for the next request. Also
+ * what makes Node's agent honour a server's `Keep-Alive: timeout=N` (it drops
+ * the socket a second before the server would): without a timeout of its own,
+ * the agent ignores the hint and keeps idle sockets forever, and a request
+ * sent on one the server is closing fails (ECONNRESET, a 502 to the client).
+ */
+const IDLE_SOCKET_MS = 30_000;
+/** Attempts of one request whose reused connection was closed under it before any answer. */
+const MAX_STALE_RETRIES = 2;
 
-  request(options: { url: URL; method: string; headers: OutgoingHttpHeaders; body: Buffer | undefined; signal: AbortSignal; timeoutMs: number }): Promise<IncomingMessage> {
+/** A reused keep-alive connection that the server closed before answering: nothing of the request was processed. */
+function staleConnection(req: http.ClientRequest, err: NodeJS.ErrnoException): boolean {
+  return req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE');
+}
+
+export class Upstreams {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: IDLE_SOCKET_MS });
+  private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: IDLE_SOCKET_MS });
+
+  async request(options: { url: URL; method: string; headers: OutgoingHttpHeaders; body: Buffer | undefined; signal: AbortSignal; timeoutMs: number }): Promise<IncomingMessage> {
+    // A server may close an idle connection just as a request is written on it (its keep-alive
+    // timer and our reuse cross): the request is sent again, on another connection, as Node's
+    // documentation advises. Only then: any other failure is the upstream's answer.
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.attempt(options);
+      if (!('stale' in outcome)) return outcome.response;
+      if (attempt >= MAX_STALE_RETRIES || options.signal.aborted) throw outcome.error;
+    }
+  }
+
+  private attempt(options: { url: URL; method: string; headers: OutgoingHttpHeaders; body: Buffer | undefined; signal: AbortSignal; timeoutMs: number }): Promise<{ response: IncomingMessage } | { stale: true; error: GatewayError }> {
     const { url } = options;
     const lib = url.protocol === 'https:' ? https : http;
     const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(options.body.length) }) };
@@ -32,13 +59,17 @@ export class Upstreams {
       });
       req.on('response', (res) => {
         answered = true;
-        resolve(res);
+        resolve({ response: res });
       });
-      req.on('error', (err) => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
         if (answered) return;
         if (err instanceof GatewayError) reject(err);
         else if (err.name === 'AbortError') reject(new GatewayError(499, 'client_closed', 'the client went away', { cause: err }));
-        else reject(new GatewayError(502, 'upstream_unreachable', `upstream ${url.host} unreachable: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+        else {
+          const error = new GatewayError(502, 'upstream_unreachable', `upstream ${url.host} unreachable: ${err.code ?? err.message}`, { cause: err });
+          if (staleConnection(req, err)) resolve({ stale: true, error });
+          else reject(error);
+        }
       });
       req.end(options.body);
     });

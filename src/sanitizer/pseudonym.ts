@@ -136,6 +136,8 @@ export interface PseudonymizerOptions {
   readonly store: MappingStore;
   /** Declared domains: `<domain>-<machine>` keeps the domain's pseudonym as its prefix. */
   readonly domains: readonly string[];
+  /** Declared names and their kind: a host name whose first label is one (`pro-db.acme.corp`) keeps that name's pseudonym as its first label. */
+  readonly declared?: ReadonlyMap<string, ValueKind>;
   /** Told about every pseudonym handed out (new or remembered), so restoring knows it. */
   readonly onPseudonym: (pseudonym: string, original: string) => void;
 }
@@ -213,7 +215,7 @@ export class Pseudonymizer {
       }
       case 'host':
       case 'fqdn':
-        return pseudoDotted(bytes, value);
+        return (attempt === 0 ? this.declaredHost(value, text) : null) ?? pseudoDotted(bytes, value);
       case 'path':
         return pseudoPath(bytes, value);
       case 'name':
@@ -229,6 +231,22 @@ export class Pseudonymizer {
       case 'generalized':
         throw new SanitizeError(`a ${kind} has no name pseudonym`);
     }
+  }
+
+  /**
+   * `pro-db.acme.corp` → `<pro-db's pseudonym>.<acme.corp's pseudonym>`: the
+   * machine is recognisably the same machine as where its name stands alone,
+   * and the domain name is the same in every host name of it. Null when the
+   * first label is no declared name nor `<domain>-…`, or there is no tail of
+   * two labels (`pro-db.internal` keeps its one label as any FQDN does).
+   */
+  private declaredHost(value: string, text: TextOccurrences): string | null {
+    const dot = value.indexOf('.');
+    if (dot <= 0 || value.indexOf('.', dot + 1) < 0) return null;
+    const first = value.slice(0, dot);
+    const kind = this.options.declared?.get(first) ?? (this.domainsByLength.some((d) => first.startsWith(`${d}-`) && first.length > d.length + 1) ? 'instance' : undefined);
+    if (kind === undefined || kind === 'fqdn' || kind === 'host') return null;
+    return `${this.pseudonym(first, kind, text)}.${this.pseudonym(value.slice(dot + 1), 'fqdn', text)}`;
   }
 
   /** `a.b.c.d` or `a.b.c.d/n`: the /24's pseudonym, host octet kept. */

@@ -1,5 +1,6 @@
 import { describeError } from '../shared/errors.js';
 import { compileCustomPatterns } from './detect/custom.js';
+import { infraNames } from './detect/infra.js';
 import { createScanner, type SwitchableCategory } from './detect/scan.js';
 import { SanitizeError } from './errors.js';
 import { maskFor } from './mask.js';
@@ -51,7 +52,8 @@ export function createSanitizer(options: SanitizerOptions): DomainSanitizer {
     } catch (err) {
       throw new SanitizeError(`domain ${options.domain}: cannot read the mapping store: ${describeError(err)}`, { cause: err });
     }
-    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: [...new Set([...options.dictionary.domains, ...options.dictionary.projects])], onPseudonym: (p, o) => index.add(p, o) });
+    const declared = new Map([...infraNames(options.dictionary).always].map(([name, entry]) => [name, entry.kind]));
+    pseudonymizer = new Pseudonymizer({ secret: options.secret, store, domains: [...new Set([...options.dictionary.domains, ...options.dictionary.projects])], declared, onPseudonym: (p, o) => index.add(p, o) });
   }
 
   return {

@@ -1,4 +1,4 @@
-import type { Matcher, PseudonymIndex } from './restore.js';
+import type { PseudonymIndex } from './restore.js';
 import { restoreText } from './restore.js';
 import type { StreamRestorer } from './types.js';
 
@@ -21,43 +21,47 @@ export function createStreamRestorer(index: PseudonymIndex, escape?: (original: 
   const json = escape !== undefined;
   const esc = escape ?? ((s: string) => s);
 
-  const holdStart = (matcher: Matcher, buffer: string, from: number): number => {
-    for (let s = Math.max(from, buffer.length - matcher.maxLength - 8); s < buffer.length; s++) {
-      if (!matcher.firstChars.has(buffer[s] ?? '')) continue;
-      const tail = buffer.slice(s);
-      if (matcher.prefixes.has(tail)) return s;
+  /**
+   * Where the held-back tail of `full` (context + buffer) begins, searching
+   * from `from`: the first position where a pseudonym may start and the rest
+   * is the beginning of one, or an address or IPv6/MAC pseudonym whose end is
+   * still undecided. `full.length` when nothing needs holding.
+   */
+  const holdStart = (full: string, from: number): number => {
+    for (let s = Math.max(from, full.length - index.maxLength - 8); s < full.length; s++) {
+      if (!index.mayStartAt(full, s, json)) continue;
+      if (index.isPrefix(full, s)) return s;
+      const tail = full.slice(s);
       // An address pseudonym then `.`, `.port`, `.port ` or `.port >`/`.port:`: tcpdump's port may follow, still undecided.
       const port = TCPDUMP_PORT_TAIL.exec(tail);
-      if (port !== null && matcher.addresses.has(tail.slice(0, port.index))) return s;
-      if (tail.endsWith(':') && matcher.hexColon.has(tail.slice(0, -1))) return s;
+      if (port !== null && index.shapeOf(tail.slice(0, port.index)) === 'address') return s;
+      if (tail.endsWith(':') && index.shapeOf(tail.slice(0, -1)) === 'hex') return s;
     }
-    return buffer.length;
+    return full.length;
   };
 
   return {
     push(fragment) {
       const buffer = held + fragment;
-      const matcher = index.matcher(json);
-      if (matcher === null) {
+      if (index.size === 0) {
         held = '';
         context = (context + buffer).slice(-CONTEXT);
         return buffer;
       }
-      let hold = holdStart(matcher, buffer, 0);
-      const { regex } = matcher;
       const full = context + buffer;
-      regex.lastIndex = context.length;
+      const base = context.length;
+      let hold = holdStart(full, base);
       let out = '';
-      let pos = 0;
-      for (let m = regex.exec(full); m !== null; m = regex.exec(full)) {
-        const start = m.index - context.length;
-        if (start >= hold) break;
-        out += buffer.slice(pos, start) + esc(index.originalOf(m[0]) ?? m[0]);
-        pos = start + m[0].length;
+      let pos = base;
+      for (let m = index.find(full, pos, json); m !== null; m = index.find(full, pos, json)) {
+        if (m.start >= hold) break;
+        out += full.slice(pos, m.start) + esc(m.original);
+        pos = m.end;
         // A decided match may run past where the hold began: look again after it.
-        if (pos > hold) hold = holdStart(matcher, buffer, pos);
+        if (pos > hold) hold = holdStart(full, pos);
       }
-      const emitEnd = Math.max(pos, hold);
+      const emitEnd = Math.max(pos, hold) - base;
+      pos -= base;
       out += buffer.slice(pos, emitEnd);
       context = (context + buffer.slice(0, emitEnd)).slice(-CONTEXT);
       held = buffer.slice(emitEnd);

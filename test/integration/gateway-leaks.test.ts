@@ -92,6 +92,25 @@ describe('fields that passed raw are sanitized', () => {
   });
 });
 
+describe('Claude Code’s leaks (issue 18)', () => {
+  it('a host name after a declared instance and a declared name in the dash-joined project folder leave replaced, and come back restored', async () => {
+    const memory = '/root/.claude/projects/-srv-work-pro-db/memory/';
+    const text = `ssh pro-db.acme.corp and read ${memory}MEMORY.md`;
+    const r = await post('/v1/messages', {
+      model: 'claude-x',
+      max_tokens: 10,
+      system: [{ type: 'text', text: `You have a persistent memory directory at ${memory}. Its contents persist across conversations.` }],
+      messages: [{ role: 'user', content: text }],
+    });
+    expect(r.status).toBe(200);
+    expect(upstream.requests).toHaveLength(1);
+    const seen = upstream.requests[0]?.raw ?? '';
+    for (const leak of ['pro-db', 'acme']) expect(seen).not.toContain(leak);
+    // The fake echoes the last user message: the answer holds the pseudonyms, the client gets the originals.
+    expect(r.json.content[0].text).toBe(`You said: ${text}`);
+  });
+});
+
 describe('content that cannot be sanitized', () => {
   const image = { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgoAAAANSUhEUg==' } };
 

@@ -47,7 +47,7 @@ const identifier = fc.oneof(
   ipv6,
   mac,
   fc.constantFrom('pro', 'perso', 'client').chain((d) => fc.constantFrom(`\n[${d}]\n`, `\n[${d}:vars]\n`, `\n- hosts: ${d}\n`, `\n  - from: ${d}\n    to: ${d}\n`, `PLAY [${d}] ***`, `| ${d} | YES |`, `"${d}": {`, `${d}_${d}-dev`)),
-  fc.constantFrom('net-lab2', 'net-db', '/var/lib/incus/unix.socket', 'group_vars/web.yml', 'ansible_host=203.0.113.9', 'incus exec build-1 -- ls', 'http://ollama-box:11434/api', 'ACME\\bob'),
+  fc.constantFrom('pro-dev.acme.corp', 'perso-m1.example.com', '/root/.claude/projects/-srv-work-pro-dev/memory/', 'net-lab2', 'net-db', '/var/lib/incus/unix.socket', 'group_vars/web.yml', 'ansible_host=203.0.113.9', 'incus exec build-1 -- ls', 'http://ollama-box:11434/api', 'ACME\\bob'),
 );
 const secret = fc.constantFrom('password=hunter22', 'Bearer abcdef0123456789', 'AKIAIOSFODNN7EXAMPLE', 'postgres://u:pa55word@db.example.com', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl');
 const separator = fc.constantFrom(' ', ' ', '\n', ', ', '. ', ': ', '(', ')', '"', '/', '`', '\t', '=', '-', ' - ');

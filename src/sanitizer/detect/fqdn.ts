@@ -42,3 +42,40 @@ export function fqdnDetector(): TriggeredDetector {
     },
   };
 }
+
+const TAIL_LABEL = /[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/y;
+/** A top-level label that is letters only. */
+const TLD = /^[a-z]{2,63}$/;
+/** Last labels that make a file name, not a host: `pro-dev.nginx.conf`, `pro-web.tar.gz`. */
+const FILE_EXTENSIONS = new Set(
+  `bak bz2 cfg cjs cnf conf crt csr csv css d db deb env err gz htm html img ini iso j2 jar java js json key list lock log md mjs
+  mount nft out path pem pid pub py qcow2 raw rb rpm rs rules service sh slice socket sources sql sqlite swp target tar tgz
+  timer tmp toml ts tsv txt xml xz yaml yml zip zst`.split(/\s+/),
+);
+
+/**
+ * Where the DNS tail of a name ends: `.acme.corp` after `pro-db` in
+ * `pro-db.acme.corp`. Two labels or more, lower-case, the last one letters and
+ * not a file extension, the whole within DNS's 253 characters, nothing of an
+ * identifier right after. -1 when what follows `at` (a `.`) is no such tail:
+ * a sentence's full stop, a file name, a version. Reads at most 254 characters.
+ */
+export function fqdnTailEnd(text: string, at: number, nameLength: number): number {
+  let end = at;
+  let labels = 0;
+  let last = '';
+  while (text.charCodeAt(end) === 46) {
+    TAIL_LABEL.lastIndex = end + 1;
+    const m = TAIL_LABEL.exec(text);
+    if (m === null) break;
+    end += 1 + m[0].length;
+    labels++;
+    last = m[0];
+    if (end - at + nameLength > MAX_NAME) return -1;
+  }
+  if (labels < 2 || !TLD.test(last) || FILE_EXTENSIONS.has(last)) return -1;
+  const after = text.charCodeAt(end);
+  // `_`, `-`, a letter or digit right after: not where a host name ends (`.Corp`, `.corp_x`).
+  if ((after >= 48 && after <= 57) || (after >= 65 && after <= 90) || (after >= 97 && after <= 122) || after === 95 || after === 45) return -1;
+  return end;
+}

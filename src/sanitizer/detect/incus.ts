@@ -1,4 +1,5 @@
 import { DNS_NAME, escapeRegex, identBefore, wholeNameAt, type Push, type TriggeredDetector, type ValueKind } from './candidate.js';
+import { fqdnTailEnd } from './fqdn.js';
 import { COMPOUND_TAILS, ORDINARY_NAMES } from './words.js';
 
 const IFNAME_MAX = 15;
@@ -38,11 +39,18 @@ export function instanceDetector(domains: readonly string[]): TriggeredDetector 
   return {
     trigger: `(?:${sorted.join('|')})-(?=[a-z0-9])`,
     detect(text, at, anchorEnd, push) {
-      const tail = wholeNameAt(text, anchorEnd);
+      // Glued to what comes before first: `pro-a-pro-a-…` wakes an anchor every few characters,
+      // and reading the name's tail at each one read the rest of the run again (quadratic).
       const domain = text.slice(at, anchorEnd - 1);
-      if (tail === null || !set.has(domain) || identBefore(text, at)) return null;
+      if (!set.has(domain) || identBefore(text, at)) return null;
+      const tail = wholeNameAt(text, anchorEnd);
+      if (tail === null) return null;
       if (ORDINARY_NAMES.has(domain) && COMPOUND_TAILS.has(firstPart(tail))) return null;
-      push({ start: at, end: anchorEnd + tail.length, category: 'incus', pattern: 'incus.instance', kind: 'instance' });
+      const end = anchorEnd + tail.length;
+      // `perso-m1.acme.corp`: the whole host name, as for a declared instance (see infraNameDetector).
+      const fqdnEnd = fqdnTailEnd(text, end, end - at);
+      if (fqdnEnd > 0) push({ start: at, end: fqdnEnd, category: 'incus', pattern: 'incus.instance-fqdn', kind: 'fqdn' });
+      else push({ start: at, end, category: 'incus', pattern: 'incus.instance', kind: 'instance' });
       return anchorEnd;
     },
   };

@@ -1,5 +1,6 @@
 import type { IdentifierDictionary } from '../types.js';
 import { DNS_NAME, escapeRegex, identBefore, wholeNameAt, type TriggeredDetector, type ValueKind } from './candidate.js';
+import { fqdnTailEnd } from './fqdn.js';
 import { ORDINARY_NAMES } from './words.js';
 
 interface NameEntry {
@@ -52,7 +53,10 @@ export function infraNameDetector(names: InfraNames): TriggeredDetector | null {
     detect(text, at, anchorEnd, push) {
       const entry = names.always.get(text.slice(at, anchorEnd));
       if (entry === undefined || identBefore(text, at)) return null;
-      push({ start: at, end: anchorEnd, category: 'infra', ...entry });
+      // `pro-db.acme.corp`: the whole host name is one value (its first label keeps the name's pseudonym); the tail would say too much.
+      const tail = entry.kind === 'fqdn' ? -1 : fqdnTailEnd(text, anchorEnd, anchorEnd - at);
+      if (tail > 0) push({ start: at, end: tail, category: 'infra', pattern: 'infra.instance-fqdn', kind: 'fqdn' });
+      else push({ start: at, end: anchorEnd, category: 'infra', ...entry });
       return anchorEnd;
     },
   };
@@ -94,6 +98,58 @@ export function projectPrefixDetector(names: InfraNames): TriggeredDetector | nu
       const project = text.slice(at, anchorEnd - 1);
       if (ORDINARY_NAMES.has(project) && !names.always.has(tail) && ![...names.domains].some((d) => tail.startsWith(`${d}-`))) return null;
       push({ start: at, end, category: 'incus', pattern: 'incus.volume', kind: 'instance' });
+      return anchorEnd;
+    },
+  };
+}
+
+/** Letters, digits and `-`: what a path becomes once every other character is turned into `-`. */
+function isDashedPathChar(code: number): boolean {
+  return (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 45;
+}
+
+/**
+ * Claude Code names a project's folder after its working directory, every
+ * character but letters and digits turned into `-`: `/srv/work/pro-web` gives
+ * `~/.claude/projects/-srv-work-pro-web/`, and that path is in its system
+ * prompt. In a path segment that starts with `-`, the declared names are
+ * found between `-`s (and the segment's ends), longest first: `pro-web` in
+ * `-srv-work-pro-web`, but nothing in `-srv-work-prose`. Only names replaced
+ * everywhere are looked for: a domain named after an ordinary word stays a
+ * word here as it does in `/srv/work/pro`. Where the `/`s were is lost, so a
+ * name is looked for as whole `-`-separated parts, never inside one.
+ */
+export function dashedPathDetector(names: InfraNames): TriggeredDetector | null {
+  const entries = [...names.always].filter(([name, entry]) => entry.kind !== 'fqdn' && /^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(name));
+  if (entries.length === 0) return null;
+  const byName = new Map(entries);
+  const maxParts = Math.max(...entries.map(([name]) => name.split('-').length));
+  const maxLength = Math.max(...entries.map(([name]) => name.length));
+  return {
+    trigger: '/-(?=[a-z0-9])',
+    detect(text, at, anchorEnd, push, scan) {
+      const end = scan.runEnd(isDashedPathChar, anchorEnd);
+      // Part by part; at each part's start, the ends of the next parts that a name could span
+      // (at most maxParts of them, within maxLength): each character is read a bounded number of times.
+      const ends: number[] = [];
+      for (let start = anchorEnd; start < end; ) {
+        ends.length = 0;
+        for (let to = start; ends.length < maxParts && to <= end && to - start <= maxLength; to++) {
+          if (to === end || text.charCodeAt(to) === 45) ends.push(to);
+        }
+        let taken = -1;
+        for (let k = ends.length - 1; k >= 0 && taken < 0; k--) {
+          const stop = ends[k] ?? start;
+          const entry = stop > start ? byName.get(text.slice(start, stop)) : undefined;
+          if (entry === undefined) continue;
+          push({ start, end: stop, category: 'infra', ...entry });
+          taken = stop;
+        }
+        // After the name found, or after the first part.
+        const next = taken >= 0 ? taken : text.indexOf('-', start);
+        start = next < 0 || next >= end ? end : next + 1;
+      }
+      // Past the anchor, not the segment: other anchors inside it get their turn (the overlap ranking decides).
       return anchorEnd;
     },
   };

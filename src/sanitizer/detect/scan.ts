@@ -7,7 +7,7 @@ import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scan
 import { scanCustom, type CustomPattern } from './custom.js';
 import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
-import { domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
+import { dashedPathDetector, domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
 import { ipDetector } from './ip.js';
 import { scanHexAddresses } from './hex-addresses.js';
 import { formatIpv6, parseIpv6, type Ipv6DetectorOptions } from './ipv6.js';
@@ -52,6 +52,7 @@ export function createScanner(options: ScannerOptions): Scanner {
   // Order matters where anchors start at the same place: the first listed is tried first.
   add(true, infraNameDetector(names));
   add(true, domainContextDetector(names));
+  add(true, dashedPathDetector(names));
   const structure = structureDetectors(names.domains);
   const capture = enabled.credentials ? [hexDumpLine, tcpdumpAsciiLine, tsharkDataLine] : [];
   const lineLooks = [structure?.line, enabled.service ? nmapPortLine : undefined, ...capture].filter((l): l is LineLook => l !== undefined);
