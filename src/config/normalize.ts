@@ -85,7 +85,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
             telegram:
               domain.openclaw.telegram === undefined
                 ? null
-                : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String) },
+                : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String), apiRoot: domain.openclaw.telegram.api_root ?? null },
             cron: cronJobs(global.openclaw.cron, domain.openclaw.cron ?? []),
           }
         : null,

@@ -112,6 +112,11 @@ export const OpenClawTelegramSchema = z
       .array(z.union([z.string().regex(/^-?\d+$/, 'a numeric Telegram user id'), z.number().int()]))
       .default([])
       .meta({ description: 'Telegram user ids allowed to talk to the assistant; the first ones are its owners (heartbeat alerts go to them). Empty: DMs need pairing.' }),
+    api_root: z
+      .string()
+      .refine((url) => /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url) && !/\/bot[^/]*\/?$/.test(url), 'an http(s) URL of the Bot API root only: no /bot<token>, query or fragment')
+      .optional()
+      .meta({ description: "The Bot API root OpenClaw talks to (OpenClaw's channels.telegram.apiRoot): a self-hosted Bot API server, as the instance reaches it. Unset: Telegram's own." }),
   })
   .meta({ title: 'OpenClawTelegram', description: "The domain assistant's Telegram channel (long polling: no inbound port)." });
 

@@ -131,6 +131,8 @@ export interface DesiredOpenClawTelegram {
   readonly tokenFile: string;
   /** Telegram user ids, as strings; empty means DMs need pairing. */
   readonly allowFrom: readonly string[];
+  /** A self-hosted Bot API root (OpenClaw's `apiRoot`); null: Telegram's own. */
+  readonly apiRoot: string | null;
 }
 
 export type PolicyEndpoint =

@@ -201,6 +201,20 @@ describe('OpenClaw config: gateway and secrets', () => {
     expect(r.text).not.toContain('/etc/anklume/secrets');
   });
 
+  it('a self-hosted Bot API root (telegram.api_root) becomes the channel\'s apiRoot', () => {
+    const m = variant('allow_from: [123456789] }', 'allow_from: [123456789], api_root: "http://127.0.0.1:8081" }');
+    expect(cfg('pro', m).channels.telegram.apiRoot).toBe('http://127.0.0.1:8081');
+    expect(cfg('pro').channels.telegram.apiRoot).toBeUndefined();
+  });
+
+  it('infra.yml refuses a Bot API root that is not an http(s) URL or carries /bot<token>', () => {
+    for (const root of ['ftp://bots.example', 'http://127.0.0.1:8081/bot123:abc', 'http://bots.example/?x=1']) {
+      const r = validateInfraText(OPENCLAW_INFRA.replace('allow_from: [123456789] }', `allow_from: [123456789], api_root: "${root}" }`), { file: 'infra.yml' });
+      expect(r.ok).toBe(false);
+      expect(r.ok ? [] : r.issues.map((i) => i.message)).toEqual(['an http(s) URL of the Bot API root only: no /bot<token>, query or fragment']);
+    }
+  });
+
   it('a domain without Telegram has no channel at all', () => {
     expect(cfg('perso').channels).toBeUndefined();
   });
