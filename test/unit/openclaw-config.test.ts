@@ -158,6 +158,10 @@ describe('OpenClaw config: heartbeat', () => {
     expect(cfg('pro').agents.defaults.heartbeat).toMatchObject({ target: 'owner', directPolicy: 'allow' });
     expect(cfg('perso').agents.defaults.heartbeat.target).toBe('none');
   });
+
+  it('shows no typing indicator: a routine heartbeat reaches nobody', () => {
+    expect(cfg('pro').agents.defaults.typingMode).toBe('never');
+  });
 });
 
 describe('OpenClaw config: skills and installs', () => {
