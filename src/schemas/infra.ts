@@ -133,7 +133,8 @@ export const OpenClawCronJobSchema = z
       .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'lower-case letters, digits and inner hyphens')
       .max(63)
       .meta({ description: 'Unique in the domain; part of the job\'s key anklume:<domain>:<name>.' }),
-    schedule: z.string().min(1).meta({ description: 'A five-field cron expression (minute hour day-of-month month day-of-week), in the instance\'s time zone (UTC).' }),
+    schedule: z.string().min(1).meta({ description: 'A five-field cron expression (minute hour day-of-month month day-of-week), in `tz` (default: the instance\'s time zone, UTC).' }),
+    tz: z.string().min(1).optional().meta({ description: 'The IANA time zone the schedule is read in (Europe/Paris, America/New_York). Unset: UTC.' }),
     prompt: z.string().trim().min(1).meta({ description: 'What the assistant is asked at each run.' }),
     task_type: z
       .enum(TASK_TYPES)

@@ -121,6 +121,8 @@ export interface DesiredCronJob {
   readonly name: string;
   /** Five-field cron expression. */
   readonly schedule: string;
+  /** IANA time zone of the schedule; null: the instance's (UTC). */
+  readonly tz: string | null;
   readonly prompt: string;
   readonly taskType: TaskType;
   readonly deliver: 'owners' | 'none';
