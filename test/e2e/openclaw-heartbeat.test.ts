@@ -107,7 +107,7 @@ async function heartbeat(): Promise<{ turn: HeartbeatTurn; last: LastHeartbeat }
   const done = model.heartbeats.length;
   const since = Date.now();
   await openclaw(['system', 'event', '--text', 'anklume e2e: heartbeat now', '--mode', 'now', '--json']);
-  const turn = await waitFor('the heartbeat turn to end', () => Promise.resolve(model.heartbeats[done]), { timeoutMs: 240_000, intervalMs: 1_000 });
+  const turn = await waitFor('the heartbeat turn to end', () => Promise.resolve(model.heartbeats[done]), { timeoutMs: 420_000, intervalMs: 1_000 });
   const last = await waitFor(
     'OpenClaw to record the heartbeat',
     async () => {
@@ -158,7 +158,7 @@ describe('the heartbeat of a domain assistant, with the real OpenClaw', () => {
     const { turn, last } = await heartbeat();
     // The probes ran in the assistant, on the domain's own state.
     expect(turn.prompt).toBe(`anklume heartbeat of domain ${A}. Triage its state; you see only this domain.`);
-    expect(turn.probes.map((r): [string, unknown] => [r.probe, r.json?.ok])).toEqual([
+    expect(turn.probes.map((r): [string, unknown] => [r.probe, r.json?.ok]), JSON.stringify(turn.probes.map((r) => r.output.slice(0, 600)))).toEqual([
       ['anklume-status', true],
       ['anklume-scan', true],
       ['anklume-disk', true],

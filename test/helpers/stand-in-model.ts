@@ -126,7 +126,8 @@ function heartbeatStep(messages: Message[], promptIndex: number, onDone: (turn: 
       continue;
     }
     const exec = steps.find((s) => s.name === 'exec' && s.args.command === command);
-    if (exec === undefined) return { call: { name: 'exec', arguments: { command, title: `heartbeat probe ${probe}` } } };
+    // OpenClaw backgrounds a command still running after yieldMs (10 s by default; a scan takes longer): wait for it instead.
+    if (exec === undefined) return { call: { name: 'exec', arguments: { command, title: `heartbeat probe ${probe}`, yieldMs: 300_000, timeoutSeconds: 300 } } };
     runs.push({ probe, command, output: exec.output, json: parseJson(exec.output) });
   }
   // Triage as the prompt says: the worst probe verdict; a probe that could not run is suspect.
