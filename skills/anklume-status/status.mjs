@@ -29,9 +29,11 @@ async function get(path) {
 }
 
 try {
+  // Each answer is the view's envelope (apiVersion, domain, generatedAt) around its read: `summary`, `instances`, `conditions`.
   const [domain, instances, conditions] = await Promise.all([get('/v1/domain'), get('/v1/instances'), get('/v1/conditions')]);
-  const { findings, verdict } = statusFindings(instances, conditions);
-  out({ ok: true, checkedAt: new Date().toISOString(), domain, verdict, findings, instances }, 0);
+  if (!Array.isArray(instances?.instances) || typeof conditions?.conditions !== 'object' || conditions.conditions === null) throw new Error('its answers are not the domain view\'s (no instances list or conditions)');
+  const { findings, verdict } = statusFindings(instances.instances, conditions.conditions);
+  out({ ok: true, checkedAt: new Date().toISOString(), domain: domain?.summary ?? domain, verdict, findings, instances: instances.instances }, 0);
 } catch (err) {
   out({ ok: false, error: `the domain view at ${base} did not answer: ${/** @type {Error} */ (err).message}` }, 1);
 }

@@ -110,7 +110,8 @@ function domainLabel(d: DomainStatus): StatusLabel {
  * repeated under a domain whose line already says it.
  */
 function shownObjects(d: DomainStatus): ObjectStatus[] {
-  return d.objects.filter((o) => o.kind === 'instance' || ['Degraded', 'Progressing'].includes(statusLabel(o.conditions)));
+  // An assistant's cron jobs too, when it has any (or had): how many, and how the last sync went.
+  return d.objects.filter((o) => o.kind === 'instance' || (o.cron !== undefined && (o.cron.declared > 0 || o.cron.lastSync !== null)) || ['Degraded', 'Progressing'].includes(statusLabel(o.conditions)));
 }
 
 function objectRow(o: ObjectStatus): Cell[] {
@@ -122,7 +123,7 @@ function objectRow(o: ObjectStatus): Cell[] {
     { text: o.state ?? '-' },
     { text: label, style: LABEL_STYLE[label] },
     // The message says what is wrong or pending; for Ready and Unknown the reason says it all.
-    { text: (label === 'Degraded' || label === 'Progressing') && message !== '' ? `${reason}: ${message}` : reason },
+    { text: (label === 'Degraded' || label === 'Progressing') && message !== '' ? `${reason}: ${message}` : o.cron !== undefined ? `${reason}: ${o.cron.summary}` : reason },
   ];
 }
 
@@ -130,7 +131,7 @@ function objectRow(o: ObjectStatus): Cell[] {
  * `anklumectl status` as text (pure): a header (daemon, config, events, queue,
  * Incus, firewall, AI access), then a line per domain and, under it, a line per
  * instance and per object that is not Ready; notes dimmed. Colour only when
- * `io.color`.
+ * `io.color`. An assistant's cron jobs get a line of their own (count and last sync).
  */
 export function renderStatus(doc: StatusDocument, io: CliIo): string {
   const lines = headerLines(doc, io);

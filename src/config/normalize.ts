@@ -85,7 +85,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
             telegram:
               domain.openclaw.telegram === undefined
                 ? null
-                : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String) },
+                : { tokenFile: domain.openclaw.telegram.token_file, allowFrom: domain.openclaw.telegram.allow_from.map(String), apiRoot: domain.openclaw.telegram.api_root ?? null },
             cron: cronJobs(global.openclaw.cron, domain.openclaw.cron ?? []),
           }
         : null,
@@ -155,7 +155,7 @@ function mustGet<K, V>(map: ReadonlyMap<K, V>, key: K): V {
 
 /** The global jobs, each replaced by the domain's job of the same name, then the domain's other jobs. */
 function cronJobs(global: readonly OpenClawCronJob[], own: readonly OpenClawCronJob[]): DesiredCronJob[] {
-  const desired = (j: OpenClawCronJob): DesiredCronJob => ({ name: j.name, schedule: j.schedule.trim().split(/\s+/).join(' '), prompt: j.prompt, taskType: j.task_type, deliver: j.deliver });
+  const desired = (j: OpenClawCronJob): DesiredCronJob => ({ name: j.name, schedule: j.schedule.trim().split(/\s+/).join(' '), tz: j.tz ?? null, prompt: j.prompt, taskType: j.task_type, deliver: j.deliver });
   const mine = new Map(own.map((j) => [j.name, j]));
   return [...global.map((g) => desired(mine.get(g.name) ?? g)), ...own.filter((j) => !global.some((g) => g.name === j.name)).map(desired)];
 }

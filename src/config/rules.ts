@@ -338,6 +338,20 @@ function checkOpenClaw(input: RuleInput): ValidationIssue[] {
  * key in OpenClaw, so a duplicate would silently overwrite), and a schedule
  * OpenClaw and anklume read the same way: five fields, each valid.
  */
+/**
+ * An IANA zone name (Area/City, or UTC) that this Node's time zone data knows;
+ * offsets such as +01:00 are refused: OpenClaw's scheduler asks for a zone name.
+ */
+function ianaTimeZone(tz: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function checkCron(input: RuleInput): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const lists: { path: (string | number)[]; jobs: readonly OpenClawCronJob[] }[] = [{ path: ['global', 'openclaw', 'cron'], jobs: input.global.openclaw.cron }];
@@ -358,6 +372,9 @@ function checkCron(input: RuleInput): ValidationIssue[] {
           expected: 'minute hour day-of-month month day-of-week, e.g. "0 7 * * 1"',
           found: fields.length !== 5 ? `${fields.length} field${fields.length === 1 ? '' : 's'}` : JSON.stringify(job.schedule),
         });
+      }
+      if (job.tz !== undefined && !ianaTimeZone(job.tz)) {
+        issues.push({ rule: 'cron-tz', path: [...path, index, 'tz'], message: `"${job.tz}" is not an IANA time zone`, expected: 'a zone such as Europe/Paris, America/New_York or UTC', found: JSON.stringify(job.tz) });
       }
     });
   }

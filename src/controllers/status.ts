@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Action } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { DesiredDomain } from '../schemas/model.js';
+import type { CronSyncRecord } from './cron-sync.js';
 import type { VerifyReport } from '../shared/verify-report.js';
 
 /**
@@ -29,6 +30,8 @@ export interface ObjectStatus {
   /** Instances: the pinned address and what Incus says of it. */
   readonly ip?: string;
   readonly state?: string;
+  /** An assistant's cron jobs: how many infra.yml declares and the last sync's outcome (null: never synced). */
+  readonly cron?: { readonly declared: number; readonly lastSync: CronSyncRecord | null; readonly summary: string };
 }
 
 export interface DomainStatus {
@@ -104,7 +107,7 @@ export function conditions(v: Verdict, now: string, previous: readonly Condition
 
 /** The status of one object from the actions planned for it and how they ended (pure). */
 export function objectStatus(
-  o: { readonly id: string; readonly kind: string; readonly name: string; readonly ip?: string; readonly state?: string },
+  o: { readonly id: string; readonly kind: string; readonly name: string; readonly ip?: string; readonly state?: string; readonly cron?: ObjectStatus['cron'] },
   actions: readonly Action[],
   outcomeOf: ReadonlyMap<string, Outcome>,
   running: ReadonlySet<string> | undefined,
@@ -115,7 +118,7 @@ export function objectStatus(
   const verdicts = actions.length === 0 ? [verdictOf(undefined, undefined, false)] : actions.map((a) => verdictOf(a, outcomeOf.get(a.id), running?.has(a.id) === true));
   const worst = verdicts.find((v) => v.degraded) ?? verdicts.find((v) => v.progressing) ?? verdicts[0] ?? verdictOf(undefined, undefined, false);
   const merged: Verdict = { ...worst, ready: verdicts.every((v) => v.ready) };
-  return { id: o.id, kind: o.kind, name: o.name, conditions: conditions(merged, now, previous?.conditions), ...(o.ip === undefined ? {} : { ip: o.ip }), ...(o.state === undefined ? {} : { state: o.state }) };
+  return { id: o.id, kind: o.kind, name: o.name, conditions: conditions(merged, now, previous?.conditions), ...(o.ip === undefined ? {} : { ip: o.ip }), ...(o.state === undefined ? {} : { state: o.state }), ...(o.cron === undefined ? {} : { cron: o.cron }) };
 }
 
 /** A status whose objects' statuses were changed: its own conditions follow them. */

@@ -112,6 +112,11 @@ export const OpenClawTelegramSchema = z
       .array(z.union([z.string().regex(/^-?\d+$/, 'a numeric Telegram user id'), z.number().int()]))
       .default([])
       .meta({ description: 'Telegram user ids allowed to talk to the assistant; the first ones are its owners (heartbeat alerts go to them). Empty: DMs need pairing.' }),
+    api_root: z
+      .string()
+      .refine((url) => /^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(url) && !/\/bot[^/]*\/?$/.test(url), 'an http(s) URL of the Bot API root only: no /bot<token>, query or fragment')
+      .optional()
+      .meta({ description: "The Bot API root OpenClaw talks to (OpenClaw's channels.telegram.apiRoot): a self-hosted Bot API server, as the instance reaches it. Unset: Telegram's own." }),
   })
   .meta({ title: 'OpenClawTelegram', description: "The domain assistant's Telegram channel (long polling: no inbound port)." });
 
@@ -128,7 +133,8 @@ export const OpenClawCronJobSchema = z
       .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/, 'lower-case letters, digits and inner hyphens')
       .max(63)
       .meta({ description: 'Unique in the domain; part of the job\'s key anklume:<domain>:<name>.' }),
-    schedule: z.string().min(1).meta({ description: 'A five-field cron expression (minute hour day-of-month month day-of-week), in the instance\'s time zone (UTC).' }),
+    schedule: z.string().min(1).meta({ description: 'A five-field cron expression (minute hour day-of-month month day-of-week), in `tz` (default: the instance\'s time zone, UTC).' }),
+    tz: z.string().min(1).optional().meta({ description: 'The IANA time zone the schedule is read in (Europe/Paris, America/New_York). Unset: UTC.' }),
     prompt: z.string().trim().min(1).meta({ description: 'What the assistant is asked at each run.' }),
     task_type: z
       .enum(TASK_TYPES)

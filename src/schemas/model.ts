@@ -121,6 +121,8 @@ export interface DesiredCronJob {
   readonly name: string;
   /** Five-field cron expression. */
   readonly schedule: string;
+  /** IANA time zone of the schedule; null: the instance's (UTC). */
+  readonly tz: string | null;
   readonly prompt: string;
   readonly taskType: TaskType;
   readonly deliver: 'owners' | 'none';
@@ -131,6 +133,8 @@ export interface DesiredOpenClawTelegram {
   readonly tokenFile: string;
   /** Telegram user ids, as strings; empty means DMs need pairing. */
   readonly allowFrom: readonly string[];
+  /** A self-hosted Bot API root (OpenClaw's `apiRoot`); null: Telegram's own. */
+  readonly apiRoot: string | null;
 }
 
 export type PolicyEndpoint =

@@ -12,6 +12,7 @@ import { statusFindings } from '../../skills/anklume-status/status-lib.mjs';
 const dir = mkdtempSync(join(tmpdir(), 'anklume-skill-status-'));
 const ready = (status: boolean, reason = 'Converged') => [{ type: 'Ready', status, reason, message: '' }, { type: 'Degraded', status: false, reason: 'Converged', message: '' }];
 let answers: Record<string, unknown> = {};
+const envelope = { apiVersion: 'v1', domain: 'pro', generatedAt: '2026-12-05T08:00:00.000Z' };
 let server: http.Server;
 let base = '';
 
@@ -42,14 +43,22 @@ function run(inventory: unknown): Promise<{ code: number | null; out: { ok: bool
 describe('the anklume-status skill', () => {
   it('reads the domain view and reports a stopped machine and an undeclared instance as suspect', async () => {
     answers = {
-      '/v1/domain': { name: 'pro' },
-      '/v1/instances': [{ name: 'pro-dev', status: 'Running', declared: true }, { name: 'pro-db', status: 'Stopped', declared: true }, { name: 'byhand', status: 'Running', declared: false }],
-      '/v1/conditions': { domain: ready(true), objects: [{ kind: 'instance', name: 'pro-dev', conditions: ready(true) }] },
+      // The view's envelope around each read (src/daemon/domain-view/server.ts).
+      '/v1/domain': { ...envelope, summary: { name: 'pro' } },
+      '/v1/instances': { ...envelope, instances: [{ name: 'pro-dev', status: 'Running', declared: true }, { name: 'pro-db', status: 'Stopped', declared: true }, { name: 'byhand', status: 'Running', declared: false }] },
+      '/v1/conditions': { ...envelope, conditions: { domain: ready(true), objects: [{ kind: 'instance', name: 'pro-dev', conditions: ready(true) }] } },
     };
     const { code, out } = await run({ domainView: base });
     expect(code).toBe(0);
     expect(out).toMatchObject({ ok: true, verdict: 'suspect' });
     expect(out.findings?.map((f) => `${f.kind} ${f.subject}`)).toEqual(['instance-stopped pro-db', 'undeclared-instance byhand']);
+  });
+
+  it('refuses answers that are not the view\'s envelope rather than reading nothing as normal', async () => {
+    answers = { '/v1/domain': { name: 'pro' }, '/v1/instances': [{ name: 'pro-dev', status: 'Running', declared: true }], '/v1/conditions': { domain: ready(true) } };
+    const { code, out } = await run({ domainView: base });
+    expect(code).toBe(1);
+    expect(out.error).toMatch(/did not answer: its answers are not the domain view's \(no instances list or conditions\)/);
   });
 
   it('says the view did not answer, and that a view turned off is off, rather than guessing', async () => {

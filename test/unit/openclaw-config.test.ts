@@ -158,6 +158,10 @@ describe('OpenClaw config: heartbeat', () => {
     expect(cfg('pro').agents.defaults.heartbeat).toMatchObject({ target: 'owner', directPolicy: 'allow' });
     expect(cfg('perso').agents.defaults.heartbeat.target).toBe('none');
   });
+
+  it('shows no typing indicator: a routine heartbeat reaches nobody', () => {
+    expect(cfg('pro').agents.defaults.typingMode).toBe('never');
+  });
 });
 
 describe('OpenClaw config: skills and installs', () => {
@@ -199,6 +203,20 @@ describe('OpenClaw config: gateway and secrets', () => {
     });
     expect(c.commands.ownerAllowFrom).toEqual(['telegram:123456789']);
     expect(r.text).not.toContain('/etc/anklume/secrets');
+  });
+
+  it('a self-hosted Bot API root (telegram.api_root) becomes the channel\'s apiRoot', () => {
+    const m = variant('allow_from: [123456789] }', 'allow_from: [123456789], api_root: "http://127.0.0.1:8081" }');
+    expect(cfg('pro', m).channels.telegram.apiRoot).toBe('http://127.0.0.1:8081');
+    expect(cfg('pro').channels.telegram.apiRoot).toBeUndefined();
+  });
+
+  it('infra.yml refuses a Bot API root that is not an http(s) URL or carries /bot<token>', () => {
+    for (const root of ['ftp://bots.example', 'http://127.0.0.1:8081/bot123:abc', 'http://bots.example/?x=1']) {
+      const r = validateInfraText(OPENCLAW_INFRA.replace('allow_from: [123456789] }', `allow_from: [123456789], api_root: "${root}" }`), { file: 'infra.yml' });
+      expect(r.ok).toBe(false);
+      expect(r.ok ? [] : r.issues.map((i) => i.message)).toEqual(['an http(s) URL of the Bot API root only: no /bot<token>, query or fragment']);
+    }
   });
 
   it('a domain without Telegram has no channel at all', () => {

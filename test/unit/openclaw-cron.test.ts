@@ -4,7 +4,7 @@ import type { Observed } from '../../src/controllers/observed.js';
 import { cronObjectId, planCron } from '../../src/controllers/service/cron-plan.js';
 import { CRON_HASH_KEY } from '../../src/controllers/service/deployment.js';
 import { openclawDeployment } from '../../src/controllers/service/openclaw-deployment.js';
-import { cronAddArgs, cronJobSpec, desiredCronJobs, diffCron, parseCronList, type ObservedCronJob } from '../../src/controllers/service/openclaw-cron.js';
+import { cronAddArgs, cronHash, cronJobSpec, desiredCronJobs, diffCron, parseCronList, type ObservedCronJob } from '../../src/controllers/service/openclaw-cron.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 import { OPENCLAW_INFRA, domainOf, openclawModel } from '../helpers/openclaw-infra.js';
 
@@ -42,6 +42,14 @@ describe('openclaw.cron in infra.yml', () => {
     expect(issuesOf(withJobs().replace('"0 7 * * 1"', '"0 0 7 * * 1"')).map((i) => i.rule)).toEqual(['cron-schedule']);
   });
 
+  it('reads a schedule in its tz (an IANA zone), and refuses what is not one', () => {
+    const m = model(withJobs().replace('"0 7 * * 1"', '"0 7 * * 1", tz: Europe/Paris'));
+    expect(domainOf(m, 'pro').openclaw?.cron.map((j) => [j.name, j.tz])).toEqual([['disk-check', null], ['weekly-report', 'Europe/Paris']]);
+    for (const bad of ['Mars/Olympus', '+01:00', 'Europe/Paris; rm -rf /']) {
+      expect(issuesOf(withJobs().replace('"0 7 * * 1"', `"0 7 * * 1", tz: "${bad}"`))).toEqual([{ rule: 'cron-tz', path: 'global.openclaw.cron.1.tz', message: `"${bad}" is not an IANA time zone`, line: 7 }]);
+    }
+  });
+
   it('refuses two jobs of one name in a list, and an unknown task type with the known ones', () => {
     const dup = withJobs().replace('name: weekly-report', 'name: disk-check');
     expect(issuesOf(dup)).toEqual([{ rule: 'cron-name-unique', path: 'global.openclaw.cron.1.name', message: 'cron job "disk-check" is already declared at position 1 of this list', line: 7 }]);
@@ -76,12 +84,12 @@ describe('cron jobs as OpenClaw jobs', () => {
   });
 
   it('delivers to the first Telegram owner, or keeps the answer in the run history', () => {
-    const pro = cronJobSpec(domainOf(m, 'pro'), { name: 'x', schedule: '0 7 * * *', prompt: 'p', taskType: 'summary', deliver: 'owners' });
+    const pro = cronJobSpec(domainOf(m, 'pro'), { name: 'x', schedule: '0 7 * * *', tz: null, prompt: 'p', taskType: 'summary', deliver: 'owners' });
     expect(cronAddArgs(pro, 18789)).toEqual([
       'cron', 'add', '--json', '--port', '18789', '--declaration-key', 'anklume:pro:x', '--name', 'x', '--description', 'anklume task_type=summary route=local',
       '--cron', '0 7 * * *', '--session', 'isolated', '--message', 'p', '--model', 'ollama/qwen2.5-coder:32b', '--fallbacks', '', '--announce', '--channel', 'telegram', '--to', '123456789',
     ]);
-    const perso = cronJobSpec(domainOf(m, 'perso'), { name: 'x', schedule: '0 7 * * *', prompt: 'p', taskType: 'summary', deliver: 'owners' });
+    const perso = cronJobSpec(domainOf(m, 'perso'), { name: 'x', schedule: '0 7 * * *', tz: null, prompt: 'p', taskType: 'summary', deliver: 'owners' });
     expect(perso.delivery).toEqual({ mode: 'none' });
   });
 });
@@ -93,7 +101,7 @@ function listed(spec: ReturnType<typeof cronJobSpec>, id: string, over: Partial<
     declarationKey: spec.key,
     name: spec.name,
     description: spec.description,
-    schedule: { kind: 'cron', expr: spec.schedule },
+    schedule: { kind: 'cron', expr: spec.schedule, ...(spec.tz === null ? {} : { tz: spec.tz }) },
     payload: { kind: 'agentTurn', message: spec.message, model: spec.model, ...(spec.fallbacks === null ? {} : { fallbacks: spec.fallbacks }) },
     delivery: spec.delivery.mode === 'none' ? { mode: 'none', channel: 'last' } : { ...spec.delivery },
     ...over,
@@ -117,6 +125,16 @@ describe('diffCron', () => {
     expect(diff.add.map((s) => s.name)).toEqual(['weekly-report']);
     expect(diff.update).toEqual([{ spec: disk, id: 'a', recreate: false, changes: [{ key: 'schedule', from: '0 * * * *', to: '*/30 * * * *' }] }]);
     expect(diff.remove).toEqual([{ id: 'z', key: 'anklume:pro:gone', name: 'gone' }]);
+  });
+
+  it('passes the zone to cron add, sees a zone set, changed or dropped as a change, and keeps the old hash without one', () => {
+    const paris = { ...disk, tz: 'Europe/Paris' };
+    expect(cronAddArgs(paris, 18789).join(' ')).toContain(`--cron */30 * * * * --tz Europe/Paris --session`);
+    expect(cronAddArgs(disk, 18789)).not.toContain('--tz');
+    expect(diffCron('pro', [paris], [listed(paris, 'a')]).unchanged).toBe(1);
+    expect(diffCron('pro', [paris], [listed(disk, 'a')]).update[0]?.changes).toEqual([{ key: 'tz', from: '(none)', to: 'Europe/Paris' }]);
+    expect(diffCron('pro', [disk], [listed(paris, 'a')]).update[0]?.changes).toEqual([{ key: 'tz', from: 'Europe/Paris', to: '(none)' }]);
+    expect(cronHash([paris])).not.toBe(cronHash([disk]));
   });
 
   it('recreates a job whose name or description changed (cron add with the key keeps those)', () => {

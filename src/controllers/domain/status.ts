@@ -4,7 +4,8 @@ import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { servicesOf } from '../../schemas/services.js';
 import { objectId, serviceObjectId } from '../object-id.js';
 import { scoped, type Observed } from '../observed.js';
-import { objectStatus, rollUp, type DomainStatus } from '../status.js';
+import { CRON_SYNC_KEY, describeCronSync, parseCronSyncRecord } from '../cron-sync.js';
+import { objectStatus, rollUp, type DomainStatus, type ObjectStatus } from '../status.js';
 
 export interface DomainStatusInput {
   readonly model: DesiredInfra;
@@ -32,7 +33,7 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
   const outcomeOf = new Map(input.outcomes.map((o) => [o.action.id, o]));
   const previousObjects = new Map((input.previous?.objects ?? []).map((o) => [o.id, o]));
 
-  const objectIds: { id: string; kind: string; name: string; ip?: string; state?: string }[] = [];
+  const objectIds: { id: string; kind: string; name: string; ip?: string; state?: string; cron?: ObjectStatus['cron'] }[] = [];
   if (domain.enabled) {
     objectIds.push({ id: objectId('network', null, domain.bridge), kind: 'network', name: domain.bridge });
     objectIds.push({ id: objectId('project', null, domain.project), kind: 'project', name: domain.project });
@@ -44,7 +45,11 @@ export function domainStatus(input: DomainStatusInput): DomainStatus {
     // Services anklume deploys into an instance: their deploy action says how they stand.
     for (const s of servicesOf(input.model, domain)) objectIds.push({ id: serviceObjectId(domain.project, s.instance), kind: 'service', name: s.name });
     // The assistant's cron jobs (infra.yml openclaw.cron): pending while the instance's recorded hash differs.
-    if (domain.openclaw !== null && domain.enabled) objectIds.push({ id: objectId('cron', domain.project, domain.openclaw.machine), kind: 'cron', name: `cron jobs of openclaw on ${domain.openclaw.machine}` });
+    if (domain.openclaw !== null && domain.enabled) {
+      const declared = domain.openclaw.cron.length;
+      const lastSync = parseCronSyncRecord(observed.instances.get(scoped(domain.project, domain.openclaw.machine))?.config[CRON_SYNC_KEY]);
+      objectIds.push({ id: objectId('cron', domain.project, domain.openclaw.machine), kind: 'cron', name: `cron jobs of openclaw on ${domain.openclaw.machine}`, cron: { declared, lastSync, summary: describeCronSync(declared, lastSync) } });
+    }
   }
   // Deletions of leftovers are objects of the domain too, while they last.
   for (const action of plan.actions) {

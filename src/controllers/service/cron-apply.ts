@@ -6,6 +6,7 @@ import { instancePut } from '../domain/apply.js';
 import { objectId } from '../object-id.js';
 import type { Observed } from '../observed.js';
 import { cronOutOfSync, type CronListing } from './cron-plan.js';
+import { CRON_SYNC_KEY, failedRecord, syncedRecord } from '../cron-sync.js';
 import { CRON_HASH_KEY, type ServiceDeployment } from './deployment.js';
 import { DeployFailedError } from './apply.js';
 import { cronAddArgs, cronListArgs, cronRemoveArgs, diffCron, parseCronList, type CronDiff } from './openclaw-cron.js';
@@ -34,6 +35,8 @@ export function openclawCliCommand(args: readonly string[]): string[] {
   const token = OPENCLAW_ENV.gatewayToken;
   const script = [
     `. ${OPENCLAW_PATHS.secretsEnvFile}`,
+    // The service user's own directory: some commands (`system event`) spawn Node children, which fail (EACCES) in root's.
+    `cd ${OPENCLAW_PATHS.stateDir}`,
     `exec runuser -u ${OPENCLAW_USER} -- env HOME=${OPENCLAW_PATHS.stateDir} OPENCLAW_STATE_DIR=${OPENCLAW_PATHS.stateDir} OPENCLAW_CONFIG_PATH=${OPENCLAW_PATHS.configFile} OPENCLAW_CONFIG_READONLY=1 OPENCLAW_NO_AUTO_UPDATE=1 OPENCLAW_OFFLINE=1 ${token}="$${token}" ${node} ${entry} "$@"`,
   ].join('\n');
   return ['sh', '-ec', script, 'sh', ...args];
@@ -64,9 +67,22 @@ export async function listCronJobs(client: IncusClient, deployments: readonly Se
  * Bring a gateway's anklume jobs to the wanted ones: list, then only the
  * writes the diff asks for (a job that matches is not written, so its run
  * state and next run stay), then the hash on the instance, last, so a failure
- * leaves the old hash and the next pass compares again.
+ * leaves the old hash and the next pass compares again. The outcome, ok or
+ * failed, is recorded on the instance too (../cron-sync.ts) for status.
  */
 export async function applyCron(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<CronDiff> {
+  try {
+    return await syncCron(client, d, signal);
+  } catch (err) {
+    // Told to status by the instance; the error still fails the action. Best effort: Incus may be what failed.
+    const record = JSON.stringify(failedRecord(new Date().toISOString(), describeError(err)));
+    const path = `/1.0/instances/${encodeURIComponent(d.instance)}`;
+    await client.updateWithRetry<Instance, InstancePut>(path, (current) => instancePut(current, { config: { ...current.config, [CRON_SYNC_KEY]: record } }), { project: d.project, signal }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function syncCron(client: IncusClient, d: ServiceDeployment, signal: AbortSignal): Promise<CronDiff> {
   const cron = d.cron;
   if (cron === undefined) throw new Error(`internal: ${d.name} on ${d.instance} has no cron jobs to apply`);
   const diff = diffCron(d.domain, cron.jobs, parseCronList(await openclawCli(client, d, cronListArgs(cron.port), signal)));
@@ -78,6 +94,7 @@ export async function applyCron(client: IncusClient, d: ServiceDeployment, signa
   }
   for (const spec of diff.add) await openclawCli(client, d, cronAddArgs(spec, cron.port), signal);
   const path = `/1.0/instances/${encodeURIComponent(d.instance)}`;
-  await client.updateWithRetry<Instance, InstancePut>(path, (current) => (current.config[CRON_HASH_KEY] === cron.hash ? undefined : instancePut(current, { config: { ...current.config, [CRON_HASH_KEY]: cron.hash } })), { project: d.project, signal });
+  const record = JSON.stringify(syncedRecord(new Date().toISOString(), cron.jobs.length, diff));
+  await client.updateWithRetry<Instance, InstancePut>(path, (current) => instancePut(current, { config: { ...current.config, [CRON_HASH_KEY]: cron.hash, [CRON_SYNC_KEY]: record } }), { project: d.project, signal });
   return diff;
 }

@@ -196,6 +196,9 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
           // Probes, local triage, a verdict of a fixed shape; routine results to memory, anomalies to the owners.
           prompt: renderHeartbeatPrompt(domain),
         },
+        // A heartbeat shows "typing…" in the owners' chat while it runs; a routine
+        // one must not reach them at all, so no typing indicator, ever.
+        typingMode: 'never',
         workspace: OPENCLAW_PATHS.workspace,
         // The Incus instance is the boundary; Docker is not available inside it.
         sandbox: { mode: 'off' },
@@ -262,6 +265,7 @@ export function renderOpenClawConfig(model: DesiredInfra, domain: DesiredDomain,
               dmPolicy: owners.length > 0 ? 'allowlist' : 'pairing',
               ...(owners.length > 0 ? { allowFrom: [...telegram.allowFrom] } : {}),
               groupPolicy: 'disabled',
+              ...(telegram.apiRoot === null ? {} : { apiRoot: telegram.apiRoot }),
             },
           },
         }),

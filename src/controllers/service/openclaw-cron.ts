@@ -28,6 +28,8 @@ export interface CronJobSpec {
   readonly key: string;
   readonly name: string;
   readonly schedule: string;
+  /** IANA zone of the schedule; null: the instance's (UTC). */
+  readonly tz: string | null;
   readonly message: string;
   readonly model: string;
   /** `[]`: strict, no fallback (local tasks stay local); null: the agent's fallbacks. */
@@ -50,6 +52,7 @@ export function cronJobSpec(domain: DesiredDomain, job: DesiredCronJob): CronJob
     key: `${cronKeyPrefix(domain.name)}${job.name}`,
     name: job.name,
     schedule: job.schedule,
+    tz: job.tz,
     message: job.prompt,
     model: route === 'cloud' ? `${taskProviderId(job.taskType)}/${openclaw.cloudModel ?? ''}` : `${OPENCLAW_PROVIDERS.local}/${openclaw.localModel}`,
     // A local task never falls back to the cloud: the table says local.
@@ -69,7 +72,8 @@ export function desiredCronJobs(domain: DesiredDomain): CronJobSpec[] {
 
 /** sha256 (hex, 32 chars) of the desired jobs: kept on the instance after a sync, so a pass with the same jobs needs no look inside. */
 export function cronHash(jobs: readonly CronJobSpec[]): string {
-  return createHash('sha256').update(JSON.stringify(jobs.map((j) => [j.key, j.name, j.schedule, j.message, j.model, j.fallbacks, j.delivery, j.description]))).digest('hex').slice(0, 32);
+  // The zone only when set: jobs declared before `tz` existed keep their hash.
+  return createHash('sha256').update(JSON.stringify(jobs.map((j) => [j.key, j.name, j.schedule, j.message, j.model, j.fallbacks, j.delivery, j.description, ...(j.tz === null ? [] : [j.tz])]))).digest('hex').slice(0, 32);
 }
 
 /** `openclaw cron add` arguments (after the CLI itself) for a job. */
@@ -81,6 +85,8 @@ export function cronAddArgs(spec: CronJobSpec, port: number): string[] {
     '--name', spec.name,
     '--description', spec.description,
     '--cron', spec.schedule,
+    // Without --tz OpenClaw reads the schedule in UTC; an add with the key and no --tz drops a zone set before (observed).
+    ...(spec.tz === null ? [] : ['--tz', spec.tz]),
     // A fresh transcript per run: a report does not carry the last one's context.
     '--session', 'isolated',
     '--message', spec.message,
@@ -104,7 +110,7 @@ export interface ObservedCronJob {
   readonly declarationKey?: string | undefined;
   readonly name?: string | undefined;
   readonly description?: string | undefined;
-  readonly schedule?: { readonly kind?: string; readonly expr?: string } | undefined;
+  readonly schedule?: { readonly kind?: string; readonly expr?: string; readonly tz?: string } | undefined;
   readonly payload?: { readonly kind?: string; readonly message?: string; readonly model?: string; readonly fallbacks?: readonly string[] } | undefined;
   readonly delivery?: { readonly mode?: string; readonly channel?: string; readonly to?: string } | undefined;
 }
@@ -153,6 +159,7 @@ export function cronChanges(spec: CronJobSpec, job: ObservedCronJob): KeyChange[
     ['name', job.name, spec.name],
     ['description', job.description, spec.description],
     ['schedule', job.schedule?.kind === 'cron' ? job.schedule.expr : show(job.schedule), spec.schedule],
+    ['tz', job.schedule?.tz, spec.tz ?? undefined],
     ['prompt', job.payload?.kind === 'agentTurn' ? job.payload.message : `(${job.payload?.kind ?? 'no'} payload)`, spec.message],
     ['model', job.payload?.model, spec.model],
     ['fallbacks', job.payload?.fallbacks === undefined ? undefined : JSON.stringify(job.payload.fallbacks), spec.fallbacks === null ? undefined : JSON.stringify(spec.fallbacks)],
