@@ -108,7 +108,9 @@ describe('openclawDeployment', () => {
     expect(d?.devices['anklume-openclaw']).toMatchObject({ type: 'disk', path: '/opt/openclaw', readonly: 'true' });
     expect(d?.setup).toContain('useradd --system');
     expect(d?.healthUrl).toBe('http://10.110.0.5:18789/healthz');
-    expect(d?.hostInstall?.stamp).toMatch(/^openclaw@\S+ node@24/);
+    expect(d?.hostInstall?.name).toMatch(/^openclaw-\d/);
+    expect(d?.devices['anklume-openclaw']?.source).toBe(d?.hostInstall?.dir);
+    expect(d?.problem).toBeUndefined();
   });
 
   it('changes its hash with the domain it serves, not with another domain', () => {
