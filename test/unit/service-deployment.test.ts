@@ -113,6 +113,13 @@ describe('openclawDeployment', () => {
     expect(d?.problem).toBeUndefined();
   });
 
+  it('a version with no committed lockfile is blocked, saying so, and installs nothing', () => {
+    const other = model(INFRA.replace('openclaw: { enabled: true }', 'openclaw: { enabled: true, version: 2099.1.1 }'));
+    const d = openclawDeployment(other, other.domains.find((x) => x.name === 'pro') ?? pro, { gatewayToken: 'tok' });
+    expect(d?.problem).toMatch(/pinned set openclaw-2099\.1\.1 has no readable package\.json and package-lock\.json/);
+    expect(d?.hostInstall).toBeUndefined();
+  });
+
   it('changes its hash with the domain it serves, not with another domain', () => {
     const before = openclawDeployment(m, pro, { gatewayToken: 'tok' })?.hash;
     const local = model(INFRA.replace('ai_provider: local-first', 'ai_provider: local'));
