@@ -24,6 +24,8 @@ const forbidden = {
   inspect: ['verify', 'daemon', 'gateway', 'cli', 'bin'],
   // verify probes what the controllers converged: it reads the model, the holder and the rendered table, and is run by the CLI and the daemon.
   verify: ['daemon', 'gateway', 'cli', 'bin'],
+  // anklume-mcp-local runs alone in a claude_code machine: the task table and nothing of the operator.
+  mcp: ['verify', 'inspect', 'config', 'incus', 'reconcile', 'firewall', 'sanitizer', 'controllers', 'daemon', 'gateway', 'cli', 'bin'],
 };
 
 const layerPatterns = (folder) =>

@@ -3,6 +3,19 @@
 // node_modules. pino-pretty stays out: the service logs JSON.
 import { build } from 'esbuild';
 
+// anklume-mcp-local the same way: pushed into claude_code machines, run by the pinned Node there.
+await build({
+  entryPoints: ['src/bin/anklume-mcp-local.ts'],
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  outfile: 'dist/anklume-mcp-local.mjs',
+  banner: { js: "import { createRequire as __anklumeRequire } from 'node:module'; const require = __anklumeRequire(import.meta.url);" },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
 await build({
   entryPoints: ['src/bin/anklume-sanitizer.ts'],
   bundle: true,

@@ -3,6 +3,7 @@ import { HOST_FILES, resolveInfraPath } from '../config/paths.js';
 import { SCHEMA_KIND_NAMES } from '../schemas/schema-kinds.js';
 import { AnklumeError, UsageError, describeError } from '../shared/errors.js';
 import { EXIT, paint, type CliIo } from './io.js';
+import type { AiEnvCommandOptions } from './ai-env.js';
 import type { ApplyCommandOptions } from './apply.js';
 import type { DemoCommandOptions } from './demo.js';
 import type { InspectCommandOptions } from './inspect.js';
@@ -188,6 +189,18 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
   ).action(async (opts: DemoCommandOptions) => {
     setStatus(await (await import('./demo.js')).runDemoStatus(opts, io));
   });
+
+  const ai = program.command('ai').description("The domains' AI set-up for a developer's tools (docs/claude-code.md).");
+  ai
+    .command('env')
+    .description("Print what routes a domain's Claude Code through anklume: ANTHROPIC_BASE_URL and the models (the sanitizer, or Ollama in a local domain), Anthropic's direct traffic off, the router to use per task and the MCP config of local delegation. Reads infra.yml; changes nothing.")
+    .argument('<domain>', 'a domain with a machine of role claude_code')
+    .addOption(configOption())
+    .option('--shell', 'print only `export` lines, for eval "$(anklumectl ai env <domain> --shell)"')
+    .option('--json', 'print {domain, via, env, router, mcp} as JSON')
+    .action(async (domain: string, opts: Omit<AiEnvCommandOptions, 'config'> & { config?: string }) => {
+      setStatus(await (await import('./ai-env.js')).runAiEnv(domain, { ...opts, config: resolveInfraPath({ flag: opts.config, env: io.env }) }, io));
+    });
 
   addIncusOptions(
     program

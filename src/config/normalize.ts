@@ -89,6 +89,14 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
             cron: cronJobs(global.openclaw.cron, domain.openclaw.cron ?? []),
           }
         : null,
+      claudeCode: machines.some((m) => m.roles.includes('claude_code'))
+        ? {
+            machines: machines.filter((m) => m.roles.includes('claude_code')).map((m) => m.name),
+            localModel: domain.claude_code?.local_model ?? global.claude_code.local_model,
+            cloudModel: domain.ai_provider === 'local' ? null : (domain.claude_code?.cloud_model ?? global.claude_code.cloud_model ?? null),
+            routerPort: global.claude_code.router_port,
+          }
+        : null,
       view: { snapshots: domain.domain_view.snapshots, snapshotIntervalMs: durationSeconds(domain.domain_view.snapshot_interval) * 1000 },
     };
   });

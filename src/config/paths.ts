@@ -18,6 +18,8 @@ export const HOST_DIRS = {
    * (`ANKLUME_OPENCLAW_CACHE` moves it there).
    */
   openclawCache: '/var/cache/anklume-openclaw',
+  /** The pinned Claude Code set (deploy/pins/claude-code-*), one folder per lockfile, mounted read-only into claude_code machines. */
+  claudeCodeCache: '/var/cache/anklume-claude-code',
   log: '/var/log/anklume',
   run: '/run/anklume',
   /** The AI access holder's directory (spec/002 names /opt/anklume/ai-access-current); mounted read-only into the sanitizer. */

@@ -50,6 +50,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...checkSanitizeAlways(input));
   issues.push(...checkGpu(input));
   issues.push(...checkOpenClaw(input));
+  issues.push(...checkClaudeCode(input));
   issues.push(...checkCron(input));
   return { issues, addresses: plan };
 }
@@ -328,6 +329,49 @@ function checkOpenClaw(input: RuleInput): ValidationIssue[] {
     }
     if (cloudModel !== undefined && domain.ai_provider === 'local') {
       issues.push({ rule: 'openclaw-cloud-needs-provider', path: ['domains', name, 'openclaw', 'cloud_model'], message: 'a cloud model is never used when ai_provider is local', hint: 'set ai_provider: local-first or cloud, or remove cloud_model' });
+    }
+  }
+  return issues;
+}
+
+/**
+ * The role claude_code: its Claude Code must have a way to a model, which
+ * the firewall opens (docs/claude-code.md): the sanitizer for cloud,
+ * local-first and sanitize-always domains, Ollama for local ones. A domain
+ * block with no machine to apply to, or a cloud model that would never be
+ * used, is a mistake said now rather than a setting silently ignored.
+ */
+function checkClaudeCode(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const all = input.domains;
+  const hasRole = (role: string): boolean => all.some(([, d]) => d.enabled && Object.values(d.machines).some((m) => m.roles.includes(role)));
+  const toolsDomain = input.global.ai_tools_domain ?? AI_TOOLS_DOMAIN;
+  const tools = all.find(([name]) => name === toolsDomain)?.[1];
+  const hasOllama = tools !== undefined && tools.enabled && Object.values(tools.machines).some((m) => m.roles.includes('ollama_server'));
+  for (const [name, domain] of all) {
+    const machines = Object.entries(domain.machines).filter(([, m]) => m.roles.includes('claude_code')).map(([m]) => m);
+    if (domain.claude_code !== undefined && machines.length === 0) {
+      issues.push({ rule: 'claude-code-machine', path: ['domains', name, 'claude_code'], message: `claude_code settings apply to the machines with role claude_code, and domain "${name}" has none`, hint: 'add claude_code to a machine\'s roles, or remove this block' });
+    }
+    if (domain.claude_code?.cloud_model !== undefined && domain.ai_provider === 'local') {
+      issues.push({ rule: 'claude-code-cloud-needs-provider', path: ['domains', name, 'claude_code', 'cloud_model'], message: 'a cloud model is never used when ai_provider is local', hint: 'set ai_provider: local-first or cloud, or remove cloud_model' });
+    }
+    for (const m of machines) {
+      const other = (domain.machines[m]?.roles ?? []).find((r) => r === 'openclaw_server' || r === 'llm_sanitizer' || r === 'ollama_server');
+      if (other !== undefined) issues.push({ rule: 'claude-code-machine', path: ['domains', name, 'machines', m, 'roles'], message: `role claude_code needs a machine of its own: ${m} also has role ${other}, whose service anklume deploys there too`, hint: 'give claude_code to another machine of the domain' });
+    }
+    if (machines.length === 0 || !domain.enabled) continue;
+    const at = ['domains', name, 'machines', machines[0] ?? '', 'roles'];
+    const provider = domain.ai_provider;
+    const throughSanitizer = (provider !== 'local' && domain.trust_level !== 'disposable') || domain.ai_sanitize === 'always';
+    if (throughSanitizer && !hasRole('llm_sanitizer')) {
+      issues.push({ rule: 'claude-code-route', path: at, message: `role claude_code in domain "${name}" (ai_provider ${provider}) reaches its models only through the sanitizer, and no enabled machine has role llm_sanitizer`, hint: 'give a machine of the admin domain the role llm_sanitizer' });
+    }
+    if (!throughSanitizer && !hasOllama) {
+      issues.push({ rule: 'claude-code-route', path: at, message: `role claude_code in domain "${name}" (ai_provider ${provider}) uses the local model, and the ${toolsDomain} domain has no enabled machine with role ollama_server`, hint: `give a machine of ${toolsDomain} the role ollama_server` });
+    }
+    if (provider === 'cloud' && domain.trust_level !== 'disposable' && domain.claude_code?.cloud_model === undefined && input.global.claude_code.cloud_model === undefined) {
+      issues.push({ rule: 'claude-code-cloud-model', path: ['domains', name, 'claude_code', 'cloud_model'], message: `ai_provider cloud sends Claude Code to a cloud model, and none is named`, expected: 'domains.<d>.claude_code.cloud_model or global.claude_code.cloud_model', hint: 'e.g. cloud_model: claude-sonnet-4-5' });
     }
   }
   return issues;

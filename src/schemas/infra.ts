@@ -37,6 +37,7 @@ export const KNOWN_ROLES = {
   ollama_server: 'GPU inference services that switch-ai stops and flushes',
   openclaw_server: "the domain's OpenClaw assistant",
   llm_sanitizer: 'the sanitizing LLM gateway (anklume-sanitizer)',
+  claude_code: "a developer's machine: pinned Claude Code, claude-code-router and anklume-mcp-local, routed through the domain's AI (docs/claude-code.md)",
 } as const;
 
 const description = z.string().meta({ description: 'What this is for, in a sentence.' });
@@ -73,7 +74,7 @@ export const MachineSchema = z
     roles: z
       .array(z.string().min(1))
       .default([])
-      .meta({ description: 'What runs inside. ollama_server, openclaw_server and llm_sanitizer drive anklume; others are provisioner labels.' }),
+      .meta({ description: 'What runs inside. ollama_server, openclaw_server, llm_sanitizer and claude_code drive anklume; others are provisioner labels.' }),
     profiles: z
       .array(z.string().min(1))
       .default(['default'])
@@ -168,6 +169,16 @@ export const DomainOpenClawSchema = z
   })
   .meta({ title: 'DomainOpenClaw' });
 
+/** A model name as the LLM APIs take it: no whitespace, no quotes (it goes into JSON, env files and shell lines). */
+const modelName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/@-]*$/, 'a model name such as claude-sonnet-4-5 or qwen2.5-coder:32b (letters, digits and . _ : / @ -)');
+
+export const DomainClaudeCodeSchema = z
+  .strictObject({
+    local_model: modelName.optional().meta({ description: 'Ollama model for background and local tasks. Defaults to global.claude_code.local_model.' }),
+    cloud_model: modelName.optional().meta({ description: 'Cloud model, reached through the sanitizer; needs ai_provider cloud or local-first. Defaults to global.claude_code.cloud_model.' }),
+  })
+  .meta({ title: 'DomainClaudeCode', description: 'Models of the Claude Code set-up on the machines with role claude_code.' });
+
 export const DomainViewSchema = z
   .strictObject({
     snapshots: z
@@ -209,6 +220,7 @@ export const DomainSchema = z
       .meta({ description: 'Binary content (images, PDFs, audio) cannot be sanitized: refuse it on cloud routes, or allow it (each one audited).' }),
     profiles: z.record(z.string(), ProfileSchema).default({}),
     openclaw: DomainOpenClawSchema.optional(),
+    claude_code: DomainClaudeCodeSchema.optional(),
     domain_view: DomainViewSchema.prefault({}),
     machines: z.record(z.string(), MachineSchema).default({}),
   })
@@ -279,6 +291,14 @@ export const OpenClawDefaultsSchema = z
   })
   .meta({ title: 'OpenClawDefaults' });
 
+export const ClaudeCodeDefaultsSchema = z
+  .strictObject({
+    local_model: modelName.default('qwen2.5-coder:32b').meta({ description: 'Ollama model for background and local tasks.' }),
+    cloud_model: modelName.optional().meta({ description: 'Cloud model for cloud and local-first domains (required for a cloud domain with a claude_code machine).' }),
+    router_port: z.number().int().min(1024).max(65535).default(3456).meta({ description: "claude-code-router's port on the claude_code machine." }),
+  })
+  .meta({ title: 'ClaudeCodeDefaults' });
+
 export const DomainViewSettingsSchema = z
   .strictObject({
     enabled: z.boolean().default(true).meta({ description: "Serve each domain's read-only view of itself on its gateway address (docs/monitoring.md)." }),
@@ -320,6 +340,7 @@ export const GlobalSchema = z
       .meta({ description: 'Host directories that machines outside the admin domain may mount as disks (with what is below them). Empty: none.' }),
     sanitizer: SanitizerSettingsSchema.prefault({}),
     openclaw: OpenClawDefaultsSchema.prefault({}),
+    claude_code: ClaudeCodeDefaultsSchema.prefault({}),
     domain_view: DomainViewSettingsSchema.prefault({}),
   })
   .meta({ title: 'Global' });

@@ -54,6 +54,8 @@ export interface DesiredDomain {
   readonly profiles: readonly DesiredProfile[];
   readonly machines: readonly DesiredMachine[];
   readonly openclaw: DesiredOpenClaw | null;
+  /** The Claude Code set-up, when a machine has role claude_code. */
+  readonly claudeCode: DesiredClaudeCode | null;
   /** What the domain view lets this domain ask for: snapshots, at most one per interval. */
   readonly view: { readonly snapshots: boolean; readonly snapshotIntervalMs: number };
 }
@@ -115,6 +117,15 @@ export interface DesiredOpenClaw {
   readonly telegram: DesiredOpenClawTelegram | null;
   /** Scheduled jobs: global.openclaw.cron with the domain's own (same name: the domain's wins), in that order. */
   readonly cron: readonly DesiredCronJob[];
+}
+
+export interface DesiredClaudeCode {
+  /** The machines with role claude_code. */
+  readonly machines: readonly string[];
+  readonly localModel: string;
+  /** Null in a local domain (nothing goes to the cloud). */
+  readonly cloudModel: string | null;
+  readonly routerPort: number;
 }
 
 export interface DesiredCronJob {

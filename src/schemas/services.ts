@@ -54,11 +54,12 @@ export function sanitizerEndpoint(model: DesiredInfra): ServiceEndpoint | null {
   return null;
 }
 
-/** The services anklume deploys into a domain's machines (the sanitizer, its OpenClaw assistant), in status's words. */
+/** The services anklume deploys into a domain's machines (the sanitizer, its OpenClaw assistant, the claude_code machines), in status's words. */
 export function servicesOf(model: DesiredInfra, domain: DesiredDomain): { readonly instance: string; readonly name: string }[] {
   if (!domain.enabled) return [];
   const sanitizer = sanitizerEndpoint(model);
   const services = sanitizer?.domain === domain.name ? [{ instance: sanitizer.machine, name: `sanitizer on ${sanitizer.machine}` }] : [];
   if (domain.openclaw !== null) services.push({ instance: domain.openclaw.machine, name: `openclaw on ${domain.openclaw.machine}` });
+  for (const machine of domain.claudeCode?.machines ?? []) services.push({ instance: machine, name: `claude-code on ${machine}` });
   return services;
 }

@@ -12,3 +12,6 @@ export type TaskType = (typeof TASK_TYPES)[number];
 export function isCloudTask(task: string): boolean {
   return (CLOUD_TASKS as readonly string[]).includes(task);
 }
+
+/** The local task type each anklume-mcp-local tool sends as `x-anklume-task`: local in the table, so the sanitizer keeps it on Ollama. */
+export const MCP_TOOL_TASKS = { generate: 'codegen', review: 'triage', fix: 'codegen', test: 'codegen' } as const satisfies Record<string, (typeof LOCAL_TASKS)[number]>;

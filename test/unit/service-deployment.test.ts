@@ -108,7 +108,16 @@ describe('openclawDeployment', () => {
     expect(d?.devices['anklume-openclaw']).toMatchObject({ type: 'disk', path: '/opt/openclaw', readonly: 'true' });
     expect(d?.setup).toContain('useradd --system');
     expect(d?.healthUrl).toBe('http://10.110.0.5:18789/healthz');
-    expect(d?.hostInstall?.stamp).toMatch(/^openclaw@\S+ node@24/);
+    expect(d?.hostInstall?.name).toMatch(/^openclaw-\d/);
+    expect(d?.devices['anklume-openclaw']?.source).toBe(d?.hostInstall?.dir);
+    expect(d?.problem).toBeUndefined();
+  });
+
+  it('a version with no committed lockfile is blocked, saying so, and installs nothing', () => {
+    const other = model(INFRA.replace('openclaw: { enabled: true }', 'openclaw: { enabled: true, version: 2099.1.1 }'));
+    const d = openclawDeployment(other, other.domains.find((x) => x.name === 'pro') ?? pro, { gatewayToken: 'tok' });
+    expect(d?.problem).toMatch(/pinned set openclaw-2099\.1\.1 has no readable package\.json and package-lock\.json/);
+    expect(d?.hostInstall).toBeUndefined();
   });
 
   it('changes its hash with the domain it serves, not with another domain', () => {

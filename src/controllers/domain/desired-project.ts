@@ -39,7 +39,7 @@ export function desiredProject(domain: DesiredDomain, infra: DesiredInfra): Desi
     if (type === 'disk' && device.source?.startsWith('/') === true) restricted['restricted.devices.disk'] = 'allow';
   }
   // The sanitizer runs the host's Node and reads the AI access state, OpenClaw its pinned install: read-only host mounts.
-  if (sanitizerEndpoint(infra)?.domain === domain.name || domain.openclaw !== null) restricted['restricted.devices.disk'] = 'allow';
+  if (sanitizerEndpoint(infra)?.domain === domain.name || domain.openclaw !== null || domain.claudeCode !== null) restricted['restricted.devices.disk'] = 'allow';
   // A restricted project blocks snapshots; the domain view's snapshot requests need them (domain_view.snapshots).
   if (domain.view.snapshots) restricted['restricted.snapshots'] = 'allow';
   if (configs.some((c) => c['security.nesting'] === 'true')) restricted['restricted.containers.nesting'] = 'allow';

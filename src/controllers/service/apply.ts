@@ -1,5 +1,4 @@
-import { execFile } from 'node:child_process';
-import { mkdir as mkdirHost, readFile, writeFile } from 'node:fs/promises';
+import { mkdir as mkdirHost } from 'node:fs/promises';
 import type { IncusClient } from '../../incus/client.js';
 import { IncusExecTimeoutError } from '../../incus/errors.js';
 import type { Instance, InstancePut } from '../../incus/types.js';
@@ -8,6 +7,7 @@ import { instancePut } from '../domain/apply.js';
 import { renderDevice } from '../../reconcile/diff.js';
 import { DEPLOY_HASH_KEY, type ServiceDeployment } from './deployment.js';
 import { probeHealth } from './health.js';
+import { installPinnedSet, type PinnedSet } from './pinned-install.js';
 
 /**
  * How long a restarted service has to answer. Generous: OpenClaw 2026.9.6 on
@@ -61,29 +61,13 @@ async function shell(client: IncusClient, d: ServiceDeployment, what: string, sc
   if (r.code !== 0) throw new DeployFailedError(`${d.name} on ${d.instance}: ${what} failed: ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** Run the host install once (its stamp says it is complete), one command after the other, saying each step as it starts. */
-export async function installOnHost(d: ServiceDeployment, install: NonNullable<ServiceDeployment['hostInstall']>, signal: AbortSignal, progress: (message: string) => void): Promise<void> {
-  const have = await readFile(install.stampFile, 'utf8').catch(() => '');
-  if (have.trim() === install.stamp) return;
-  for (const [i, step] of install.steps.entries()) {
-    const [cmd, ...args] = step.argv;
-    if (cmd === undefined) continue;
-    // A host install takes minutes (npm): say each step as it starts.
-    progress(`${d.name}: host install step ${i + 1}/${install.steps.length}: ${step.argv.slice(-1)[0] ?? cmd}`);
-    // Through sh so the step's PATH goes in front of the inherited one (its Node first).
-    const assignments = Object.entries(step.env).map(([k, v]) => `${k}=${quote(v)}${k === 'PATH' ? ':"$PATH"' : ''}`).join(' ');
-    await new Promise<void>((resolve, reject) => {
-      execFile('/bin/sh', ['-c', `${assignments === '' ? '' : `export ${assignments}; `}exec "$@"`, 'sh', cmd, ...args], { signal, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
-        if (err === null) resolve();
-        else reject(new DeployFailedError(`${d.name}: host install step "${step.argv.join(' ')}" failed: ${stderr.trim() || err.message}`, { cause: err }));
-      });
-    });
+/** Install the pinned set the service mounts, once (pinned-install.ts), naming the service in what it says and in its error. */
+export async function installOnHost(d: ServiceDeployment, install: PinnedSet, signal: AbortSignal, progress: (message: string) => void): Promise<void> {
+  try {
+    await installPinnedSet(install, { signal, progress: (m) => progress(`${d.name}: host install: ${m}`) });
+  } catch (err) {
+    throw new DeployFailedError(`${d.name}: host install failed: ${(err as Error).message}`, { cause: err });
   }
-  await writeFile(install.stampFile, `${install.stamp}\n`);
-}
-
-function quote(value: string): string {
-  return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 /** An instance created a moment ago is still booting: its systemd must answer before units can be started. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CronJobSpec } from './openclaw-cron.js';
+import type { PinnedSet } from './pinned-install.js';
 
 /**
  * A service anklume runs inside one of its instances (the sanitizer, an
@@ -36,10 +37,10 @@ export interface ServiceDeployment {
   readonly afterFiles?: string;
   /** Why it cannot be deployed now (a key file unreadable, ...): the action is planned blocked with this reason. */
   readonly problem?: string;
-  /** Something the host must have first (a pinned install the devices mount): commands run when `stampFile` does not hold `stamp`. */
   /** An OpenClaw assistant's cron jobs, reconciled through its CLI once it answers (src/controllers/service/openclaw-cron.ts). */
   readonly cron?: CronDeployment;
-  readonly hostInstall?: { readonly steps: readonly { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> }[]; readonly stampFile: string; readonly stamp: string };
+  /** Something the host must have first: a pinned npm set the devices mount (pinned-install.ts), installed when its stamp is missing. */
+  readonly hostInstall?: PinnedSet;
 }
 
 /** The cron jobs of an OpenClaw gateway, as a deployment carries them. */

@@ -8,6 +8,7 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { sanitizerEndpoint } from '../../schemas/services.js';
 import { AnklumeError } from '../../shared/errors.js';
 import type { ServiceDeployment } from './deployment.js';
+import { claudeCodeDeployments } from './claude-code-deployment.js';
 import { openclawDeployment } from './openclaw-deployment.js';
 import type { SkillFile } from './openclaw-files.js';
 import { sanitizerDeployment } from './sanitizer-deployment.js';
@@ -36,6 +37,14 @@ export async function readSkills(root: string = skillsPath()): Promise<SkillFile
     files.push({ path: rel.split(sep).join('/'), content: await readFile(full, 'utf8') });
   }
   return files;
+}
+
+/** dist/anklume-mcp-local.mjs (the MCP server of the claude_code role), next to the compiled controllers or in dist/. */
+export function mcpBundlePath(): string {
+  const candidates = [new URL('../../anklume-mcp-local.mjs', import.meta.url), new URL('../../../dist/anklume-mcp-local.mjs', import.meta.url)].map((u) => fileURLToPath(u));
+  const found = candidates.find((p) => existsSync(p));
+  if (found === undefined) throw new AnklumeError('BUNDLE_MISSING', `the MCP server bundle is missing (looked for ${candidates.join(', ')}); run npm run build`);
+  return found;
 }
 
 /** dist/anklume-sanitizer.mjs, next to the compiled controllers (or, from the sources, in dist/). */
@@ -114,6 +123,17 @@ export async function loadDeployments(model: DesiredInfra, context: { infraText:
     const d = openclawDeployment(model, domain, values, skills);
     if (d !== null) deployments.push(blocked(d));
   }
+  for (const domain of model.domains.filter((d) => d.enabled && d.claudeCode !== null)) {
+    const routerKey = await generatedToken(join(context.stateDir, 'claude-code', `${domain.name}.router-key`));
+    let mcpBundle = '';
+    let problem: string | undefined;
+    try {
+      mcpBundle = await readFile(mcpBundlePath(), 'utf8');
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    for (const d of claudeCodeDeployments(model, domain, { routerKey, mcpBundle })) deployments.push(problem === undefined || d.problem !== undefined ? d : { ...d, problem });
+  }
   return deployments;
 }
 
@@ -142,7 +162,7 @@ function keyReader(): { read: (what: string, path: string | null) => Promise<str
  * on the host (0600), so it is the same on every pass and the service is not
  * restarted for nothing.
  */
-async function generatedToken(path: string): Promise<string> {
+export async function generatedToken(path: string): Promise<string> {
   const existing = await readFile(path, 'utf8').catch(() => undefined);
   if (existing !== undefined && existing.trim() !== '') return existing.trim();
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });

@@ -1,6 +1,8 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { OPENCLAW_PATHS, OPENCLAW_UNIT, OPENCLAW_USER } from './openclaw-paths.js';
 import { openclawInstall, openclawInstallDevice, renderOpenClawFiles, type OpenClawSecretValues, type SkillFile } from './openclaw-files.js';
+import { HOST_DIRS } from '../../config/paths.js';
+import type { PinnedSet } from './pinned-install.js';
 import { deploymentHash, type ServiceDeployment } from './deployment.js';
 import { cronHash, desiredCronJobs } from './openclaw-cron.js';
 
@@ -18,8 +20,14 @@ export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, s
   const rendered = renderOpenClawFiles(model, domain, { secretValues: secrets, skills });
   const files = rendered.files.map((f) => ({ path: f.path, content: f.content, mode: f.mode }));
   const chowns = rendered.files.filter((f) => f.owner !== 'root' || f.group !== 'root').map((f) => `chown ${f.owner}:${f.group} '${f.path}'`);
-  const devices = { 'anklume-openclaw': openclawInstallDevice(rendered.version) };
-  const install = openclawInstall(rendered.version);
+  let install: PinnedSet | undefined;
+  let problem: string | undefined;
+  try {
+    install = openclawInstall(rendered.version);
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  const devices = { 'anklume-openclaw': openclawInstallDevice(install ?? { dir: `${HOST_DIRS.openclawCache}/openclaw-${rendered.version}-no-lockfile` }) };
   const setup = [
     `id -u ${OPENCLAW_USER} >/dev/null 2>&1 || useradd --system --home-dir ${OPENCLAW_PATHS.stateDir} --create-home --shell /usr/sbin/nologin ${OPENCLAW_USER}`,
     `install -d -o ${OPENCLAW_USER} -g ${OPENCLAW_USER} -m 0750 ${OPENCLAW_PATHS.stateDir} ${OPENCLAW_PATHS.workspace}`,
@@ -40,7 +48,8 @@ export function openclawDeployment(model: DesiredInfra, domain: DesiredDomain, s
     hash: deploymentHash({ files: [...files, { path: '#generator', content: rendered.hash, mode: 0 }], devices, unit: OPENCLAW_UNIT }),
     setup,
     ...(chowns.length === 0 ? {} : { afterFiles: chowns.join('\n') }),
-    hostInstall: { steps: install.steps, stampFile: `${install.dir}/.complete`, stamp: install.stamp },
+    ...(install === undefined ? {} : { hostInstall: install }),
+    ...(problem === undefined ? {} : { problem }),
     // Always, even with no job: a list that became empty must still remove what anklume made.
     cron: { jobs, hash: cronHash(jobs), port: openclaw.port },
   };

@@ -3,7 +3,8 @@ import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './openclaw-config.js';
 import { renderInventoryText } from './openclaw-inventory.js';
-import { OPENCLAW_ENV, OPENCLAW_NODE_VERSION, OPENCLAW_PATHS, OPENCLAW_USER } from './openclaw-paths.js';
+import { OPENCLAW_ENV, OPENCLAW_PATHS, OPENCLAW_USER } from './openclaw-paths.js';
+import { loadPinnedSet, NODE_BINARY_COPY, type PinnedSet } from './pinned-install.js';
 
 /**
  * Everything else a domain's OpenClaw instance needs besides its config, pure:
@@ -193,48 +194,26 @@ export function renderOpenClawFiles(model: DesiredInfra, domain: DesiredDomain, 
   return { config, files, hash: hash.digest('hex'), version: openclaw.version };
 }
 
-/** One step of the host-side install: run `argv` with `env` added to the environment. */
-export interface InstallStep {
-  readonly argv: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-}
-
-export interface OpenClawInstall {
-  /** The folder on the host (npm --prefix layout). */
-  readonly dir: string;
-  readonly steps: readonly InstallStep[];
-  /** Prints the version; its output must contain `version`. */
-  readonly check: InstallStep;
-  /** Write this into `<dir>/.complete` last: present and equal means installed. */
-  readonly stamp: string;
-}
-
 /**
- * How the host installs OpenClaw `version` from the npm registry only
- * (the instance needs no network for it): Node 24 from the `node` package,
- * then OpenClaw with that Node first on PATH so its install scripts run on
- * the Node it supports. Exact versions throughout: a range, or no version
- * on Node 20, resolves to something else. scripts/openclaw-validator.sh is
- * the same recipe in shell.
+ * How the host installs OpenClaw `version`: the pinned set
+ * `deploy/pins/openclaw-<version>` (OpenClaw and Node 24, exact versions, a
+ * committed lockfile) through the shared installer (pinned-install.ts):
+ * `npm ci --ignore-scripts`, then only OpenClaw's own postinstall (it prunes
+ * its bundled plugins' stale files) and koffi's (it selects its prebuilt
+ * native binary) run, on that Node 24. A version with no committed lockfile
+ * cannot be installed (the deployment is blocked, saying so).
  */
-export function openclawInstall(version: string, options: { readonly cacheRoot?: string; readonly nodeVersion?: string; readonly path?: string } = {}): OpenClawInstall {
-  const dir = `${options.cacheRoot ?? HOST_DIRS.openclawCache}/${version}`;
-  const nodeVersion = options.nodeVersion ?? OPENCLAW_NODE_VERSION;
-  const npm = ['npm', 'install', '--no-audit', '--no-fund', '--loglevel=error', '--save-exact', '--prefix', dir];
-  const bin = `${dir}/node_modules/.bin`;
-  const withNode24 = { PATH: options.path === undefined ? bin : `${bin}:${options.path}` };
-  return {
-    dir,
-    steps: [
-      { argv: [...npm, `node@${nodeVersion}`], env: {} },
-      { argv: [...npm, `openclaw@${version}`], env: withNode24 },
-    ],
-    check: { argv: [`${dir}/node_modules/node/bin/node`, `${dir}/node_modules/openclaw/openclaw.mjs`, '--version'], env: {} },
-    stamp: `openclaw@${version} node@${nodeVersion}`,
-  };
+export function openclawInstall(version: string, options: { readonly cacheRoot?: string; readonly pinsRoot?: string } = {}): PinnedSet {
+  return loadPinnedSet(`openclaw-${version}`, {
+    cacheRoot: options.cacheRoot ?? HOST_DIRS.openclawCache,
+    ...(options.pinsRoot === undefined ? {} : { pinsRoot: options.pinsRoot }),
+    allowScripts: ['openclaw', 'koffi'],
+    copies: [NODE_BINARY_COPY],
+    check: ['node_modules/node/bin/node', 'node_modules/openclaw/openclaw.mjs', '--version'],
+  });
 }
 
 /** The Incus disk device that shows the host's install at OPENCLAW_PATHS.installDir, read-only. */
-export function openclawInstallDevice(version: string, options: { readonly cacheRoot?: string } = {}): Record<string, string> {
-  return { type: 'disk', source: `${options.cacheRoot ?? HOST_DIRS.openclawCache}/${version}`, path: OPENCLAW_PATHS.installDir, readonly: 'true' };
+export function openclawInstallDevice(install: Pick<PinnedSet, 'dir'>): Record<string, string> {
+  return { type: 'disk', source: install.dir, path: OPENCLAW_PATHS.installDir, readonly: 'true' };
 }

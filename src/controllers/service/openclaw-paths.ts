@@ -38,6 +38,3 @@ export const OPENCLAW_ENV = {
   gatewayToken: 'OPENCLAW_GATEWAY_TOKEN',
   sanitizerKey: 'ANKLUME_SANITIZER_API_KEY',
 } as const;
-
-/** The Node that runs OpenClaw: OpenClaw needs >=24.16 (node:sqlite); the npm registry serves it as `node@<version>`. */
-export const OPENCLAW_NODE_VERSION = '24.21.0';
