@@ -62,7 +62,7 @@ export function bridgeAclConfig(domain: string): Record<string, string> {
 /** The limits every ACL rendering has (docs/cluster.md, "What the ACL form cannot say"). */
 export const ACL_LIMITS = [
   'DNS, DHCP and ICMP errors from instances to their gateway are always accepted by Incus (the host table also refuses other ICMP to the host)',
-  'traffic between two instances of one bridge is not filtered (nor is it by the host table: a domain is one trust zone)',
+  'inside a domain, what the ACL allows is by subnet: an instance using another address of its subnet is not told apart (the NIC filtering of each instance still refuses spoofed addresses)',
   'a removed or changed policy, or an AI access switch, does not cut connections already established (Incus accepts established traffic first); the host table cuts them',
   'Incus masquerades traffic leaving a bridge, between domains too: a domain sees another domain\'s gateway as the source (the sanitizer cannot tell domains apart by address)',
 ] as const;
@@ -224,7 +224,14 @@ export function renderAcls(model: DesiredInfra, ruleset: Ruleset): AclRuleset {
         }
         if (p.toBridges !== null) {
           for (const to of p.toBridges) {
-            if (to === from) continue; // inside one domain: bridged, never filtered
+            if (to === from) {
+              // Inside one domain: with bridge netfilter on (Incus turns it on for bridge ACLs), traffic
+              // between two instances of one bridge goes through the ACL too: allowed, as in the host table.
+              const inside = aclRule('allow', { source: subnet(from), destination: subnet(from) }, comment);
+              add(egress, from, inside);
+              add(ingress, from, inside);
+              continue;
+            }
             const rule = aclRule('allow', { source, destination: p.daddr ?? subnet(to), ...ports(p) }, comment);
             add(egress, from, rule);
             add(ingress, to, rule);

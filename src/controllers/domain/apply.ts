@@ -129,9 +129,10 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
  * key of ours may differ per member). A member that has it already (a pass
  * that failed after this step) is fine: the final create finishes it.
  */
-async function createPendingOnMember(client: IncusClient, body: { name: string; type?: string }, member: string, signal: AbortSignal): Promise<void> {
+async function createPendingOnMember(client: IncusClient, body: { name: string; type?: string; description: string }, member: string, signal: AbortSignal): Promise<void> {
   try {
-    await client.create('/1.0/networks', { name: body.name, type: body.type, config: {} }, { query: { target: member }, signal });
+    // The description goes here too: Incus keeps the one of the pending step (measured).
+    await client.create('/1.0/networks', { name: body.name, type: body.type, description: body.description, config: {} }, { query: { target: member }, signal });
   } catch (err) {
     if (!/already defined on member/.test(describeError(err))) throw err;
   }

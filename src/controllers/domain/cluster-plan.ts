@@ -34,7 +34,7 @@ export interface ClusterNetworkPayload {
   readonly members: readonly string[];
 }
 
-export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observed, cluster: ClusterView): Plan {
+export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observed, cluster: ClusterView, options: { readonly bridgeAcls?: boolean } = {}): Plan {
   const down = unavailableMembers(cluster);
   const names = new Set(cluster.members.map((m) => m.name));
   const groups = new Set(cluster.members.flatMap((m) => m.groups));
@@ -59,7 +59,7 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
         reason: `${status.toLowerCase()} on the cluster: finishing its create`,
         changes: [],
         after: [],
-        payload: { op: 'create', desired: desiredBridge(domain, model), members: cluster.members.map((m) => m.name) },
+        payload: { op: 'create', desired: desiredBridge(domain, model, { acls: options.bridgeAcls === true }), members: cluster.members.map((m) => m.name) },
       };
       if (existing >= 0) actions[existing] = { ...finish, notBefore: actions[existing]?.notBefore ?? [] };
       else actions.push(finish);
