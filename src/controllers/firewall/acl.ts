@@ -7,7 +7,7 @@ import type { Action } from '../../reconcile/action.js';
 import { conflictReason, ownership, ownershipMarks } from '../../reconcile/ownership.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { objectId } from '../object-id.js';
-import { desiredFirewall } from './table.js';
+import { desiredFirewall, type FirewallState } from './table.js';
 
 /**
  * The firewall as Incus network ACLs (docs/cluster.md): on a cluster, and for
@@ -111,4 +111,20 @@ export async function applyAcl(client: IncusClient, payload: AclPayload, signal:
     if (isNotFound(err)) await client.create('/1.0/network-acls', { name: acl.name, ...body }, { signal });
     else throw err;
   }
+}
+
+/** The ACLs against the model, as the firewall's state in status: InSync only when every domain's ACL is as rendered. */
+export function aclFirewallState(model: DesiredInfra, rendered: AclRuleset, observed: ReadonlyMap<string, ObservedAcl>, cluster: ClusterView): FirewallState {
+  const rules = rendered.acls.reduce((n, a) => n + a.egress.length + a.ingress.length, 0);
+  const actions = planAcls(model, rendered, observed, cluster);
+  const where = cluster.clustered ? `on the cluster's ${cluster.members.length} members` : 'on the remote Incus';
+  if (actions.length === 0) return { state: 'InSync', message: `network ACLs match infra.yml (${rendered.acls.length} ACLs, ${rules} rules, rendered by Incus ${where}); not as the host table: ${rendered.limits.length} limits (docs/cluster.md)`, diff: null, rules };
+  const missing = actions.filter((a) => a.verb === 'create').map((a) => a.name);
+  const differ = actions.filter((a) => a.verb !== 'create').map((a) => a.name);
+  return {
+    state: missing.length > 0 && differ.length === 0 ? 'Missing' : 'Drifted',
+    message: `network ACLs differ from infra.yml (${[...missing.map((n) => `${n} missing`), ...differ.map((n) => `${n} differs`)].join(', ')}): isolation is not as declared`,
+    diff: null,
+    rules,
+  };
 }
