@@ -105,5 +105,26 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
       notes.push({ group: domain.name, kind: 'instance', name: machine.name, message: `misplaced: runs on member ${actual.location}, placement says ${member}; moving it is a replacement, not done by anklume (delete it to recreate it there)` });
     }
   }
+  notes.push(...addressClashes(model, observed));
   return { actions, notes };
+}
+
+/**
+ * Incus accepts one pinned address on two members (each member's bridge is
+ * its own): an instance anklume does not manage as this machine, holding the
+ * machine's address on the same bridge name, is said (validate already
+ * refuses two machines of infra.yml with one address).
+ */
+function addressClashes(model: DesiredInfra, observed: Observed): Note[] {
+  const notes: Note[] = [];
+  for (const domain of model.domains.filter((d) => d.enabled)) {
+    for (const machine of domain.machines) {
+      for (const other of observed.instances.values()) {
+        if (other.project === domain.project && other.name === machine.name) continue;
+        const clash = Object.values(other.devices).some((d) => d.type === 'nic' && d.network === domain.bridge && d['ipv4.address'] === machine.ip);
+        if (clash) notes.push({ group: domain.name, kind: 'instance', name: machine.name, message: `address ${machine.ip} is also pinned by instance ${other.project}/${other.name}${other.location === undefined ? '' : ` on member ${other.location}`}: Incus does not refuse it, one of them will not get it` });
+      }
+    }
+  }
+  return notes;
 }
