@@ -60,6 +60,10 @@ readonly BACKPORTS="${CODENAME}-backports"
 
 export DEBIAN_FRONTEND=noninteractive
 export PATH="/usr/libexec/incus:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# Every incus command here is for the host's daemon: a caller's INCUS_DIR or
+# remote (a cluster member's, say) must not redirect them.
+unset INCUS_DIR INCUS_REMOTE
+export INCUS_SOCKET
 
 # Two concurrent runs (a developer and CI on the same machine) would race on
 # apt, on starting incusd and on the image import.
@@ -169,10 +173,11 @@ ensure_lxcfs() {
 }
 
 incusd_running() {
-  # The daemon itself, not its helpers: `incusd forkstart ...` and LXC
-  # monitors share its process name. Zombies have no command line, so a
-  # just-stopped incusd does not count either.
-  pgrep -f '^(/usr/libexec/incus/)?incusd( --|$)' >/dev/null
+  # The host's daemon answers on its own socket. A process match would also
+  # see the incusd of cluster members run by the tests in network namespaces
+  # (their own INCUS_DIR, their own socket) and then never start the host's.
+  # A socket file left by a dead daemon refuses the connection: not running.
+  timeout 10 incus query local:/1.0 >/dev/null 2>&1
 }
 
 # Incus's production settings: every bridge's dnsmasq and every container's

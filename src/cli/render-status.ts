@@ -77,6 +77,10 @@ function headerLines(doc: StatusDocument, io: CliIo): string[] {
   else lines.push(['incus', `${incus.endpoint}: ${paint(io, 'red', `NOT reachable${incus.error === undefined ? '' : `: ${incus.error}`}`)}`]);
 
   const checked = firewall.checkedAt === null ? '' : paint(io, 'dim', ` (checked ${firewall.checkedAt})`);
+  if (doc.cluster?.clustered === true) {
+    const members = doc.cluster.members.map((m) => `${m.name} ${m.status === 'Online' ? paint(io, 'green', m.status) : paint(io, 'red', m.status)}${m.message === '' || m.status === 'Online' ? '' : ` (${m.message})`}`);
+    lines.push(['cluster', `${doc.cluster.members.length} members: ${members.join(', ')}`]);
+  }
   lines.push(['firewall', `${firewall.managed ? paint(io, 'green', 'in sync') : paint(io, 'red', firewall.state)}: ${firewall.message}${checked}`]);
 
   const since = aiAccess.since === undefined || aiAccess.since === null ? '' : ` since ${aiAccess.since}`;

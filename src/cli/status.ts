@@ -1,3 +1,7 @@
+import { placeOnCluster } from '../controllers/domain/cluster-plan.js';
+import { readCluster } from '../incus/cluster.js';
+import { aclFirewallState, desiredAcls, observeAcls } from '../controllers/firewall/acl.js';
+import { usesAcls } from '../controllers/whole-pass.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';
@@ -152,15 +156,17 @@ async function loadConfig(file: string): Promise<OfflineConfig> {
 }
 
 /** Observe Incus and plan as `anklumectl plan` would (no prune); or, with no model, only check that Incus answers (nothing to compare). */
-async function readIncus(client: IncusClient, model: DesiredInfra | undefined, options: { storagePool?: string | undefined; signal: AbortSignal; services: readonly ServiceDeployment[] }): Promise<OfflineIncus> {
+async function readIncus(client: IncusClient, model: DesiredInfra | undefined, options: { storagePool?: string | undefined; signal: AbortSignal; services: readonly ServiceDeployment[]; target: FirewallTarget }): Promise<OfflineIncus> {
   try {
     if (model === undefined) {
       await client.serverInfo({ signal: options.signal });
       return { ok: true, observed: EMPTY_OBSERVED, plan: { actions: [], notes: [] } };
     }
-    const observed = await observe(client, { signal: options.signal });
+    const [observed, cluster] = await Promise.all([observe(client, { signal: options.signal }), readCluster(client, { signal: options.signal })]);
     const storagePool = options.storagePool ?? detectStoragePool(observed);
-    const plan = planInfra(model, observed, { storagePool, prune: false, force: false });
+    // The same plan as apply's on a cluster: bridges with their ACL, placement, networks waiting for members.
+    const bridgeAcls = usesAcls(cluster, options.target);
+    const plan = placeOnCluster(planInfra(model, observed, { storagePool, prune: false, force: false, bridgeAcls }), model, observed, cluster, { bridgeAcls });
     const health = await probeDeployed(options.services, observed, options.signal);
     const deploys = options.services.map((d) => planDeployment(d, observed, plan.actions, health)).filter((a) => a !== null);
     // Cron jobs by their recorded hash only: status stays quick (plan lists them inside the gateway).
@@ -196,13 +202,18 @@ export async function computeOfflineStatus(
   const client = new IncusClient({ ...endpoint, requestTimeoutMs: Math.min(REQUEST_TIMEOUT_MS, endpoint.requestTimeoutMs ?? REQUEST_TIMEOUT_MS) });
   try {
     const services = config.ok ? await serviceDeployments(config.model, options.file, io) : [];
-    const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services });
+    const target = firewallTarget(options.flags, io);
+    const incus = await readIncus(client, config.ok ? config.model : undefined, { storagePool: options.storagePool, signal: options.signal, services, target });
     const access = config.ok && incus.ok ? recordFromConfig(config.model, incus.observed.projects.get(config.model.ai.toolsDomain)?.config) : null;
-    const firewall = await readFirewall(config.ok ? config.model : undefined, access?.holder ?? null, firewallTarget(options.flags, io), options.now.toISOString(), options.signal);
+    const cluster = incus.ok ? await readCluster(client, { signal: options.signal }).catch(() => null) : null;
+    // On a cluster or a remote Incus the firewall is the domains' network ACLs (docs/cluster.md).
+    const firewall = config.ok && access !== null && cluster !== null && usesAcls(cluster, target)
+      ? firewallStatus(aclFirewallState(config.model, desiredAcls(config.model, access.holder.holder), await observeAcls(client, { signal: options.signal }), cluster), { checkedAt: options.now.toISOString() })
+      : await readFirewall(config.ok ? config.model : undefined, access?.holder ?? null, target, options.now.toISOString(), options.signal);
     const exclusive = config.ok && incus.ok && config.model.ai.accessPolicy === 'exclusive';
     const vram = exclusive ? (await readVram(client, config.model, options.signal)).readings : [];
     const switches = exclusive ? await lastSwitches(resolveAiAccessPaths({}, io.env).switchLog) : [];
-    return offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, access, vram, switches });
+    return { ...offlineStatusDocument({ now: options.now.toISOString(), socketPath: options.socketPath, file: options.file, endpoint: client.endpoint, config, incus, firewall, access, vram, switches }), cluster };
   } finally {
     client.close();
   }

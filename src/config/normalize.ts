@@ -1,5 +1,5 @@
 import { DEFAULT_EGRESS, type Domain, type Infra, type OpenClawCronJob } from '../schemas/infra.js';
-import type { DesiredCronJob, DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, PolicyEndpoint } from '../schemas/model.js';
+import type { DesiredCronJob, DesiredDomain, DesiredInfra, DesiredMachine, DesiredPolicy, Placement, PolicyEndpoint } from '../schemas/model.js';
 import { durationSeconds } from '../shared/duration.js';
 import { formatCidr, formatIpv4, parseAddressOrCidr } from '../shared/ipv4.js';
 import { HOSTS, type AddressPlan } from './addressing.js';
@@ -44,6 +44,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       ephemeral: m.ephemeral ?? domain.ephemeral,
       osImage: m.os_image ?? global.default_os_image,
       allowUnsafe: m.allow_unsafe,
+      placement: placementOf(m.placement ?? domain.placement),
     }));
     return {
       name,
@@ -57,6 +58,7 @@ export function normalize(infra: Infra, addresses: AddressPlan): DesiredInfra {
       aiBinary: domain.ai_binary,
       project: name,
       bridge: `net-${name}`,
+      placement: placementOf(domain.placement),
       network: {
         subnetId,
         subnet: `${formatIpv4(network)}/24`,
@@ -166,4 +168,10 @@ function cronJobs(global: readonly OpenClawCronJob[], own: readonly OpenClawCron
   const desired = (j: OpenClawCronJob): DesiredCronJob => ({ name: j.name, schedule: j.schedule.trim().split(/\s+/).join(' '), tz: j.tz ?? null, prompt: j.prompt, taskType: j.task_type, deliver: j.deliver });
   const mine = new Map(own.map((j) => [j.name, j]));
   return [...global.map((g) => desired(mine.get(g.name) ?? g)), ...own.filter((j) => !global.some((g) => g.name === j.name)).map(desired)];
+}
+
+function placementOf(p: { member?: string | undefined; group?: string | undefined } | undefined): Placement | null {
+  if (p?.member !== undefined) return { member: p.member };
+  if (p?.group !== undefined) return { group: p.group };
+  return null;
 }

@@ -52,6 +52,7 @@ export function checkRules(input: RuleInput): { issues: ValidationIssue[]; addre
   issues.push(...checkOpenClaw(input));
   issues.push(...checkClaudeCode(input));
   issues.push(...checkCron(input));
+  issues.push(...checkPlacement(input));
   return { issues, addresses: plan };
 }
 
@@ -421,6 +422,47 @@ function checkCron(input: RuleInput): ValidationIssue[] {
         issues.push({ rule: 'cron-tz', path: [...path, index, 'tz'], message: `"${job.tz}" is not an IANA time zone`, expected: 'a zone such as Europe/Paris, America/New_York or UTC', found: JSON.stringify(job.tz) });
       }
     });
+  }
+  return issues;
+}
+
+/** The one member a domain's machines run on, when infra.yml says it; undefined when Incus decides. */
+function memberOfDomain(domain: Domain): string | undefined {
+  const members = new Set(Object.values(domain.machines).map((m) => (m.placement ?? domain.placement)?.member));
+  const [only] = members;
+  return members.size === 1 ? only : undefined;
+}
+
+/**
+ * On a cluster a domain's bridge is one bridge per member, with the same
+ * subnet and no link between them: machines of one domain on two members do
+ * not reach each other, and traffic between domains on two members has no
+ * route. Both need an OVN network (docs/cluster.md), which anklume does not
+ * build yet, so such a layout is refused here rather than half working.
+ */
+function checkPlacement(input: RuleInput): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const OVN = 'a bridge exists separately on each member: spreading a domain (or joining two members) needs an OVN network, which anklume does not build yet (docs/cluster.md)';
+  for (const [name, domain] of input.domains) {
+    const machines = Object.entries(domain.machines);
+    const placements = machines.map(([, m]) => m.placement ?? domain.placement);
+    const members = new Set(placements.flatMap((p) => (p?.member === undefined ? [] : [p.member])));
+    if (members.size > 1) {
+      issues.push({ rule: 'placement-one-member', path: ['domains', name], message: `domain "${name}" places its machines on several members (${[...members].sort().join(', ')}); ${OVN}`, expected: 'every machine of a domain on one member' });
+      continue;
+    }
+    const byGroup = placements.some((p) => p?.group !== undefined);
+    if (byGroup && (machines.length > 1 || members.size > 0)) {
+      issues.push({ rule: 'placement-group-single-machine', path: ['domains', name, 'placement'], message: `domain "${name}" places machines by cluster group, and Incus may pick a different member for each; ${OVN}`, expected: 'a member, or a group for a domain of one machine' });
+    }
+  }
+  const memberOf = new Map(input.domains.map(([name, d]) => [name, memberOfDomain(d)]));
+  for (const { index, policy } of input.policies) {
+    const ends = (['from', 'to'] as const).map((side) => domainOfEndpoint(resolveEndpoint(policy[side], input)));
+    const [from, to] = ends.map((d) => (d === undefined ? undefined : memberOf.get(d)));
+    if (from !== undefined && to !== undefined && from !== to) {
+      issues.push({ rule: 'placement-policy-one-member', path: ['network_policies', index], message: `policy from ${policy.from} (member ${from}) to ${policy.to} (member ${to}): there is no route between bridges of two members; ${OVN}`, expected: 'both ends placed on the same member' });
+    }
   }
   return issues;
 }

@@ -17,6 +17,8 @@ export interface ObservedNetwork {
   readonly type: string;
   readonly managed: boolean;
   readonly config: IncusConfig;
+  /** `Created`; on a cluster `Pending` or `Errored` while its create is not finished (absent: not said). */
+  readonly status?: string;
 }
 
 export interface ObservedProfile {
@@ -36,6 +38,8 @@ export interface ObservedInstance {
   readonly profiles: readonly string[];
   readonly config: IncusConfig;
   readonly devices: IncusDevices;
+  /** The cluster member it runs on (absent or `none` on a single Incus). */
+  readonly location?: string;
 }
 
 /** Everything anklume looks at, keyed for lookups: profiles and instances by `project/name`. */

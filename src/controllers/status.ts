@@ -1,3 +1,4 @@
+import type { ClusterView } from '../incus/cluster.js';
 import { createHash } from 'node:crypto';
 import type { Action } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
@@ -74,6 +75,8 @@ export interface StatusDocument {
   readonly domains: readonly DomainStatus[];
   /** The last `verify` run by the daemon (`--verify-every`); absent when it does not verify. */
   readonly verify?: VerifyReport | null;
+  /** The Incus cluster and its members (docs/cluster.md); `clustered: false` for one server; absent or null when not read. */
+  readonly cluster?: ClusterView | null;
 }
 
 /** A stable hash of a domain's desired spec (what the controllers worked from). */

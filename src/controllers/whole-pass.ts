@@ -16,6 +16,9 @@ import { serviceObjectId } from './object-id.js';
 import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
 import { planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
+import { readCluster, type ClusterView } from '../incus/cluster.js';
+import { placeOnCluster } from './domain/cluster-plan.js';
+import { ACL_KIND, applyAcl, desiredAcls, observeAcls, planAcls, type AclPayload } from './firewall/acl.js';
 
 /*
  * Every controller once, in one process, without a daemon: what `anklumectl
@@ -42,9 +45,11 @@ export interface WholePassOptions {
 export async function planAgainstIncus(client: IncusClient, model: DesiredInfra, options: WholePassOptions): Promise<Plan> {
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const target = options.firewall;
-  const [observed, firewall] = await Promise.all([observe(client, signal), target === undefined ? null : observeTarget(target, options.signal)]);
+  const [observed, firewall, cluster] = await Promise.all([observe(client, signal), target === undefined ? null : observeTarget(target, options.signal), readCluster(client, signal)]);
+  // On a cluster, or a remote Incus (no host nftables to write), isolation is Incus's network ACLs (docs/cluster.md).
+  const acls = usesAcls(cluster, target);
   const storagePool = options.storagePool ?? detectStoragePool(observed);
-  const infraPlan = planInfra(model, observed, { storagePool, prune: options.prune, force: options.force });
+  const infraPlan = placeOnCluster(planInfra(model, observed, { storagePool, prune: options.prune, force: options.force, bridgeAcls: acls }), model, observed, cluster, { bridgeAcls: acls });
   const services = options.services ?? [];
   const health = await probeDeployed(services, observed, options.signal);
   const deploys = services.map((d) => planDeployment(d, observed, infraPlan.actions, health)).filter((a) => a !== null);
@@ -53,9 +58,38 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   const listings = await listCronJobs(client, services, observed, before, options.signal);
   const crons = services.map((d) => planCron(d, observed, before, listings.get(serviceObjectId(d.project, d.instance)))).filter((a) => a !== null);
   const plan = { ...infraPlan, actions: [...before, ...crons] };
+  if (acls) {
+    const rendered = desiredAcls(model, holderFromObserved(model, observed).holder);
+    const aclActions = planAcls(model, rendered, await observeAcls(client, signal), cluster);
+    const limits = rendered.limits.map((message) => ({ group: 'firewall', kind: 'acl', name: 'isolation', message: `not as the host table: ${message}` }));
+    return withAclsFirst({ ...plan, notes: [...plan.notes, ...limits] }, aclActions);
+  }
   if (firewall === null || target === undefined) return plan;
   const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);
   return action === null ? plan : withFirewallFirst(plan, action);
+}
+
+/** Network ACLs instead of the host table: on a cluster, and when Incus is remote. */
+export function usesAcls(cluster: ClusterView, target: FirewallTarget | undefined): boolean {
+  return cluster.clustered || (target !== undefined && 'unavailable' in target);
+}
+
+/**
+ * The ACL form of "the firewall first": a domain's bridge is written after its
+ * ACL (the bridge names it), and its instances are created or started only
+ * after it succeeded — when it waits for a member, they wait too.
+ */
+export function withAclsFirst(plan: Plan, aclActions: readonly Action[]): Plan {
+  const byDomain = new Map(aclActions.map((a) => [a.group, a.id]));
+  const actions = plan.actions.map((a): Action => {
+    const acl = byDomain.get(a.group);
+    if (acl === undefined || !(runsInstance(a) || a.kind === 'network')) return a;
+    // Said in the plan, not only skipped when it runs: what waits for a member.
+    const waiting = aclActions.find((x) => x.id === acl)?.blocked;
+    if (waiting !== undefined && a.blocked === undefined) return { ...a, after: [...a.after, acl], blocked: `${waiting} (after ${acl})` };
+    return { ...a, after: [...a.after, acl] };
+  });
+  return { ...plan, actions: [...aclActions, ...actions] };
 }
 
 /**
@@ -74,6 +108,7 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 /** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
 export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal, progress?: (message: string) => void): Promise<void> {
   if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal, progress);
+  if (action.kind === ACL_KIND) return applyAcl(client, action.payload as AclPayload, signal);
   if (action.kind === 'cron') return applyCron(client, (action.payload as CronPayload).deployment, signal).then(() => undefined);
   if (action.id === FIREWALL_ACTION_ID) {
     if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');

@@ -4,3 +4,4 @@ export * from './endpoint.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './types.js';
+export * from './cluster.js';

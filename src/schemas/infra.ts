@@ -62,6 +62,15 @@ const allowUnsafe = z
   .default([])
   .meta({ description: "What this may do although its domain's trust level forbids it: privileged, raw-config, host-disk, cross-domain-device, nesting. Shown as a warning in plan and status." });
 
+/** Where on an Incus cluster: one member, or a cluster group (Incus picks the member). */
+export const PlacementSchema = z
+  .strictObject({
+    member: z.string().min(1).optional().meta({ description: 'A cluster member by name (instances are created with ?target=<member>).' }),
+    group: z.string().min(1).optional().meta({ description: 'A cluster group (?target=@<group>): Incus picks a member of it.' }),
+  })
+  .refine((p) => (p.member === undefined) !== (p.group === undefined), 'exactly one of member or group')
+  .meta({ title: 'Placement', description: 'Where the instances run on an Incus cluster (docs/cluster.md). On a single Incus, a placement blocks the instances it places.' });
+
 export const MachineSchema = z
   .strictObject({
     description: description.optional(),
@@ -84,6 +93,7 @@ export const MachineSchema = z
     ephemeral: z.boolean().optional().meta({ description: "Deletable without --force (no delete protection). Inherits the domain's value." }),
     os_image: z.string().min(1).optional().meta({ description: 'Image (remote:alias or a local alias). Defaults to global.default_os_image.' }),
     allow_unsafe: allowUnsafe,
+    placement: PlacementSchema.optional(),
   })
   .meta({ title: 'Machine', description: 'An Incus instance. Its key is its full, globally unique name (e.g. pro-dev).' });
 
@@ -222,6 +232,7 @@ export const DomainSchema = z
     openclaw: DomainOpenClawSchema.optional(),
     claude_code: DomainClaudeCodeSchema.optional(),
     domain_view: DomainViewSchema.prefault({}),
+    placement: PlacementSchema.optional(),
     machines: z.record(z.string(), MachineSchema).default({}),
   })
   .meta({ title: 'Domain', description: 'An isolated domain: one Incus project, one bridge net-<domain>, its machines.' });

@@ -35,6 +35,9 @@ export interface DesiredInfra {
   readonly policies: readonly DesiredPolicy[];
 }
 
+/** Where on an Incus cluster (docs/cluster.md): a member, or a cluster group. */
+export type Placement = { readonly member: string; readonly group?: never } | { readonly group: string; readonly member?: never };
+
 export interface DesiredDomain {
   readonly name: string;
   readonly description: string;
@@ -51,6 +54,8 @@ export interface DesiredDomain {
   /** Bridge `net-<domain>`, in the default project. */
   readonly bridge: string;
   readonly network: DomainNetwork;
+  /** Where its machines run on a cluster; null: wherever Incus puts them. */
+  readonly placement: Placement | null;
   readonly profiles: readonly DesiredProfile[];
   readonly machines: readonly DesiredMachine[];
   readonly openclaw: DesiredOpenClaw | null;
@@ -100,6 +105,8 @@ export interface DesiredMachine {
   readonly osImage: string;
   /** What it may do although its domain's trust level forbids it (a warning in plan and status). */
   readonly allowUnsafe: readonly UnsafeKind[];
+  /** Its own placement, else its domain's; null: wherever Incus puts it. */
+  readonly placement: Placement | null;
 }
 
 export interface DesiredOpenClaw {

@@ -55,8 +55,10 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
     case 'create': {
       if (action.kind === 'instance') {
         const { desired, source } = payload as Extract<InstancePayload, { op: 'create' }>;
+        // On a cluster, its placement (cluster-plan.ts): a member or @group.
+        const target = (payload as { target?: string }).target;
         try {
-          await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal });
+          await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal, ...(target === undefined ? {} : { query: { target } }) });
         } catch (err) {
           throw await explainMissingImage(client, source, err, signal);
         }
@@ -70,6 +72,9 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
         ...(desired.type === undefined ? {} : { type: desired.type }),
         ...(desired.devices === undefined ? {} : { devices: desired.devices }),
       };
+      // A network on a cluster: pending on every member first, then the cluster-wide create (cluster-plan.ts).
+      const members = (payload as { members?: readonly string[] }).members ?? [];
+      for (const member of members) await createPendingOnMember(client, body, member, signal);
       await client.create(collection(desired.kind), body, { ...project(desired.project), signal });
       return;
     }
@@ -116,6 +121,20 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
       await client.delete(path(payload.kind, payload.name), { ...project(payload.project), signal });
       return;
     }
+  }
+}
+
+/**
+ * The per-member step of a cluster network: only the type and the name (no
+ * key of ours may differ per member). A member that has it already (a pass
+ * that failed after this step) is fine: the final create finishes it.
+ */
+async function createPendingOnMember(client: IncusClient, body: { name: string; type?: string; description: string }, member: string, signal: AbortSignal): Promise<void> {
+  try {
+    // The description goes here too: Incus keeps the one of the pending step (measured).
+    await client.create('/1.0/networks', { name: body.name, type: body.type, description: body.description, config: {} }, { query: { target: member }, signal });
+  } catch (err) {
+    if (!/already defined on member/.test(describeError(err))) throw err;
   }
 }
 

@@ -1,6 +1,7 @@
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { markedConfig, type DesiredObject } from './desired-object.js';
 import { MARK } from '../../reconcile/ownership.js';
+import { bridgeAclConfig } from '../../firewall/acl.js';
 
 /**
  * Keys of a domain's bridge that decide what its traffic may reach: anklume
@@ -15,7 +16,7 @@ const BRIDGE_ISOLATION_KEYS = ['bridge.external_interfaces', 'bridge.mode', 'ipv
  * bridges). Every address key is explicit so that nothing is left to `auto`
  * and nothing drifts (incus-api.md §B.8).
  */
-export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra): DesiredObject {
+export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra, options: { readonly acls?: boolean } = {}): DesiredObject {
   const { network } = domain;
   return {
     kind: 'network',
@@ -31,6 +32,8 @@ export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra): Desir
         'ipv4.dhcp': 'true',
         'ipv4.dhcp.ranges': `${network.dhcpRange.first}-${network.dhcpRange.last}`,
         'ipv6.address': 'none',
+        // On a cluster or a remote Incus, isolation is the domain's network ACL (docs/cluster.md).
+        ...(options.acls === true ? bridgeAclConfig(domain.name) : {}),
       }),
       [MARK.subnet]: network.subnet,
     },

@@ -17,12 +17,12 @@ export async function observe(client: IncusClient, options: { signal?: AbortSign
   ]);
   return {
     projects: new Map(projects.map((p) => [p.name, { name: p.name, description: p.description, config: p.config }])),
-    networks: new Map(networks.filter((n) => n.managed).map((n) => [n.name, { name: n.name, description: n.description, type: n.type, managed: n.managed, config: n.config }])),
+    networks: new Map(networks.filter((n) => n.managed).map((n) => [n.name, { name: n.name, description: n.description, type: n.type, managed: n.managed, config: n.config, ...(n.status === undefined ? {} : { status: n.status }) }])),
     profiles: new Map(profiles.map((p) => [scoped(p.project ?? 'default', p.name), { name: p.name, project: p.project ?? 'default', description: p.description, config: p.config, devices: p.devices }])),
     instances: new Map(
       instances.map((i) => [
         scoped(i.project, i.name),
-        { name: i.name, project: i.project, type: i.type, status: i.status, description: i.description, profiles: i.profiles, config: i.config, devices: i.devices },
+        { name: i.name, project: i.project, type: i.type, status: i.status, description: i.description, profiles: i.profiles, config: i.config, devices: i.devices, ...(i.location === undefined ? {} : { location: i.location }) },
       ]),
     ),
   };

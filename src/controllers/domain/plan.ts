@@ -24,6 +24,8 @@ export interface PlanOptions {
    * nothing of another domain is ever taken for a leftover. Default: all.
    */
   readonly only?: (group: string) => boolean;
+  /** Bridges use their domain's network ACL (a cluster, a remote Incus: docs/cluster.md). */
+  readonly bridgeAcls?: boolean;
 }
 
 /** A project created by anklume starts with an empty default profile (features.profiles=true). */
@@ -53,7 +55,7 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
     const inPlan = (id: string): string[] => (actions.some((a) => a.id === id) ? [id] : []);
     notes.push(...unsafeNotes(domain));
 
-    const bridge = desiredBridge(domain, model);
+    const bridge = desiredBridge(domain, model, { acls: options.bridgeAcls === true });
     wanted.add(objectId('network', null, bridge.name));
     push(actions, guardRenumbering(planConfigObject(bridge, observed.networks.get(bridge.name), { infra, after: [] }), options.force));
     const bridgeId = inPlan(objectId('network', null, bridge.name));

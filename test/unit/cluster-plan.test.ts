@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { validateInfraText } from '../../src/config/validate.js';
+import { placeOnCluster } from '../../src/controllers/domain/cluster-plan.js';
+import { planInfra } from '../../src/controllers/domain/plan.js';
+import type { Observed, ObservedNetwork } from '../../src/controllers/observed.js';
+import { SINGLE_SERVER, type ClusterView } from '../../src/incus/cluster.js';
+import type { DesiredInfra } from '../../src/schemas/model.js';
+
+const INFRA = `
+project_name: cl
+global: { base_subnet: "10.64", default_os_image: img }
+domains:
+  web:
+    subnet_id: 1
+    placement: { member: m2 }
+    machines:
+      web-1: { ip: 10.64.1.10 }
+  lab:
+    subnet_id: 2
+    machines:
+      lab-1: { ip: 10.64.2.10, placement: { group: gpu } }
+`;
+
+function model(text = INFRA): DesiredInfra {
+  const r = validateInfraText(text, { file: 'infra.yml', hostNetworks: [] });
+  if (!r.ok) throw new Error(JSON.stringify(r.issues));
+  return r.model;
+}
+const empty = (): Observed => ({ projects: new Map(), networks: new Map(), profiles: new Map(), instances: new Map() });
+const cluster = (m3 = 'Online'): ClusterView => ({
+  clustered: true,
+  serverName: 'm1',
+  members: [
+    { name: 'm1', status: 'Online', message: '', groups: ['default'] },
+    { name: 'm2', status: 'Online', message: '', groups: ['default', 'gpu'] },
+    { name: 'm3', status: m3, message: '', groups: ['default'] },
+  ],
+});
+const planFor = (m: DesiredInfra, observed: Observed, view: ClusterView) => placeOnCluster(planInfra(m, observed, { storagePool: 'data', prune: false, force: false }), m, observed, view);
+
+describe('a domain plan on a cluster', () => {
+  it('creates networks on every member first and instances on their placement', () => {
+    const m = model();
+    const plan = planFor(m, empty(), cluster());
+    const net = plan.actions.find((a) => a.id === 'network/net-web');
+    expect((net?.payload as { members: string[] }).members).toEqual(['m1', 'm2', 'm3']);
+    expect((plan.actions.find((a) => a.name === 'web-1')?.payload as { target: string }).target).toBe('m2');
+    expect((plan.actions.find((a) => a.name === 'lab-1')?.payload as { target: string }).target).toBe('@gpu');
+    expect(plan.actions.every((a) => a.blocked === undefined)).toBe(true);
+  });
+
+  it('with a member down, network writes wait for it, and so does what needs them; nothing else', () => {
+    const m = model();
+    const plan = planFor(m, empty(), cluster('Offline'));
+    const waiting = plan.actions.filter((a) => a.blocked !== undefined);
+    expect(waiting.map((a) => a.id).sort()).toEqual(plan.actions.filter((a) => a.kind === 'network' || a.after.some((id) => id.startsWith('network/'))).map((a) => a.id).sort());
+    for (const a of waiting) expect(a.blocked).toMatch(/waits for member m3 \(Offline\)/);
+  });
+
+  it('finishes a network left Pending or Errored', () => {
+    const m = model();
+    const observed = empty();
+    const pending: ObservedNetwork = { name: 'net-web', description: '', type: 'bridge', managed: true, config: {}, status: 'Errored' };
+    (observed.networks as Map<string, ObservedNetwork>).set('net-web', pending);
+    const net = planFor(m, observed, cluster()).actions.find((a) => a.id === 'network/net-web');
+    expect(net?.verb).toBe('create');
+    expect(net?.reason).toMatch(/errored on the cluster: finishing its create/);
+  });
+
+  it('blocks a placed instance on a single Incus, or on a member or group the cluster lacks', () => {
+    expect(planFor(model(), empty(), SINGLE_SERVER).actions.find((a) => a.name === 'web-1')?.blocked).toMatch(/not a cluster/);
+    const noSuch = planFor(model(INFRA.replace('member: m2', 'member: m9')), empty(), cluster()).actions.find((a) => a.name === 'web-1');
+    expect(noSuch?.blocked).toMatch(/no cluster member "m9"/);
+    const noGroup = planFor(model(INFRA.replace('group: gpu', 'group: tpu')), empty(), cluster()).actions.find((a) => a.name === 'lab-1');
+    expect(noGroup?.blocked).toMatch(/no member is in cluster group "tpu"/);
+  });
+
+  it('says a misplaced instance and an address pinned twice, and moves nothing', () => {
+    const m = model();
+    const observed = empty();
+    const instances = observed.instances as Map<string, Observed['instances'] extends ReadonlyMap<string, infer I> ? I : never>;
+    instances.set('web/web-1', { name: 'web-1', project: 'web', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: {}, location: 'm1' });
+    instances.set('other/x', { name: 'x', project: 'other', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: { eth0: { type: 'nic', network: 'net-lab', 'ipv4.address': '10.64.2.10' } }, location: 'm3' });
+    const plan = planFor(m, observed, cluster());
+    expect(plan.notes.map((n) => n.message).join('\n')).toMatch(/misplaced: runs on member m1, placement says m2/);
+    expect(plan.notes.map((n) => n.message).join('\n')).toMatch(/10\.64\.2\.10 is also pinned by instance other\/x on member m3/);
+    expect(plan.actions.some((a) => a.name === 'web-1' && (a.verb === 'delete' || a.verb === 'replace'))).toBe(false);
+  });
+});
