@@ -2,6 +2,8 @@
 // - converge 10 domains / 30 instances from nothing, against the Incus calls' own time;
 // - a no-op plan of the same: requests and milliseconds.
 import { validateInfraText } from '../src/config/validate.js';
+import { detectStoragePool, observe } from '../src/controllers/domain/observe.js';
+import { planInfra } from '../src/controllers/domain/plan.js';
 import { planAgainstIncus, reconcileOnce } from '../src/controllers/whole-pass.js';
 import { IncusClient, type WriteOptions, type WriteResult } from '../src/incus/index.js';
 import type { DesiredInfra } from '../src/schemas/model.js';
@@ -44,6 +46,19 @@ function infra(prefix: string, octet: number, domains: number, perDomain: number
   return r.model;
 }
 
+/** Times each bulk list request of an observation, in flight together as `observe` sends them. */
+class ListTimedClient extends IncusClient {
+  readonly listMs = new Map<string, number>();
+  private timedList<T>(name: string, call: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    return call().finally(() => this.listMs.set(name, performance.now() - t));
+  }
+  override listProjects: IncusClient['listProjects'] = (o) => this.timedList('projects', () => super.listProjects(o));
+  override listNetworks: IncusClient['listNetworks'] = (o) => this.timedList('networks', () => super.listNetworks(o));
+  override listProfiles: IncusClient['listProfiles'] = (o) => this.timedList('profiles', () => super.listProfiles(o));
+  override listInstances: IncusClient['listInstances'] = (o) => this.timedList('instances', () => super.listInstances(o));
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function converge(model: DesiredInfra, concurrency: number, prefix: string): Promise<void> {
@@ -63,6 +78,45 @@ async function converge(model: DesiredInfra, concurrency: number, prefix: string
   }
 }
 
+/**
+ * The no-op plan of a converged infra, 20 times: its wall time against the
+ * time of its own list requests (sent together, so the slowest one bounds
+ * it) and against the planning alone (pure, from one observation: what the
+ * daemon's periodic pass does while its Incus event stream keeps that
+ * observation current).
+ */
+async function noOpPlan(client: ListTimedClient, model: DesiredInfra): Promise<{ medianMs: number }> {
+  const times: number[] = [];
+  const requests: number[] = [];
+  const slowest: number[] = [];
+  const perList = new Map<string, number[]>();
+  let actions = 0;
+  for (let i = 0; i < 20; i++) {
+    client.resetStats();
+    client.listMs.clear();
+    const t = performance.now();
+    const plan = await planAgainstIncus(client, model, { prune: false, force: false });
+    times.push(performance.now() - t);
+    requests.push(client.stats.requests);
+    slowest.push(Math.max(...client.listMs.values()));
+    for (const [name, ms] of client.listMs) perList.set(name, [...(perList.get(name) ?? []), ms]);
+    actions += plan.actions.length;
+  }
+  const observed = await observe(client);
+  const storagePool = detectStoragePool(observed);
+  const planning: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t = performance.now();
+    actions += planInfra(model, observed, { storagePool, prune: false, force: false }).actions.length;
+    planning.push(performance.now() - t);
+  }
+  const lists = [...perList].map(([name, ms]) => `${name} ${median(ms).toFixed(0)}`).join(', ');
+  console.log(`no-op plan: ${median(requests)} requests, median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms over 20 runs (target < 100 ms); actions planned: ${actions} (must be 0)`);
+  console.log(`  its list requests (in flight together), median ms: ${lists}; the slowest: median ${median(slowest).toFixed(1)} ms; plan / slowest request = ${(median(times) / median(slowest)).toFixed(2)}x`);
+  console.log(`  planning alone from one observation (the daemon's periodic pass while Incus events flow: 0 requests): median ${median(planning).toFixed(2)} ms, max ${Math.max(...planning).toFixed(2)} ms over 200 runs`);
+  return { medianMs: median(times) };
+}
+
 export async function run(): Promise<void> {
   const domains = 10;
   const perDomain = 3;
@@ -74,21 +128,10 @@ export async function run(): Promise<void> {
 
   const prefix = shortPrefix();
   const model = infra(prefix, freeSecondOctet(), domains, perDomain);
-  const client = new IncusClient({ socketPath: INCUS_SOCKET });
+  const client = new ListTimedClient({ socketPath: INCUS_SOCKET });
   try {
     await reconcileOnce(client, model, { prune: false, force: false, concurrency: 4 });
-    const times: number[] = [];
-    const requests: number[] = [];
-    let actions = 0;
-    for (let i = 0; i < 20; i++) {
-      client.resetStats();
-      const t = performance.now();
-      const plan = await planAgainstIncus(client, model, { prune: false, force: false });
-      times.push(performance.now() - t);
-      requests.push(client.stats.requests);
-      actions += plan.actions.length;
-    }
-    console.log(`no-op plan: ${median(requests)} requests (target <= 6), median ${median(times).toFixed(1)} ms, max ${Math.max(...times).toFixed(1)} ms over 20 runs (target < 100 ms); actions planned: ${actions}`);
+    await noOpPlan(client, model);
   } finally {
     await removeByPrefix(client, prefix);
     client.close();
