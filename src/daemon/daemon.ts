@@ -10,6 +10,7 @@ import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type Appl
 import type { FirewallTarget } from '../controllers/firewall/check.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
 import { observe } from '../controllers/domain/observe.js';
+import { InterfaceLock } from '../controllers/domain/interface-lock.js';
 import type { Observed } from '../controllers/observed.js';
 import type { ServiceDeployment } from '../controllers/service/deployment.js';
 import { loadDeployments, secretFilesStamp } from '../controllers/service/inputs.js';
@@ -24,7 +25,6 @@ import { ObservationCache } from '../reconcile/observation-cache.js';
 import type { Action, Note } from '../reconcile/action.js';
 import type { Outcome } from '../reconcile/execute.js';
 import type { Priority } from '../reconcile/queue.js';
-import { SharedExclusiveLock } from '../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { sanitizerEndpoint } from '../schemas/services.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
@@ -176,7 +176,7 @@ export class Daemon {
         const firewall = this.firewall.status();
         return firewall.managed ? undefined : firewall.message;
       },
-      bridgeLock: new SharedExclusiveLock(),
+      interfaceLock: new InterfaceLock(),
       retries: (key) => this.manager.retries('domain', key),
     });
     this.services = new ServiceReconciler({ ...shared, deployments: () => this.deployments() });

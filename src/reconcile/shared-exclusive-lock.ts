@@ -1,8 +1,8 @@
 /**
- * Bridge writes exclude instance creates and starts, host-wide: Incus 6.0 lists
- * every host interface while it sets a bridge up and fails when the veth of a
- * starting container vanishes meanwhile ("Failed to delete bridge children
- * interfaces"). Instances share the lock with each other; a bridge takes it alone.
+ * A lock held by many shared holders at once or by one exclusive holder;
+ * waiters are served in order, so a waiting exclusive holder goes before later
+ * shared ones (no starvation). Used for the host's interfaces
+ * (src/controllers/domain/interface-lock.ts).
  */
 export class SharedExclusiveLock {
   private shared = 0;
