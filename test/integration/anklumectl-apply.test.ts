@@ -138,6 +138,19 @@ describe('anklumectl apply with a daemon', () => {
     expect(run.stdout).toContain(`Nothing to do: Incus matches ${infraFile}.`);
   });
 
+  it('refuses a --parallel that is not a whole number from 1 to 64, before asking anything of anyone', async () => {
+    for (const bad of ['0', '-2', '1.5', 'four', '65', '']) {
+      calls = [];
+      const daemonRun = await runBin('anklumectl', ['apply', '-f', infraFile, '--socket', socket, '--parallel', bad]);
+      expect(daemonRun.code).toBe(2);
+      expect(daemonRun.stderr).toContain(`--parallel must be a whole number from 1 to 64 (got "${bad}")`);
+      expect(calls).toEqual([]);
+      const direct = await runBin('anklumectl', ['apply', '-f', infraFile, '--socket', noDaemon, '--parallel', bad]);
+      expect(direct.code).toBe(2);
+      expect(direct.stderr).toContain('--parallel must be');
+    }
+  });
+
   it('accepts the daemon\'s file named through a symlink', async () => {
     const link = join(dir, 'link.yml');
     symlinkSync(infraFile, link);
