@@ -81,8 +81,22 @@ async function fromNothing(machines: readonly number[], concurrency: number, aft
   const client = new ListTimedClient({ socketPath: INCUS_SOCKET });
   try {
     const t = performance.now();
-    const { outcomes } = await reconcileOnce(client, model, { prune: false, force: false, concurrency });
+    // Where the time goes: when the bridges were written, and when the first instance start began.
+    const marks = { bridgesEnd: 0, firstInstance: Infinity };
+    const { outcomes } = await reconcileOnce(client, model, {
+      prune: false,
+      force: false,
+      concurrency,
+      onStart: (a) => {
+        if (a.kind === 'instance') marks.firstInstance = Math.min(marks.firstInstance, performance.now() - t);
+      },
+      onOutcome: (o) => {
+        if (o.action.kind === 'network') marks.bridgesEnd = Math.max(marks.bridgesEnd, performance.now() - t);
+      },
+    });
     const s = (performance.now() - t) / 1000;
+    const bridgeMs = outcomes.filter((o) => o.action.kind === 'network' && o.status === 'done').map((o) => (o.status === 'done' ? o.ms : 0));
+    console.log(`  bridges: ${bridgeMs.length}, each median ${median(bridgeMs).toFixed(0)} ms (waiting for the interface lock included), the last done at ${(marks.bridgesEnd / 1000).toFixed(2)} s; the first instance action began at ${(marks.firstInstance / 1000).toFixed(2)} s`);
     const notDone = outcomes.filter((o) => o.status !== 'done');
     for (const o of notDone.slice(0, 3)) console.log(`  not done: ${o.action.id}: ${o.status === 'failed' ? o.error : o.status === 'skipped' ? o.reason : ''}`);
     const instances = machines.reduce((a, b) => a + b, 0);

@@ -69,6 +69,18 @@ describe('a pass over several domains', () => {
     expect(incus.instances.get('beta/beta-1')?.status).toBe('Running');
   });
 
+  it('writes the bridges of several domains together', async () => {
+    const release = incus.hold(/^POST \/1\.0\/networks\/net-alpha$/);
+    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    try {
+      await waitFor('net-beta written while net-alpha is', () => Promise.resolve(incus.networks.has('net-beta') ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+    } finally {
+      release();
+    }
+    const { outcomes } = await pass;
+    expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+  });
+
   it('writes no bridge while an instance starts: the bridge write waits for the start to end', async () => {
     // alpha converged, then alpha-1 stopped; beta not there yet: one start and one bridge create, both ready at once.
     const alphaOnly = model();

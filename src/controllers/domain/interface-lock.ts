@@ -1,9 +1,10 @@
-import { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.js';
+import { TurnLock } from '../../reconcile/turn-lock.js';
 
 /**
- * The host's network interfaces, as Incus writes may change them: a bridge
- * write takes them alone, instance writes share them, and an instance create
- * (stopped: storage only) does not take them at all; only its start does.
+ * The host's network interfaces, as Incus writes may change them: bridge
+ * writes and instance writes take turns (each group together, never both at
+ * once); an instance create (stopped: storage only) takes no turn, only its
+ * start does.
  *
  * Why: Incus 6.0 lists the host's interfaces while it sets a bridge up (create
  * or update) and fails when one vanishes meanwhile, as the host end of a
@@ -12,25 +13,24 @@ import { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.js';
  * exit status 1 (Device "vethb50cc5f1" does not exist.)". Measured on Incus
  * 6.0.4 (btrfs), 4 bridges created while 3 containers with a NIC on another
  * bridge started: 2 rounds of 5 failed so. Measured the same way, with no
- * error: 10 bridges created at once (3 rounds) and 4 bridges created while 3
- * containers were created stopped (5 rounds). Bridges created at once are no
- * faster than one after another (10 in 10.3 s, one in 1.1 s: Incus sets them
- * up one at a time), so a bridge write simply takes the lock alone; what
- * overlaps the bridges of other domains is everything else: projects,
- * profiles, and the creates of instances whose own bridge exists.
- * A waiting bridge write goes before later instance writes (no starvation):
- * bridges unblock whole domains.
+ * error: 10 bridges created at once (3 rounds: bridges together are safe) and
+ * 4 bridges created while 3 containers were created stopped (5 rounds: a
+ * create may overlap a bridge). So the bridges of all domains go together,
+ * and what overlaps them is everything else: projects, profiles, and the
+ * creates of instances whose own bridge exists. A waiting turn goes before
+ * later arrivals of the group holding the lock: the bridges, which unblock
+ * whole domains, are not starved by a stream of starts.
  */
 export class InterfaceLock {
-  private readonly lock = new SharedExclusiveLock();
+  private readonly turns = new TurnLock<'bridges' | 'instances'>();
 
-  /** Create, update or delete a bridge: nothing else changes host interfaces meanwhile. */
+  /** Create, update or delete a bridge: together with other bridge writes, never while an instance starts or stops. */
   bridgeWrite<T>(fn: () => Promise<T>): Promise<T> {
-    return this.lock.withExclusive(fn);
+    return this.turns.with('bridges', fn);
   }
 
   /** Start, stop, update or delete an instance: together with other instances, never during a bridge write. */
   instanceWrite<T>(fn: () => Promise<T>): Promise<T> {
-    return this.lock.withShared(fn);
+    return this.turns.with('instances', fn);
   }
 }
