@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 
 /** The lock every test and benchmark that creates Incus objects on this shared Incus takes (as `flock /tmp/anklume-e2e.lock ...`). */
-export const E2E_LOCK = '/tmp/anklume-e2e.lock';
+export const E2E_LOCK = process.env.E2E_LOCK ?? '/tmp/anklume-e2e.lock';
 
 /**
  * Run `fn` holding the e2e lock: flock(1) holds it for a child that lives

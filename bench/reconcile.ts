@@ -24,6 +24,8 @@ import { withE2eLock } from './e2e-lock.js';
 
 const run$ = promisify(execFile);
 const incusEnv = { ...process.env, INCUS_SOCKET };
+// A CLI call that hangs fails the benchmark instead of holding the e2e lock.
+const CLI = { env: incusEnv, timeout: 180_000 };
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -61,15 +63,17 @@ async function launchFloor(n: number): Promise<number> {
   const bridge = `${prefix}fl`;
   const client = new IncusClient({ socketPath: INCUS_SOCKET });
   try {
-    await run$('incus', ['network', 'create', bridge, 'ipv4.address=none', 'ipv6.address=none'], { env: incusEnv });
+    console.log(`floor: ${n} instances: making bridge ${bridge}...`);
+    await run$('incus', ['network', 'create', bridge, 'ipv4.address=none', 'ipv6.address=none'], CLI);
+    console.log(`floor: ${n} instances: launching...`);
     const t = performance.now();
-    await Promise.all(Array.from({ length: n }, (_, i) => run$('incus', ['launch', TEST_IMAGE, `${prefix}-f${i}`, '--network', bridge, '--quiet'], { env: incusEnv })));
+    await Promise.all(Array.from({ length: n }, (_, i) => run$('incus', ['launch', TEST_IMAGE, `${prefix}-f${i}`, '--network', bridge, '--quiet'], CLI)));
     const s = (performance.now() - t) / 1000;
     console.log(`floor: ${n} parallel \`incus launch\`: ${s.toFixed(2)} s (load ${load()})`);
     return s;
   } finally {
     await removeByPrefix(client, prefix);
-    await run$('incus', ['network', 'delete', bridge], { env: incusEnv }).catch(() => undefined);
+    await run$('incus', ['network', 'delete', bridge], CLI).catch(() => undefined);
     client.close();
   }
 }
@@ -168,7 +172,9 @@ function cliVersion(): number {
 export async function run(): Promise<void> {
   console.log(`\n# reconcile against the raw floor (Incus at ${INCUS_SOCKET}; default --parallel ${DEFAULT_CONCURRENCY}; load average at start ${load()})`);
   const rows: { what: string; value: string; ratio: string; target: string; met: boolean }[] = [];
+  console.log(`waiting for the e2e lock (other tests on this Incus go first)...`);
   await withE2eLock(async () => {
+    console.log(`e2e lock taken (load ${load()})`);
     const small = [2, 2, 1];
     const smallFloor = await launchFloor(5);
     const smallAnklume = await fromNothing(small, DEFAULT_CONCURRENCY);
