@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { IncusClient } from '../src/incus/index.js';
 import { fetchStatus, startDaemon, stopDaemon, waitAllReady } from '../test/helpers/daemon.js';
 import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, removeTestInfra, shortPrefix, waitFor, writeTemp } from '../test/helpers/incus.js';
+import { withE2eLock } from './e2e-lock.js';
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -26,7 +27,11 @@ function rssMiB(pid: number): number {
   return Number(line.replace(/\D+/g, '')) / 1024;
 }
 
-export async function run(): Promise<void> {
+export function run(): Promise<void> {
+  return withE2eLock(measure);
+}
+
+async function measure(): Promise<void> {
   const p = shortPrefix();
   const domain = `${p}-a`;
   const name = `${p}-bench`;

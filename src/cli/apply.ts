@@ -1,6 +1,6 @@
 import { realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
+import { DEFAULT_CONCURRENCY, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { resolveControlSocket, resolveInfraPath } from '../config/paths.js';
 import { outcomeEvent, startEvent, summarizeApply, type ApplyEvent, type ApplySummary } from '../controllers/apply-protocol.js';
 import { reconcileOnce } from '../controllers/whole-pass.js';
@@ -9,6 +9,7 @@ import { DaemonClient, DaemonNotRunningError, DaemonRequestError } from './daemo
 import { connectIncus, firewallTarget, loadModelOrFail, serviceDeployments } from './incus.js';
 import { EXIT, paint, type CliIo } from './io.js';
 import { renderPlan } from './render-plan.js';
+import { UsageError } from '../shared/errors.js';
 import { holdWriterLock, type WriterLockFlags } from './writer-lock.js';
 
 export interface ApplyCommandOptions extends IncusEndpointFlags, WriterLockFlags {
@@ -28,13 +29,15 @@ export interface ApplyCommandOptions extends IncusEndpointFlags, WriterLockFlags
  * the CLI applies itself under the writer lock the daemon would hold.
  */
 export async function runApply(options: ApplyCommandOptions, io: CliIo): Promise<number> {
+  // Checked first, whichever way the pass goes: a bad flag changes nothing.
+  const concurrency = parseParallel(options.parallel);
   const daemon = new DaemonClient({ socketPath: resolveControlSocket({ flag: options.socket, env: io.env }) });
   let status: StatusDocument;
   try {
     status = await daemon.getStatus();
   } catch (err) {
     if (!(err instanceof DaemonNotRunningError)) throw err;
-    return applyDirectly(options, io);
+    return applyDirectly(options, concurrency, io);
   }
   return applyThroughDaemon(daemon, status, options, io);
 }
@@ -62,9 +65,19 @@ async function applyThroughDaemon(daemon: DaemonClient, status: StatusDocument, 
   return printer.finish(summary, theirs);
 }
 
-async function applyDirectly(options: ApplyCommandOptions, io: CliIo): Promise<number> {
+/** `--parallel`: a positive integer, at most MAX_PARALLEL; absent: DEFAULT_CONCURRENCY. */
+export function parseParallel(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_CONCURRENCY;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_PARALLEL) throw new UsageError(`--parallel must be a whole number from 1 to ${MAX_PARALLEL} (got "${value}")`);
+  return n;
+}
+
+/** More in flight than this only queues inside Incus. */
+const MAX_PARALLEL = 64;
+
+async function applyDirectly(options: ApplyCommandOptions, concurrency: number, io: CliIo): Promise<number> {
   const { file, model } = await loadModelOrFail(options.config, io);
-  const concurrency = Number(options.parallel ?? '4');
   const lock = await holdWriterLock(options, io, 'anklumectl apply');
   try {
     const client = await connectIncus(options, io);
@@ -76,7 +89,7 @@ async function applyDirectly(options: ApplyCommandOptions, io: CliIo): Promise<n
         services: await serviceDeployments(model, file, io),
         prune: options.prune === true,
         force: options.force === true,
-        concurrency: Number.isInteger(concurrency) && concurrency > 0 ? concurrency : 4,
+        concurrency,
         ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }),
         onStart: (a) => printer.event(startEvent(a)),
         onOutcome: (o) => printer.event(outcomeEvent(o)),

@@ -8,6 +8,7 @@ import type { ApplyCommandOptions } from './apply.js';
 import type { DemoCommandOptions } from './demo.js';
 import type { InspectCommandOptions } from './inspect.js';
 import { addIncusOptions } from './options.js';
+import { DEFAULT_CONCURRENCY } from '../config/incus-endpoint.js';
 import type { PlanCommandOptions } from './plan.js';
 import type { ReconcileCommandOptions } from './reconcile.js';
 import type { StatusCommandOptions } from './status.js';
@@ -101,7 +102,7 @@ export function buildProgram(io: CliIo, setStatus: (status: number) => void): Co
       .addOption(configOption())
       .option('--prune', 'delete managed objects (only anklume\'s own) that left infra.yml')
       .option('--force', 'renumber a domain whose subnet changed; with --prune, also delete protected instances and allow deleting over half of them')
-      .option('--parallel <n>', 'without a daemon: actions in flight at once', '4')
+      .option('--parallel <n>', 'without a daemon: actions in flight at once', String(DEFAULT_CONCURRENCY))
       .option('--storage-pool <pool>', 'without a daemon: pool for root disks (default: the pool of the default profile)')
       .addOption(socketOption())
       .addOption(lockOption())

@@ -6,6 +6,7 @@ import type { DesiredInfra } from '../schemas/model.js';
 import { holderFromObserved } from './ai-access/holder.js';
 import { applyToTarget, observeTarget, type FirewallTarget } from './firewall/check.js';
 import { applyAction } from './domain/apply.js';
+import { InterfaceLock } from './domain/interface-lock.js';
 import { applyDeployment } from './service/apply.js';
 import type { ServiceDeployment } from './service/deployment.js';
 import { probeDeployed } from './service/health.js';
@@ -106,7 +107,7 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 }
 
 /** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
-export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, action: Action, signal: AbortSignal, progress?: (message: string) => void): Promise<void> {
+export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, interfaces: InterfaceLock, action: Action, signal: AbortSignal, progress?: (message: string) => void): Promise<void> {
   if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal, progress);
   if (action.kind === ACL_KIND) return applyAcl(client, action.payload as AclPayload, signal);
   if (action.kind === 'cron') return applyCron(client, (action.payload as CronPayload).deployment, signal).then(() => undefined);
@@ -114,7 +115,7 @@ export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | u
     if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');
     return applyToTarget(firewall, action.payload as FirewallPayload, signal).then(() => undefined);
   }
-  return applyAction(client, action, signal);
+  return applyAction(client, action, signal, interfaces);
 }
 
 export interface ApplyOptions extends WholePassOptions {
@@ -129,9 +130,11 @@ export interface ApplyOptions extends WholePassOptions {
 /** One reconcile pass: observe, plan, execute. Level-triggered: a converged host gets zero writes. */
 export async function reconcileOnce(client: IncusClient, model: DesiredInfra, options: ApplyOptions): Promise<{ plan: Plan; outcomes: Outcome[] }> {
   const plan = await planAgainstIncus(client, model, options);
+  // One pass writes at a time on this host (the writer lock): the interfaces are this pass's alone.
+  const interfaces = new InterfaceLock();
   const outcomes = await executePlan(plan.actions, {
     concurrency: options.concurrency,
-    run: (action, signal) => applyAnyAction(client, options.firewall, action, signal, options.onNote),
+    run: (action, signal) => applyAnyAction(client, options.firewall, interfaces, action, signal, options.onNote),
     ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
     ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -19,7 +19,7 @@ export interface MemoryIncus {
   readonly instances: Map<string, Obj & { status: string; project: string }>;
   /** Requests other than GET, as `METHOD path`. */
   writes(): string[];
-  /** Requests matching `pattern` (`METHOD path`) hang until the returned function is called. */
+  /** Requests matching `pattern` (`METHOD path`; a create also as `POST path/name`) hang until the returned function is called. */
   hold(pattern: RegExp): () => void;
   /** The next request matching `pattern` fails with a 500 and this message. */
   fail(pattern: RegExp, message: string): void;
@@ -131,7 +131,9 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
 
   const fake = await startFakeIncus((req) => {
     const line = `${req.method} ${req.path}`;
-    const held = holds.find((h) => h.pattern.test(line));
+    // A create is also matched as `POST <collection>/<name>`: one object's create can be held.
+    const created = req.method === 'POST' && typeof (req.body as { name?: unknown } | null)?.name === 'string' ? `${line}/${(req.body as { name: string }).name}` : undefined;
+    const held = holds.find((h) => h.pattern.test(line) || (created !== undefined && h.pattern.test(created)));
     if (held !== undefined) return held.release.then(() => handle(req));
     return handle(req);
   });

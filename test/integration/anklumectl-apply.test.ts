@@ -138,6 +138,19 @@ describe('anklumectl apply with a daemon', () => {
     expect(run.stdout).toContain(`Nothing to do: Incus matches ${infraFile}.`);
   });
 
+  it('refuses a --parallel that is not a whole number from 1 to 64, before asking anything of anyone', async () => {
+    const runs = await Promise.all(['0', '1.5', 'four', '65'].map(async (bad) => ({ bad, run: await runBin('anklumectl', ['apply', '-f', infraFile, '--socket', socket, '--parallel', bad]) })));
+    for (const { bad, run } of runs) {
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`--parallel must be a whole number from 1 to 64 (got "${bad}")`);
+    }
+    expect(calls).toEqual([]);
+    // Without a daemon: refused before the writer lock and Incus.
+    const direct = await runBin('anklumectl', ['apply', '-f', infraFile, '--socket', noDaemon, '--parallel', '-2']);
+    expect(direct.code).toBe(2);
+    expect(direct.stderr).toContain('--parallel must be a whole number from 1 to 64 (got "-2")');
+  });
+
   it('accepts the daemon\'s file named through a symlink', async () => {
     const link = join(dir, 'link.yml');
     symlinkSync(infraFile, link);

@@ -20,7 +20,7 @@ import { IncusClient } from '../../src/incus/client.js';
 import { Manager } from '../../src/reconcile/manager.js';
 import type { RunEvent } from '../../src/reconcile/queue.js';
 import { DeadlineExceededError, type Reconciler } from '../../src/reconcile/reconciler.js';
-import { SharedExclusiveLock } from '../../src/reconcile/shared-exclusive-lock.js';
+import { InterfaceLock } from '../../src/controllers/domain/interface-lock.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { FakeTime } from '../helpers/fake-time.js';
@@ -100,7 +100,7 @@ describe('the domain reconciler', () => {
       defaults: { prune: false, force: false },
       concurrency: 2,
       firewallFirst: () => Promise.resolve(firewall),
-      bridgeLock: new SharedExclusiveLock(),
+      interfaceLock: new InterfaceLock(),
       retries: (key) => manager?.retries('domain', key) ?? 0,
     });
   }

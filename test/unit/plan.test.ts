@@ -3,6 +3,8 @@ import { validateInfraText } from '../../src/config/validate.js';
 import type { Observed, ObservedInstance, ObservedNetwork, ObservedProfile, ObservedProject } from '../../src/controllers/observed.js';
 import { planInfra, type PlanOptions } from '../../src/controllers/domain/plan.js';
 import { runnable, type Action } from '../../src/reconcile/action.js';
+import { executePlan } from '../../src/reconcile/execute.js';
+import { withFirewallFirst } from '../../src/controllers/whole-pass.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 
 const INFRA = `
@@ -71,11 +73,14 @@ describe('planInfra', () => {
     expect(dev?.after).toEqual(['project/pro', 'network/net-pro', 'profile/pro/default', 'profile/pro/big']);
   });
 
-  it('writes bridges one at a time, before any instance starts (ordering only)', () => {
+  it("orders a domain's actions by what each needs only, never after another domain's (no phases)", () => {
     const plan = planInfra(model(), empty(), options);
-    expect(plan.actions.find((a) => a.id === 'network/net-sandbox')?.notBefore).toEqual(['network/net-pro']);
-    expect(plan.actions.find((a) => a.id === 'instance/pro/pro-dev')?.notBefore).toEqual(['network/net-pro', 'network/net-sandbox']);
-    expect(plan.actions.find((a) => a.id === 'instance/pro/pro-dev')?.after).not.toContain('network/net-sandbox');
+    for (const a of plan.actions) {
+      expect(a.notBefore ?? []).toEqual([]);
+      const needs = a.after.map((id) => plan.actions.find((x) => x.id === id)?.group);
+      expect(needs.every((g) => g === a.group)).toBe(true);
+    }
+    expect(plan.actions.find((a) => a.id === 'network/net-sandbox')?.after).toEqual([]);
   });
 
   it('plans nothing when Incus already matches, whatever volatile keys Incus added', () => {
@@ -295,3 +300,32 @@ describe('planInfra for some groups only (one domain reconciler key)', () => {
     ]);
   });
 });
+
+describe('the firewall first', () => {
+  const firewall = (blocked?: string): Action => ({ id: 'firewall', group: 'firewall', kind: 'firewall', name: 'inet anklume', verb: 'create', reason: 'missing', changes: [], after: [], ...(blocked === undefined ? {} : { blocked }), payload: null });
+  const runsAnInstance = (a: Action): boolean => a.kind === 'instance' && (a.verb === 'create' || a.verb === 'start');
+
+  it('creates and starts no instance when the firewall action fails; bridges wait for it, whatever its outcome', async () => {
+    const plan = withFirewallFirst(planInfra(model(), empty(), options), firewall());
+    const ran: string[] = [];
+    const outcomes = await executePlan(plan.actions, {
+      concurrency: 8,
+      run: (a) => {
+        ran.push(a.id);
+        return a.id === 'firewall' ? Promise.reject(new Error('nft refused the table')) : Promise.resolve();
+      },
+    });
+    expect(ran[0]).toBe('firewall');
+    expect(ran.filter((id) => id.startsWith('instance/'))).toEqual([]);
+    expect(outcomes.filter((o) => runsAnInstance(o.action)).every((o) => o.status === 'skipped')).toBe(true);
+    expect(ran).toEqual(expect.arrayContaining(['network/net-pro', 'network/net-sandbox']));
+  });
+
+  it('blocks every instance create and start, with the reason, when the firewall cannot be applied at all', () => {
+    const plan = withFirewallFirst(planInfra(model(), empty(), options), firewall('no nft on this host'));
+    const instances = plan.actions.filter(runsAnInstance);
+    expect(instances.length).toBeGreaterThan(0);
+    for (const a of instances) expect(a.blocked).toContain('no nft on this host');
+  });
+});
+

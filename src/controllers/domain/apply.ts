@@ -6,6 +6,7 @@ import type { ImageSource } from './desired-instance.js';
 import type { InstancePayload } from './plan-instance.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import { isNotFound } from '../../incus/errors.js';
+import type { InterfaceLock } from './interface-lock.js';
 
 /** How long a stop may take before it is forced, and a start before it fails, in seconds. */
 const STATE_TIMEOUT_SECONDS = 30;
@@ -45,8 +46,22 @@ function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonl
  * Carry out one planned action against Incus (the only I/O of the controllers).
  * Updates are read-modify-write with If-Match: the keys anklume manages change,
  * everything else (volatile keys, keys others set) is written back untouched.
+ * Writes that change host interfaces go through `interfaces` (bridges alone,
+ * instances together); an instance is created stopped, outside it, then
+ * started within it, so that its storage work overlaps other domains' bridges.
  */
-export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal): Promise<void> {
+export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
+  if (action.kind === 'network') return interfaces.bridgeWrite(() => applyIncusAction(client, action, signal));
+  if (action.kind === 'instance' && action.verb !== 'create') return interfaces.instanceWrite(() => applyIncusAction(client, action, signal));
+  await applyIncusAction(client, action, signal);
+  const payload = action.payload as Payload;
+  if (action.kind === 'instance' && payload.op === 'create') {
+    const { desired } = payload as Extract<InstancePayload, { op: 'create' }>;
+    await interfaces.instanceWrite(() => client.put(`${path('instance', desired.name)}/state`, { action: 'start', timeout: STATE_TIMEOUT_SECONDS }, { project: desired.project, signal }));
+  }
+}
+
+async function applyIncusAction(client: IncusClient, action: Action, signal: AbortSignal): Promise<void> {
   const payload = action.payload as Payload;
   const project = (p: string | null): { project?: string } => (p === null ? {} : { project: p });
   switch (payload.op) {
@@ -58,7 +73,7 @@ export async function applyAction(client: IncusClient, action: Action, signal: A
         // On a cluster, its placement (cluster-plan.ts): a member or @group.
         const target = (payload as { target?: string }).target;
         try {
-          await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: true }, { project: desired.project, signal, ...(target === undefined ? {} : { query: { target } }) });
+          await client.create('/1.0/instances', { name: desired.name, type: desired.type, source, profiles: desired.profiles, config: desired.config, devices: desired.devices, description: desired.description, start: false }, { project: desired.project, signal, ...(target === undefined ? {} : { query: { target } }) });
         } catch (err) {
           throw await explainMissingImage(client, source, err, signal);
         }

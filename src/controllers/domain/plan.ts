@@ -33,7 +33,9 @@ const FRESH_DEFAULT_PROFILE: ActualConfigObject = { description: 'Default Incus 
 
 /**
  * The whole plan (pure): per enabled domain, bridge → project → profiles →
- * instances, each action after what it needs; then, with --prune, deletions of
+ * instances, each action after what it needs (and nothing else: one domain's
+ * instances do not wait for another domain's bridge; what must not overlap on
+ * the host is interface-lock.ts's to keep); then, with --prune, deletions of
  * this infra's leftovers in the reverse order. Disabled domains are left alone.
  */
 export function planInfra(model: DesiredInfra, observed: Observed, options: PlanOptions): Plan {
@@ -86,7 +88,6 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
     }
   }
 
-  serializeBridgeWrites(actions);
   const leftovers = findLeftovers(observed, infra, wanted, kept);
   const mine = (l: { readonly group: string }): boolean => options.only === undefined || options.only(l.group);
   // The deletion guard counts every leftover, whichever group is planned now.
@@ -112,25 +113,6 @@ function objectIdsOf(domain: DesiredInfra['domains'][number]): string[] {
     ...['default', ...domain.profiles.map((p) => p.name)].map((p) => objectId('profile', domain.project, p)),
     ...domain.machines.map((m) => objectId('instance', domain.project, m.name)),
   ];
-}
-
-/**
- * Bridge writes go one at a time and before any instance starts: Incus 6.0 lists
- * every host interface while it sets a bridge up, and fails ("Failed to delete
- * bridge children interfaces ... does not exist") when a veth of a starting
- * container vanishes meanwhile. Ordering only: a failed bridge does not stop
- * the other domains.
- */
-function serializeBridgeWrites(actions: Action[]): void {
-  const bridges = actions.filter((a) => a.kind === 'network' && a.blocked === undefined).map((a) => a.id);
-  for (const [i, action] of actions.entries()) {
-    if (action.kind === 'network') {
-      const previous = bridges[bridges.indexOf(action.id) - 1];
-      if (previous !== undefined) actions[i] = { ...action, notBefore: [previous] };
-    } else if (action.kind === 'instance' && bridges.length > 0) {
-      actions[i] = { ...action, notBefore: bridges };
-    }
-  }
 }
 
 /**

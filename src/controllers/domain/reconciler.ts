@@ -1,12 +1,12 @@
 import type { IncusClient } from '../../incus/client.js';
-import type { Action, Plan } from '../../reconcile/action.js';
+import type { Plan } from '../../reconcile/action.js';
 import { executePlan, type Outcome } from '../../reconcile/execute.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
-import type { SharedExclusiveLock } from '../../reconcile/shared-exclusive-lock.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
 import { logOutcome, type Activity } from '../activity.js';
 import { applyAction } from './apply.js';
+import type { InterfaceLock } from './interface-lock.js';
 import { detectStoragePool } from './observe.js';
 import type { Observed } from '../observed.js';
 import { planInfra, runsInstance, withoutInstanceRuns } from './plan.js';
@@ -42,8 +42,8 @@ export interface DomainReconcilerDeps {
    * (its failure is the firewall controller's to report and retry).
    */
   readonly firewallFirst: (signal: AbortSignal) => Promise<string | undefined>;
-  /** Bridge writes exclude instance creates and starts host-wide (see plan.ts, serializeBridgeWrites). */
-  readonly bridgeLock: SharedExclusiveLock;
+  /** Bridge writes exclude instance starts host-wide, across domains (see interface-lock.ts). */
+  readonly interfaceLock: InterfaceLock;
   readonly retries: (key: string) => number;
   readonly onActivity?: (activity: Activity) => void;
   /** Wall-clock time for status (injected for tests). */
@@ -122,7 +122,7 @@ export class DomainReconciler implements Reconciler {
         await executePlan(plan.actions, {
           concurrency: deps.concurrency,
           signal: ctx.signal,
-          run: (action, signal) => this.applyLocked(action, signal),
+          run: (action, signal) => applyAction(deps.client, action, signal, deps.interfaceLock),
           onStart: (action) => {
             this.running.add(action.id);
             deps.onActivity?.({ type: 'start', action });
@@ -145,13 +145,5 @@ export class DomainReconciler implements Reconciler {
     const failed = outcomes.filter((o) => o.status === 'failed');
     publish({ time: now(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 ? 'error' : 'success' });
     if (failed.length > 0) throw new AnklumeError('RECONCILE_FAILED', `${failed.length} action(s) failed: ${failed.map((o) => `${o.action.id}: ${o.status === 'failed' ? o.error : ''}`).join('; ')}`);
-  }
-
-  private applyLocked(action: Action, signal: AbortSignal): Promise<void> {
-    const { client, bridgeLock } = this.deps;
-    const run = (): Promise<void> => applyAction(client, action, signal);
-    if (action.kind === 'network' && action.verb !== 'delete') return bridgeLock.withExclusive(run);
-    if (action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start')) return bridgeLock.withShared(run);
-    return run();
   }
 }
