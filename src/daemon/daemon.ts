@@ -41,6 +41,9 @@ import { VERIFY_KEY, VerifyReconciler } from '../verify/reconciler.js';
 import { VerifyReportFile } from './verify-report-file.js';
 import { createStatusPage, startStatusPageServer, type StatusPage } from './web/page-server.js';
 
+
+/** A connected event stream spares the resync its relist, but not forever: see the resync below. */
+const RELIST_EVERY_RESYNCS = 12;
 export interface DaemonOptions {
   readonly configPath: string;
   readonly incus: IncusEndpoint;
@@ -130,6 +133,7 @@ export class Daemon {
   private view: DomainView | undefined;
   private writerLock: WriterLock | undefined;
   private eventsState = { connected: false, reconnects: 0, lastEventAt: null as string | null };
+  private resyncsSinceRelist = 0;
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
   private stopping = false;
@@ -246,8 +250,14 @@ export class Daemon {
       // resync plans from it (controller-runtime's resync replays its informer
       // cache the same way). A relist is not free: Incus computes used_by of
       // every interface for the network list (about 0.5 s with 30 instances,
-      // bench/reconcile.ts). Without the stream, it relists.
-      if (!this.eventsState.connected) this.cache.invalidate();
+      // bench/reconcile.ts). Without the stream, it relists; and with it, every
+      // RELIST_EVERY_RESYNCS-th resync still relists, the net under an event
+      // Incus never sent (about hourly at the default cadence).
+      this.resyncsSinceRelist += 1;
+      if (!this.eventsState.connected || this.resyncsSinceRelist >= RELIST_EVERY_RESYNCS) {
+        this.resyncsSinceRelist = 0;
+        this.cache.invalidate();
+      }
       this.config?.schedule();
       this.enqueueAll();
     });
