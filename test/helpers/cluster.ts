@@ -171,8 +171,11 @@ export async function teardownCluster(prefix: string): Promise<void> {
   const members = existsSync(root)
     ? readdirSync(root).filter((d) => /^m\d+$/.test(d)).map((d) => memberOf(root, Number(d.slice(1))))
     : [];
-  // A clean shutdown first, all members at once: it stops their instances and
-  // dnsmasq. A member alone cannot always leave quorum quickly, so bounded.
+  // The test's instances are disposable: killed first (their cgroups), so the
+  // members' shutdown does not wait for each container's clean stop (~50 s measured).
+  killContainerCgroups(prefix);
+  // Then a clean shutdown, all members at once: it stops their dnsmasq and
+  // releases their mounts. A member alone cannot always leave quorum quickly, so bounded.
   await Promise.all(members.map(async (m) => {
     if (socketAnswers(m)) await new Promise<void>((resolve) => {
       const child = spawn('incus', ['admin', 'shutdown', '--timeout', '20'], { env: { PATH: PATH_ENV, INCUS_DIR: m.dir }, stdio: 'ignore' });

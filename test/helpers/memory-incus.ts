@@ -59,6 +59,8 @@ export async function startMemoryIncus(): Promise<MemoryIncus> {
     }
     const project = req.query.get('project') ?? 'default';
     const parts = req.path.split('/').filter((s) => s !== '');
+    // The server itself: one Incus, not a cluster (what planning asks first).
+    if (parts.length === 1 && req.method === 'GET') return sync({ api_extensions: [], api_status: 'stable', api_version: '1.0', auth: 'trusted', public: false, config: {}, environment: { server_version: '6.0.4', server_clustered: false, server_name: 'memory' } });
     if (parts[1] === 'operations') {
       const id = parts[2] ?? '';
       return sync({ ...operation(id, 200), metadata: opMetadata.get(id) ?? {} });

@@ -35,7 +35,7 @@ describe('validation reports', () => {
     expect(result.issues.map(formatIssue)).toEqual([
       'infra.yml:4:18: domains.pro.ai_provider: value not allowed (expected one of local, cloud, local-first, found "clowd") — did you mean "cloud"?',
       'infra.yml:7:13: domains.pro.machines.pro-dev.ip: 10.120.0.5 is outside the subnet of domain "pro" (expected an address in 10.110.0.0/24, found 10.120.0.5)',
-      'infra.yml:8:9: domains.pro.machines.pro-dev.tpye: unknown key "tpye" (expected one of description, type, ip, gpu, roles, profiles, config, devices, ephemeral, os_image, allow_unsafe) — did you mean "type"?',
+      'infra.yml:8:9: domains.pro.machines.pro-dev.tpye: unknown key "tpye" (expected one of description, type, ip, gpu, roles, profiles, config, devices, ephemeral, os_image, allow_unsafe, placement) — did you mean "type"?',
     ]);
   });
 
