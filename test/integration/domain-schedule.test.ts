@@ -45,15 +45,16 @@ afterEach(async () => {
 
 const startOf = (name: string): string => `PUT /1.0/instances/${name}/state`;
 
-describe('a pass over several domains', () => {
+// The waits below are bounds, not measures: generous, for a loaded machine.
+describe('a pass over several domains', { timeout: 60_000 }, () => {
   it("creates one domain's instance while another domain's bridge is being written, and starts it only once that write is over", async () => {
     const release = incus.hold(/^POST \/1\.0\/networks\/net-beta$/);
     const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
     try {
       // The graph: alpha's instance needs alpha's bridge, project and profile only.
-      await waitFor('alpha-1 created', () => Promise.resolve(incus.instances.has('alpha/alpha-1') ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor('alpha-1 created', () => Promise.resolve(incus.instances.has('alpha/alpha-1') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
       // Its create has finished (the operation waited for); a start sent now would reach Incus during beta's bridge write.
-      await waitFor("alpha-1's create waited for", () => Promise.resolve(incus.fake.requests.some((r) => r.path.endsWith('/wait')) ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor("alpha-1's create waited for", () => Promise.resolve(incus.fake.requests.some((r) => r.path.endsWith('/wait')) ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
       await new Promise((r) => setTimeout(r, 300));
       expect(incus.writes()).not.toContain(startOf('alpha-1'));
       expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Stopped');
@@ -73,7 +74,7 @@ describe('a pass over several domains', () => {
     const release = incus.hold(/^POST \/1\.0\/networks\/net-alpha$/);
     const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
     try {
-      await waitFor('net-beta written while net-alpha is', () => Promise.resolve(incus.networks.has('net-beta') ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor('net-beta written while net-alpha is', () => Promise.resolve(incus.networks.has('net-beta') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
     } finally {
       release();
     }
@@ -93,7 +94,7 @@ describe('a pass over several domains', () => {
     const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
     const betaAsked = (): boolean => incus.fake.requests.slice(before).some((r) => r.method === 'POST' && r.path === '/1.0/networks');
     try {
-      await waitFor("alpha-1's start sent", () => Promise.resolve(incus.writes().includes(startOf('alpha-1')) ? true : undefined), { timeoutMs: 5_000, intervalMs: 10 });
+      await waitFor("alpha-1's start sent", () => Promise.resolve(incus.writes().includes(startOf('alpha-1')) ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
       await new Promise((r) => setTimeout(r, 300));
       expect(betaAsked()).toBe(false);
     } finally {

@@ -74,6 +74,9 @@ describe('restore', () => {
   it('gives the original back for any text without credentials', () => {
     fc.assert(
       fc.property(textWithoutSecrets, (text) => {
+        // Pieces glued by '-' can make a long mixed-case run that the base64 detector takes
+        // for a key (masked one-way, on purpose): such a text holds a credential after all.
+        fc.pre(credentialsOnly.sanitize(text).replacements.length === 0);
         const s = fresh();
         expect(s.restore(s.sanitize(text).text)).toBe(text);
       }),
