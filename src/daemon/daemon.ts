@@ -17,6 +17,7 @@ import { loadDeployments, secretFilesStamp } from '../controllers/service/inputs
 import { ServiceReconciler, serviceKeys } from '../controllers/service/reconciler.js';
 import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
+import { readCluster, SINGLE_SERVER } from '../incus/cluster.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
 import { IncusEventStream, eventKeys } from '../incus/events.js';
 import { Manager } from '../reconcile/manager.js';
@@ -28,6 +29,7 @@ import type { Priority } from '../reconcile/queue.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { sanitizerEndpoint } from '../schemas/services.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
+import { aclIncusRefusal } from './acl-refusal.js';
 import type { Logger } from '../shared/logger.js';
 import { acquireWriterLock, type WriterLock } from '../shared/writer-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
@@ -143,6 +145,9 @@ export class Daemon {
   private deployCache: { stamp: string; deployments: Promise<ServiceDeployment[]> } | undefined;
 
   constructor(private readonly options: DaemonOptions) {
+    // A remote Incus is known before any request: refuse before connecting (acl-refusal.ts).
+    const remote = aclIncusRefusal(SINGLE_SERVER, options.firewall);
+    if (remote !== undefined) throw remote;
     if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
     this.metricsAddress = options.metricsAddress === undefined ? undefined : parseListenAddress('--metrics', options.metricsAddress);
     this.webAddress = options.webAddress === undefined ? undefined : parseListenAddress('--web', options.webAddress);
@@ -151,7 +156,10 @@ export class Daemon {
     const client = (this.client = new IncusClient({ ...options.incus, logger: log.child({ component: 'incus' }) }));
     this.cache = new ObservationCache(async (signal) => {
       try {
-        const observed = await observe(client, { signal });
+        const [observed, cluster] = await Promise.all([observe(client, { signal }), readCluster(client, { signal })]);
+        // Incus became a cluster since the start (or was down then): write nothing (acl-refusal.ts).
+        const refusal = aclIncusRefusal(cluster, options.firewall);
+        if (refusal !== undefined) throw refusal;
         this.incusError = undefined;
         return observed;
       } catch (err) {
@@ -213,6 +221,7 @@ export class Daemon {
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
   async start(): Promise<void> {
     const { options, log } = this;
+    await this.refuseAclIncus();
     // One writer: refuse to start while another anklumed or a direct apply writes.
     this.writerLock = await acquireWriterLock(options.lockPath, { wait: false, purpose: 'anklumed' });
     this.config = await ConfigSource.open({
@@ -282,6 +291,18 @@ export class Daemon {
    * not expose the page by surprise), or on `--web`; when `--web` names the
    * metrics address, one server serves both.
    */
+  /** Refuse to start where isolation is network ACLs (acl-refusal.ts); an Incus that does not answer yet is checked at each relist instead. */
+  private async refuseAclIncus(): Promise<void> {
+    let cluster = SINGLE_SERVER;
+    try {
+      cluster = await readCluster(this.client, { signal: AbortSignal.timeout(10_000) });
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'could not ask Incus whether it is a cluster: asked again before each pass');
+    }
+    const refusal = aclIncusRefusal(cluster, this.options.firewall);
+    if (refusal !== undefined) throw refusal;
+  }
+
   private async startHttp(): Promise<void> {
     const { log } = this;
     const metrics = this.metricsAddress;
