@@ -11,4 +11,4 @@ export function resolveNftBinary(options: { flag?: string | undefined; env: Read
  * is not the machine whose bridges it isolates: the firewall is then reported
  * as not managed rather than applied to the wrong host.
  */
-export const REMOTE_INCUS_FIREWALL = 'Incus is remote (--incus-url): anklume applies nftables only on the host it runs on, so isolation between domains is NOT enforced by it';
+export const REMOTE_INCUS_FIREWALL = "Incus is remote (--incus-url): anklume cannot write its host's nftables, so isolation is Incus network ACLs there (docs/cluster.md)";
