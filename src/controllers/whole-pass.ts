@@ -42,7 +42,7 @@ export interface WholePassOptions {
   readonly services?: readonly ServiceDeployment[];
 }
 
-/** Observe Incus and the firewall, and plan (read-only: four list requests, one nft listing, a health request per deployed service and a cron listing per assistant whose jobs may differ; no writes). */
+/** Observe Incus and the firewall, and plan (read-only: four list requests and `GET /1.0` (a cluster?), one nft listing, a health request per deployed service and a cron listing per assistant whose jobs may differ; no writes). */
 export async function planAgainstIncus(client: IncusClient, model: DesiredInfra, options: WholePassOptions): Promise<Plan> {
   const signal = options.signal === undefined ? {} : { signal: options.signal };
   const target = options.firewall;
