@@ -2,7 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolveGroup } from '../config/groups.js';
 import { REMOTE_INCUS_FIREWALL, resolveNftBinary } from '../config/firewall.js';
-import { INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint } from '../config/incus-endpoint.js';
+import { DEFAULT_CONCURRENCY, INCUS_TIMEOUT_DEFAULTS, resolveIncusEndpoint } from '../config/incus-endpoint.js';
 import { Nft } from '../firewall/nft.js';
 import { detectHostNetworks } from '../config/load.js';
 import { HOST_FILES, resolveAiAccessPaths, resolveBootFirewall, resolveControlSocket, resolveInfraPath, resolveStateDir, resolveWriterLock } from '../config/paths.js';
@@ -69,7 +69,7 @@ const program = new Command('anklumed')
   .option('--web <host:port>', 'serve the read-only status page at http://<host:port>/ (":port" is loopback). WARNING: the page shows the infrastructure (domains, addresses, isolation); bind it beyond loopback only behind access control')
   .option('--verify-report <file>', 'show the verify report in this file (anklumectl verify --json) in status and on the page; read again when it changes')
   .option('--prune', 'delete managed objects that left infra.yml (never anything anklume does not own; protected instances are kept)')
-  .option('--concurrency <n>', 'domains reconciled at once', '4')
+  .option('--concurrency <n>', 'Incus writes in flight at once, across all domains (also the domains reconciled at once)', String(DEFAULT_CONCURRENCY))
   .option('--storage-pool <pool>', 'pool for root disks (default: the pool of the default profile)')
   .option('--debounce-ms <ms>', 'quiet time after an infra.yml change before reading it', '200')
   .option('--shutdown-deadline <seconds>', 'on SIGTERM, time given to in-flight work', '30')

@@ -1,6 +1,6 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { IncusEndpointFlags } from '../config/incus-endpoint.js';
+import { DEFAULT_CONCURRENCY, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { validateInfraText } from '../config/validate.js';
 import { resolveControlSocket, resolveStateDir } from '../config/paths.js';
 import { outcomeEvent, startEvent } from '../controllers/apply-protocol.js';
@@ -162,7 +162,7 @@ export async function runDemoDown(options: DemoCommandOptions, io: CliIo): Promi
         const { outcomes } = await reconcileOnce(client, empty.model, {
           prune: true,
           force: true,
-          concurrency: 4,
+          concurrency: DEFAULT_CONCURRENCY,
           onStart: (a) => printer.event(startEvent(a)),
           onOutcome: (o) => printer.event(outcomeEvent(o)),
         });

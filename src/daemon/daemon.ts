@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { schedule as cronSchedule, validate as validCron, type ScheduledTask } from 'node-cron';
+import pLimit from 'p-limit';
 import { lastValidInfraFile, type AiAccessPaths } from '../config/paths.js';
 import type { HostNetwork } from '../config/rules.js';
 import type { Activity } from '../controllers/activity.js';
@@ -63,7 +64,7 @@ export interface DaemonOptions {
   /** A verify report to show in status and on the page (`anklumectl verify --json` output). */
   readonly verifyReportFile?: string;
   readonly prune: boolean;
-  /** Domains reconciled at once. */
+  /** Incus writes in flight at once across all domains, and domains reconciled at once. */
   readonly concurrency: number;
   readonly storagePool?: string;
   readonly debounceMs: number;
@@ -182,7 +183,7 @@ export class Daemon {
       ...shared,
       defaults: { prune: options.prune, force: false },
       ...(options.storagePool === undefined ? {} : { storagePool: options.storagePool }),
-      concurrency: options.concurrency,
+      writes: pLimit(options.concurrency),
       firewallFirst: async (signal) => {
         await this.firewall.sync(signal).catch(() => undefined);
         const firewall = this.firewall.status();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
 import { AiAccessReconciler } from '../../src/controllers/ai-access/reconciler.js';
@@ -90,7 +91,7 @@ afterEach(async () => {
 });
 
 describe('the domain reconciler', () => {
-  function domainReconciler(firewall: string | undefined = undefined): DomainReconciler {
+  function domainReconciler(firewall: string | undefined = undefined, writes: LimitFunction = pLimit(2)): DomainReconciler {
     const m = model();
     return new DomainReconciler({
       client,
@@ -98,7 +99,7 @@ describe('the domain reconciler', () => {
       observe: (signal) => observe(client, { signal }),
       invalidate: () => undefined,
       defaults: { prune: false, force: false },
-      concurrency: 2,
+      writes,
       firewallFirst: () => Promise.resolve(firewall),
       interfaceLock: new InterfaceLock(),
       retries: (key) => manager?.retries('domain', key) ?? 0,
@@ -179,6 +180,27 @@ describe('the domain reconciler', () => {
     const before = incus.writes().length;
     expect((await h.run(domainKey('pro'))).result).toBe('success');
     expect(incus.writes().slice(before)).toEqual([]);
+  });
+
+  it('bounds Incus writes across domains reconciled together: one limit for the daemon, not one per domain', async () => {
+    const writes = pLimit(1);
+    const reconciler = domainReconciler(undefined, writes);
+    const m = new Manager({ logger, now: time.now, schedule: time.schedule });
+    m.register({ reconciler, concurrency: 2, deadlineMs: DEADLINE_MS, backoff: { baseMs: 1_000, capMs: 10_000, jitter: 'none' } });
+    m.start();
+    manager = m;
+    const release = incus.hold(/^POST \/1\.0\/networks$/);
+    const pro = m.nextRun('domain', domainKey('pro'));
+    const tools = m.nextRun('domain', domainKey('ai-tools'));
+    m.enqueue('domain', domainKey('pro'));
+    m.enqueue('domain', domainKey('ai-tools'));
+    // Both passes run; one bridge create is in Incus, the other domain's waits for the one slot.
+    await vi.waitFor(() => expect(writes.activeCount === 1 && writes.pendingCount === 1).toBe(true));
+    expect(incus.writes()).toEqual(['POST /1.0/networks']);
+    release();
+    expect([(await pro).result, (await tools).result]).toEqual(['success', 'success']);
+    expect(incus.instances.get('pro/pro-a')?.status).toBe('Running');
+    expect(incus.instances.get('ai-tools/ai-gpu')?.status).toBe('Running');
   });
 });
 

@@ -6,6 +6,7 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
 import { logOutcome, type Activity } from '../activity.js';
 import { applyAction } from './apply.js';
+import type { LimitFunction } from 'p-limit';
 import type { InterfaceLock } from './interface-lock.js';
 import { detectStoragePool } from './observe.js';
 import type { Observed } from '../observed.js';
@@ -34,8 +35,11 @@ export interface DomainReconcilerDeps {
   readonly defaults: DomainPassOptions;
   /** Root disk pool; detected from the default profile when absent. */
   readonly storagePool?: string;
-  /** Actions of one domain in flight at once. */
-  readonly concurrency: number;
+  /**
+   * Incus writes in flight at once, across every domain's pass: one limit for
+   * the whole daemon, so domains reconciled together do not multiply it.
+   */
+  readonly writes: LimitFunction;
   /**
    * Bridges and instances come up behind the rules: bring the firewall in
    * place first. Resolves with why it is not in place, or undefined when it is
@@ -120,9 +124,9 @@ export class DomainReconciler implements Reconciler {
       publish();
       try {
         await executePlan(plan.actions, {
-          concurrency: deps.concurrency,
+          concurrency: deps.writes.concurrency,
           signal: ctx.signal,
-          run: (action, signal) => applyAction(deps.client, action, signal, deps.interfaceLock),
+          run: (action, signal) => deps.writes(() => applyAction(deps.client, action, signal, deps.interfaceLock)),
           onStart: (action) => {
             this.running.add(action.id);
             deps.onActivity?.({ type: 'start', action });
