@@ -1,7 +1,7 @@
 import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
 import { claudeCodeEnv, claudeCodeRoutes, renderCustomRouter, renderMcpConfig, renderRouterConfig } from './claude-code-config.js';
-import { deploymentHash, type ServiceDeployment, type ServiceFile } from './deployment.js';
+import { deploymentHash, SERVICE_UNIT_HARDENING, type ServiceDeployment, type ServiceFile } from './deployment.js';
 import { loadPinnedSet, NODE_BINARY_COPY, type PinnedSet } from './pinned-install.js';
 
 /**
@@ -87,9 +87,7 @@ export function renderRouterUnit(domain: DesiredDomain): string {
     `ExecStart=${CLAUDE_CODE_PATHS.node} ${CLAUDE_CODE_PATHS.router} start`,
     'Restart=always',
     'RestartSec=5',
-    'NoNewPrivileges=yes',
-    'ProtectSystem=full',
-    'PrivateTmp=yes',
+    ...SERVICE_UNIT_HARDENING,
     '',
     '[Install]',
     'WantedBy=multi-user.target',

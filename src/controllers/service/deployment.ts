@@ -9,6 +9,14 @@ import type { PinnedSet } from './pinned-install.js';
  * content hash, recorded on the instance, is how "changed" is decided: a
  * converged service costs no request at all.
  */
+/**
+ * What every unit anklume writes for a service that runs as its own user
+ * (OpenClaw, claude-code-router) declares: no privilege gained through
+ * setuid, /usr and /etc read-only (its config cannot be rewritten even by a
+ * bug), a private /tmp.
+ */
+export const SERVICE_UNIT_HARDENING = ['NoNewPrivileges=yes', 'ProtectSystem=full', 'PrivateTmp=yes'] as const;
+
 export interface ServiceFile {
   readonly path: string;
   readonly content: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HOST_DIRS } from '../../config/paths.js';
 import type { DesiredDomain, DesiredInfra } from '../../schemas/model.js';
+import { SERVICE_UNIT_HARDENING } from './deployment.js';
 import { renderOpenClawConfig, OpenClawConfigError, type OpenClawConfigOptions, type OpenClawSecretRefs, type RenderedOpenClawConfig } from './openclaw-config.js';
 import { renderInventoryText } from './openclaw-inventory.js';
 import { OPENCLAW_ENV, OPENCLAW_PATHS, OPENCLAW_USER } from './openclaw-paths.js';
@@ -105,10 +106,7 @@ export function renderOpenClawUnit(domain: DesiredDomain): string {
     'SuccessExitStatus=0 143',
     'TimeoutStopSec=330',
     'KillMode=mixed',
-    'NoNewPrivileges=yes',
-    // /usr and /etc read-only for the service: the config cannot be rewritten even by a bug.
-    'ProtectSystem=full',
-    'PrivateTmp=yes',
+    ...SERVICE_UNIT_HARDENING,
     '',
     '[Install]',
     'WantedBy=multi-user.target',
