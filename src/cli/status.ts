@@ -1,7 +1,6 @@
 import { placeOnCluster } from '../controllers/domain/cluster-plan.js';
 import { readCluster } from '../incus/cluster.js';
-import { aclFirewallState, desiredAcls, observeAcls } from '../controllers/firewall/acl.js';
-import { usesAcls } from '../controllers/whole-pass.js';
+import { aclFirewallState, desiredAcls, observeAcls, usesAcls } from '../controllers/firewall/acl.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { resolveIncusEndpoint, type IncusEndpointFlags } from '../config/incus-endpoint.js';
 import { formatIssue } from '../config/issues.js';

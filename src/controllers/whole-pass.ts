@@ -17,9 +17,9 @@ import { serviceObjectId } from './object-id.js';
 import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
 import { planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
-import { readCluster, type ClusterView } from '../incus/cluster.js';
-import { placeOnCluster } from './domain/cluster-plan.js';
-import { ACL_KIND, applyAcl, desiredAcls, observeAcls, planAcls, type AclPayload } from './firewall/acl.js';
+import { readCluster } from '../incus/cluster.js';
+import { addressClashes, placeOnCluster, refuseAddressClashes } from './domain/cluster-plan.js';
+import { ACL_KIND, applyAcl, desiredAcls, observeAcls, planAclLeftovers, planAcls, usesAcls, type AclDeletePayload, type AclPayload } from './firewall/acl.js';
 
 /*
  * Every controller once, in one process, without a daemon: what `anklumectl
@@ -50,6 +50,8 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   // On a cluster, or a remote Incus (no host nftables to write), isolation is Incus's network ACLs (docs/cluster.md).
   const acls = usesAcls(cluster, target);
   const storagePool = options.storagePool ?? detectStoragePool(observed);
+  // Two instances with one address, on any member: refused before anything is planned or written.
+  refuseAddressClashes(addressClashes(model, observed));
   const infraPlan = placeOnCluster(planInfra(model, observed, { storagePool, prune: options.prune, force: options.force, bridgeAcls: acls }), model, observed, cluster, { bridgeAcls: acls });
   const services = options.services ?? [];
   const health = await probeDeployed(services, observed, options.signal);
@@ -61,19 +63,20 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   const plan = { ...infraPlan, actions: [...before, ...crons] };
   if (acls) {
     const rendered = desiredAcls(model, holderFromObserved(model, observed).holder);
-    const aclActions = planAcls(model, rendered, await observeAcls(client, signal), cluster);
+    const observedAcls = await observeAcls(client, signal);
+    const aclActions = planAcls(model, rendered, observedAcls, cluster);
+    // A removed domain's ACL goes after its bridge (Incus refuses to delete an ACL a bridge names).
+    const bridgeDeletes = new Map(plan.actions.filter((a) => a.kind === 'network' && a.verb === 'delete').map((a) => [a.name, a.id]));
+    const leftovers = planAclLeftovers(model, rendered, observedAcls, cluster, { prune: options.prune, bridgeDeletes });
     const limits = rendered.limits.map((message) => ({ group: 'firewall', kind: 'acl', name: 'isolation', message: `not as the host table: ${message}` }));
-    return withAclsFirst({ ...plan, notes: [...plan.notes, ...limits] }, aclActions);
+    const withAcls = withAclsFirst({ ...plan, notes: [...plan.notes, ...limits, ...leftovers.notes] }, aclActions);
+    return { ...withAcls, actions: [...withAcls.actions, ...leftovers.actions] };
   }
   if (firewall === null || target === undefined) return plan;
   const action = planFirewall(desiredFirewall(model, holderFromObserved(model, observed).holder), firewall);
   return action === null ? plan : withFirewallFirst(plan, action);
 }
 
-/** Network ACLs instead of the host table: on a cluster, and when Incus is remote. */
-export function usesAcls(cluster: ClusterView, target: FirewallTarget | undefined): boolean {
-  return cluster.clustered || (target !== undefined && 'unavailable' in target);
-}
 
 /**
  * The ACL form of "the firewall first": a domain's bridge is written after its
@@ -109,7 +112,7 @@ export function withFirewallFirst(plan: Plan, action: Action): Plan {
 /** Carry out one action: the firewall through nft (saved for the next boot), everything else through Incus. */
 export function applyAnyAction(client: IncusClient, firewall: FirewallTarget | undefined, interfaces: InterfaceLock, action: Action, signal: AbortSignal, progress?: (message: string) => void): Promise<void> {
   if (action.kind === 'service') return applyDeployment(client, (action.payload as DeployPayload).deployment, signal, progress);
-  if (action.kind === ACL_KIND) return applyAcl(client, action.payload as AclPayload, signal);
+  if (action.kind === ACL_KIND) return applyAcl(client, action.payload as AclPayload | AclDeletePayload, signal);
   if (action.kind === 'cron') return applyCron(client, (action.payload as CronPayload).deployment, signal).then(() => undefined);
   if (action.id === FIREWALL_ACTION_ID) {
     if (firewall === undefined || !('nft' in firewall)) throw new Error('internal: a firewall action without nft');

@@ -10,6 +10,7 @@ import { DomainReconciler, LEFTOVERS, domainKey } from '../controllers/domain/re
 import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import type { FirewallTarget } from '../controllers/firewall/check.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
+import { usesAcls } from '../controllers/firewall/acl.js';
 import { observe } from '../controllers/domain/observe.js';
 import { InterfaceLock } from '../controllers/domain/interface-lock.js';
 import type { Observed } from '../controllers/observed.js';
@@ -18,7 +19,7 @@ import { loadDeployments, secretFilesStamp } from '../controllers/service/inputs
 import { ServiceReconciler, serviceKeys } from '../controllers/service/reconciler.js';
 import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
-import { readCluster, SINGLE_SERVER } from '../incus/cluster.js';
+import { readCluster, SINGLE_SERVER, type ClusterView } from '../incus/cluster.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
 import { IncusEventStream, eventKeys } from '../incus/events.js';
 import { Manager } from '../reconcile/manager.js';
@@ -30,7 +31,6 @@ import type { Priority } from '../reconcile/queue.js';
 import type { DesiredInfra } from '../schemas/model.js';
 import { sanitizerEndpoint } from '../schemas/services.js';
 import { AnklumeError, describeError } from '../shared/errors.js';
-import { aclIncusRefusal } from './acl-refusal.js';
 import type { Logger } from '../shared/logger.js';
 import { acquireWriterLock, type WriterLock } from '../shared/writer-lock.js';
 import { ConfigSource, type ConfigState } from './config-source.js';
@@ -139,6 +139,8 @@ export class Daemon {
   private resyncsSinceRelist = 0;
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
+  /** What the last relist or firewall pass read of Incus: one server, or a cluster and its members' states. */
+  private cluster: ClusterView = SINGLE_SERVER;
   private stopping = false;
   /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
   /** switch-ai requests record the wanted holder one after the other. */
@@ -146,9 +148,6 @@ export class Daemon {
   private deployCache: { stamp: string; deployments: Promise<ServiceDeployment[]> } | undefined;
 
   constructor(private readonly options: DaemonOptions) {
-    // A remote Incus is known before any request: refuse before connecting (acl-refusal.ts).
-    const remote = aclIncusRefusal(SINGLE_SERVER, options.firewall);
-    if (remote !== undefined) throw remote;
     if (!validCron(options.resync)) throw new AnklumeError('USAGE', `--resync "${options.resync}" is not a cron expression`);
     this.metricsAddress = options.metricsAddress === undefined ? undefined : parseListenAddress('--metrics', options.metricsAddress);
     this.webAddress = options.webAddress === undefined ? undefined : parseListenAddress('--web', options.webAddress);
@@ -157,10 +156,9 @@ export class Daemon {
     const client = (this.client = new IncusClient({ ...options.incus, logger: log.child({ component: 'incus' }) }));
     this.cache = new ObservationCache(async (signal) => {
       try {
+        // Read with every relist: Incus can become a cluster, and a member's state decides what waits.
         const [observed, cluster] = await Promise.all([observe(client, { signal }), readCluster(client, { signal })]);
-        // Incus became a cluster since the start (or was down then): write nothing (acl-refusal.ts).
-        const refusal = aclIncusRefusal(cluster, options.firewall);
-        if (refusal !== undefined) throw refusal;
+        this.cluster = cluster;
         this.incusError = undefined;
         return observed;
       } catch (err) {
@@ -178,7 +176,18 @@ export class Daemon {
         this.statusChanged();
       },
     };
-    this.firewall = new FirewallReconciler({ client, model: shared.model, target: options.firewall, logger: log.child({ controller: 'firewall', key: FIREWALL_KEY }), onActivity: shared.onActivity });
+    this.firewall = new FirewallReconciler({
+      client,
+      model: shared.model,
+      target: options.firewall,
+      logger: log.child({ controller: 'firewall', key: FIREWALL_KEY }),
+      onActivity: shared.onActivity,
+      // Read fresh on each firewall pass: which members are up decides whether an ACL write waits.
+      cluster: async (signal) => (this.cluster = await readCluster(client, { signal })),
+      prune: options.prune,
+      // Each firewall timer tick writes the ACLs again (docs/cluster.md): a member that missed an update is repaired.
+      resendEveryMs: options.firewallCheckMs,
+    });
     this.domains = new DomainReconciler({
       ...shared,
       defaults: { prune: options.prune, force: false },
@@ -191,6 +200,9 @@ export class Daemon {
       },
       interfaceLock: new InterfaceLock(),
       retries: (key) => this.manager.retries('domain', key),
+      // Bridges name their domain's ACL where isolation is ACLs (a cluster, a remote Incus), and instances are placed.
+      cluster: () => this.cluster,
+      bridgeAcls: () => usesAcls(this.cluster, options.firewall),
     });
     this.services = new ServiceReconciler({ ...shared, deployments: () => this.deployments() });
     this.aiAccess = new AiAccessReconciler({
@@ -222,7 +234,6 @@ export class Daemon {
   /** Start everything; throws InvalidConfigError when infra.yml is invalid (nothing is started then). */
   async start(): Promise<void> {
     const { options, log } = this;
-    await this.refuseAclIncus();
     // One writer: refuse to start while another anklumed or a direct apply writes.
     this.writerLock = await acquireWriterLock(options.lockPath, { wait: false, purpose: 'anklumed' });
     this.config = await ConfigSource.open({
@@ -292,18 +303,6 @@ export class Daemon {
    * not expose the page by surprise), or on `--web`; when `--web` names the
    * metrics address, one server serves both.
    */
-  /** Refuse to start where isolation is network ACLs (acl-refusal.ts); an Incus that does not answer yet is checked at each relist instead. */
-  private async refuseAclIncus(): Promise<void> {
-    let cluster = SINGLE_SERVER;
-    try {
-      cluster = await readCluster(this.client, { signal: AbortSignal.timeout(10_000) });
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, 'could not ask Incus whether it is a cluster: asked again before each pass');
-    }
-    const refusal = aclIncusRefusal(cluster, this.options.firewall);
-    if (refusal !== undefined) throw refusal;
-  }
-
   private async startHttp(): Promise<void> {
     const { log } = this;
     const metrics = this.metricsAddress;
@@ -501,7 +500,13 @@ export class Daemon {
       this.cache.invalidate();
       const all = this.allKeys();
       for (const { controller, key } of all) if (controller === 'domain') this.domains.setNextPassOptions(key, request);
+      if (request.prune) this.firewall.pruneOnNextPass();
       await runs(all.filter((k) => k.controller !== 'service'));
+      // A removed domain's ACL can only go once its bridge is gone (the leftovers' run above): prune again.
+      if (request.prune && !signal.aborted) {
+        this.firewall.pruneOnNextPass();
+        await runs([{ controller: 'firewall', key: FIREWALL_KEY }]);
+      }
       if (!signal.aborted) await runs(all.filter((k) => k.controller === 'service'));
     } finally {
       this.activityListeners.delete(listener);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
-import { placeOnCluster } from '../../src/controllers/domain/cluster-plan.js';
+import { addressClashes, placeOnCluster, refuseAddressClashes, withoutBridgeWrites } from '../../src/controllers/domain/cluster-plan.js';
 import { planInfra } from '../../src/controllers/domain/plan.js';
 import type { Observed, ObservedNetwork } from '../../src/controllers/observed.js';
 import { SINGLE_SERVER, type ClusterView } from '../../src/incus/cluster.js';
@@ -85,5 +85,37 @@ describe('a domain plan on a cluster', () => {
     expect(plan.notes.map((n) => n.message).join('\n')).toMatch(/misplaced: runs on member m1, placement says m2/);
     expect(plan.notes.map((n) => n.message).join('\n')).toMatch(/10\.64\.2\.10 is also pinned by instance other\/x on member m3/);
     expect(plan.actions.some((a) => a.name === 'web-1' && (a.verb === 'delete' || a.verb === 'replace'))).toBe(false);
+  });
+
+  it('refuses an address pinned by another instance on the bridge, on any member, with what holds it; nothing else is a clash', () => {
+    const m = model();
+    const observed = empty();
+    const instances = observed.instances as Map<string, Observed['instances'] extends ReadonlyMap<string, infer I> ? I : never>;
+    const nic = (network: string, ip: string) => ({ eth0: { type: 'nic', network, 'ipv4.address': ip } });
+    // The machine itself, another address on the bridge, the address on another bridge: no clash.
+    instances.set('web/web-1', { name: 'web-1', project: 'web', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: nic('net-web', '10.64.1.10'), location: 'm2' });
+    instances.set('other/y', { name: 'y', project: 'other', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: nic('net-web', '10.64.1.99'), location: 'm1' });
+    instances.set('other/z', { name: 'z', project: 'other', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: nic('net-lab', '10.64.1.10'), location: 'm1' });
+    expect(addressClashes(m, observed)).toEqual([]);
+    expect(() => refuseAddressClashes(addressClashes(m, observed))).not.toThrow();
+    instances.set('other/x', { name: 'x', project: 'other', type: 'container', status: 'Stopped', description: '', profiles: ['default'], config: {}, devices: nic('net-web', '10.64.1.10'), location: 'm3' });
+    const clashes = addressClashes(m, observed);
+    expect(clashes).toEqual([{ domain: 'web', machine: 'web-1', ip: '10.64.1.10', other: 'other/x', member: 'm3' }]);
+    expect(() => refuseAddressClashes(clashes)).toThrow(/^an address is pinned twice; nothing was changed:\n {2}web\/web-1: address 10\.64\.1\.10 is also pinned by instance other\/x on member m3 on bridge net-web/);
+    try {
+      refuseAddressClashes(clashes);
+    } catch (err) {
+      expect((err as { code?: string }).code).toBe('IP_CONFLICT');
+    }
+  });
+
+  it('where bridges name their ACL, holds bridge creates and updates while the ACLs are not in place; deletions go on', () => {
+    const m = model();
+    const plan = planFor(m, empty(), cluster());
+    const held = withoutBridgeWrites(plan, 'anklume-web missing');
+    expect(held.actions.find((a) => a.id === 'network/net-web')?.blocked).toBe("the network ACLs are not in place (anklume-web missing): the bridge names its domain's ACL");
+    expect(held.actions.filter((a) => a.kind !== 'network').map((a) => a.blocked)).toEqual(plan.actions.filter((a) => a.kind !== 'network').map((a) => a.blocked));
+    const deletion = { ...plan.actions[0]!, id: 'network/net-old#delete', verb: 'delete' as const };
+    expect(withoutBridgeWrites({ actions: [deletion], notes: [] }, 'x').actions[0]?.blocked).toBeUndefined();
   });
 });

@@ -2,6 +2,7 @@ import type { ClusterView } from '../../incus/cluster.js';
 import { unavailableMembers } from '../../incus/cluster.js';
 import type { Action, Note, Plan } from '../../reconcile/action.js';
 import type { DesiredInfra, Placement } from '../../schemas/model.js';
+import { AnklumeError } from '../../shared/errors.js';
 import { objectId } from '../object-id.js';
 import { scoped, type Observed } from '../observed.js';
 import type { ConfigObjectPayload } from './plan-config-object.js';
@@ -34,7 +35,8 @@ export interface ClusterNetworkPayload {
   readonly members: readonly string[];
 }
 
-export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observed, cluster: ClusterView, options: { readonly bridgeAcls?: boolean } = {}): Plan {
+export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observed, cluster: ClusterView, options: { readonly bridgeAcls?: boolean; readonly only?: (group: string) => boolean } = {}): Plan {
+  const planned = (domain: string): boolean => options.only === undefined || options.only(domain);
   const down = unavailableMembers(cluster);
   const names = new Set(cluster.members.map((m) => m.name));
   const groups = new Set(cluster.members.flatMap((m) => m.groups));
@@ -44,7 +46,7 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
 
   if (cluster.clustered) {
     // Networks left Pending or Errored by an earlier pass: the final create again.
-    for (const domain of model.domains.filter((d) => d.enabled)) {
+    for (const domain of model.domains.filter((d) => d.enabled && planned(d.name))) {
       const actual = observed.networks.get(domain.bridge);
       const status = actual?.status;
       if (actual === undefined || status === undefined || status === 'Created') continue;
@@ -97,7 +99,7 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
     return waitingOn === undefined ? a : { ...a, blocked: `${waitingOn.blocked ?? ''} (after ${waitingOn.id})` };
   });
 
-  for (const domain of model.domains.filter((d) => d.enabled)) {
+  for (const domain of model.domains.filter((d) => d.enabled && planned(d.name))) {
     for (const machine of domain.machines) {
       const member = machine.placement?.member;
       const actual = observed.instances.get(scoped(domain.project, machine.name));
@@ -105,26 +107,61 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
       notes.push({ group: domain.name, kind: 'instance', name: machine.name, message: `misplaced: runs on member ${actual.location}, placement says ${member}; moving it is a replacement, not done by anklume (delete it to recreate it there)` });
     }
   }
-  notes.push(...addressClashes(model, observed));
+  notes.push(...addressClashes(model, observed).filter((c) => planned(c.domain)).map((c) => ({ group: c.domain, kind: 'instance', name: c.machine, message: clashMessage(c) })));
   return { actions, notes };
+}
+
+/** A machine of infra.yml whose pinned address another instance on its bridge pins too. */
+export interface AddressClash {
+  readonly domain: string;
+  readonly machine: string;
+  readonly ip: string;
+  /** `project/name` of the other instance, and the member it is on (a cluster). */
+  readonly other: string;
+  readonly member?: string;
 }
 
 /**
  * Incus accepts one pinned address on two members (each member's bridge is
- * its own): an instance anklume does not manage as this machine, holding the
- * machine's address on the same bridge name, is said (validate already
- * refuses two machines of infra.yml with one address).
+ * its own, with its own dnsmasq): an instance anklume does not manage as
+ * this machine, holding the machine's address on the same bridge name, on
+ * any member (pure). Two machines of infra.yml with one address are
+ * validate's to refuse (the `ip-unique` rule).
  */
-function addressClashes(model: DesiredInfra, observed: Observed): Note[] {
-  const notes: Note[] = [];
+export function addressClashes(model: DesiredInfra, observed: Observed): AddressClash[] {
+  const clashes: AddressClash[] = [];
   for (const domain of model.domains.filter((d) => d.enabled)) {
     for (const machine of domain.machines) {
       for (const other of observed.instances.values()) {
         if (other.project === domain.project && other.name === machine.name) continue;
-        const clash = Object.values(other.devices).some((d) => d.type === 'nic' && d.network === domain.bridge && d['ipv4.address'] === machine.ip);
-        if (clash) notes.push({ group: domain.name, kind: 'instance', name: machine.name, message: `address ${machine.ip} is also pinned by instance ${other.project}/${other.name}${other.location === undefined ? '' : ` on member ${other.location}`}: Incus does not refuse it, one of them will not get it` });
+        const clash = Object.values(other.devices).some((d) => d.type === 'nic' && (d.network === domain.bridge || d.parent === domain.bridge) && d['ipv4.address'] === machine.ip);
+        if (clash) clashes.push({ domain: domain.name, machine: machine.name, ip: machine.ip, other: `${other.project}/${other.name}`, ...(other.location === undefined || other.location === '' || other.location === 'none' ? {} : { member: other.location }) });
       }
     }
   }
-  return notes;
+  return clashes;
+}
+
+function clashMessage(c: AddressClash): string {
+  return `address ${c.ip} is also pinned by instance ${c.other}${c.member === undefined ? '' : ` on member ${c.member}`} on bridge net-${c.domain}: Incus does not refuse it (each member's bridge is its own), one of them would not get it`;
+}
+
+/**
+ * Refuse a pass where a machine would get an address another instance holds
+ * (fail closed: two instances answering for one address break isolation by
+ * address, which the firewall rules are written in). Nothing is written.
+ */
+export function refuseAddressClashes(clashes: readonly AddressClash[]): void {
+  if (clashes.length === 0) return;
+  throw new AnklumeError('IP_CONFLICT', `${clashes.length === 1 ? 'an address is' : 'addresses are'} pinned twice; nothing was changed:\n${clashes.map((c) => `  ${c.domain}/${c.machine}: ${clashMessage(c)}`).join('\n')}\nchange the machine's ip in infra.yml, or the other instance's address`);
+}
+
+/**
+ * Where bridges name their domain's network ACL, a bridge written before the
+ * ACLs are in place would name a missing or stale one (Incus refuses the
+ * first, and the second is isolation not as declared): its create or update
+ * waits, with the reason (deletions go on).
+ */
+export function withoutBridgeWrites(plan: Plan, why: string): Plan {
+  return { ...plan, actions: plan.actions.map((a) => (a.kind === 'network' && (a.verb === 'create' || a.verb === 'update') && a.blocked === undefined ? { ...a, blocked: `the network ACLs are not in place (${why}): the bridge names its domain's ACL` } : a)) };
 }

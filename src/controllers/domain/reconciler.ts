@@ -13,6 +13,8 @@ import type { Observed } from '../observed.js';
 import { planInfra, runsInstance, withoutInstanceRuns } from './plan.js';
 import type { DomainStatus } from '../status.js';
 import { domainStatus } from './status.js';
+import { SINGLE_SERVER, type ClusterView } from '../../incus/cluster.js';
+import { addressClashes, placeOnCluster, refuseAddressClashes, withoutBridgeWrites } from './cluster-plan.js';
 
 /** The key of a domain's objects; {@link LEFTOVERS} holds this infra's objects whose domain left infra.yml. */
 export const domainKey = (domain: string): string => `domain/${domain}`;
@@ -49,6 +51,10 @@ export interface DomainReconcilerDeps {
   /** Bridge writes exclude instance starts host-wide, across domains (see interface-lock.ts). */
   readonly interfaceLock: InterfaceLock;
   readonly retries: (key: string) => number;
+  /** The cluster as the shared observation last read it (placement, members down); one host when absent. */
+  readonly cluster?: () => ClusterView;
+  /** Bridges name their domain's network ACL (a cluster, a remote Incus: docs/cluster.md). */
+  readonly bridgeAcls?: () => boolean;
   readonly onActivity?: (activity: Activity) => void;
   /** Wall-clock time for status (injected for tests). */
   readonly now?: () => Date;
@@ -96,12 +102,19 @@ export class DomainReconciler implements Reconciler {
     const known = new Set(model.domains.map((d) => d.name));
 
     const observed = await deps.observe(ctx.signal);
+    // Read after the observation: the same relist read both.
+    const cluster = deps.cluster?.() ?? SINGLE_SERVER;
+    const bridgeAcls = deps.bridgeAcls?.() ?? false;
+    const only = (group: string): boolean => (name === null ? !known.has(group) : group === name);
+    // This domain's machines against every instance on every member: an address held twice writes nothing.
+    refuseAddressClashes(addressClashes(model, observed).filter((c) => only(c.domain)));
     const storagePool = deps.storagePool ?? detectStoragePool(observed);
-    let plan: Plan = planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only: (group) => (name === null ? !known.has(group) : group === name) });
+    let plan: Plan = placeOnCluster(planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only, bridgeAcls }), model, observed, cluster, { bridgeAcls, only });
     // Fail closed: no instance is created or started while the firewall is not in place.
     if (plan.actions.some((a) => a.blocked === undefined && (a.kind === 'network' || runsInstance(a)))) {
       const notInPlace = await deps.firewallFirst(ctx.signal);
-      if (notInPlace !== undefined) plan = withoutInstanceRuns(plan, notInPlace);
+      // Where bridges name their ACL, a bridge is not written before the ACLs are in place either.
+      if (notInPlace !== undefined) plan = withoutInstanceRuns(bridgeAcls ? withoutBridgeWrites(plan, notInPlace) : plan, notInPlace);
     }
 
     const outcomes: Outcome[] = [];

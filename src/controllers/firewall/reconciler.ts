@@ -1,4 +1,8 @@
 import type { IncusClient } from '../../incus/client.js';
+import { SINGLE_SERVER, type ClusterView } from '../../incus/cluster.js';
+import type { Action } from '../../reconcile/action.js';
+import { readHolder } from '../ai-access/holder.js';
+import { RESEND_REASON, aclFirewallState, applyAcl, desiredAcls, observeAcls, planAclLeftovers, planAcls, usesAcls, type AclDeletePayload, type AclPayload } from './acl.js';
 import type { Reconciler, ReconcileContext } from '../../reconcile/reconciler.js';
 import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
@@ -19,6 +23,16 @@ export interface FirewallReconcilerDeps {
   readonly logger: Logger;
   readonly onActivity?: (activity: Activity) => void;
   readonly now?: () => Date;
+  /**
+   * Is Incus a cluster, and which members are up (read before each pass: it
+   * can become one). On a cluster or a remote Incus the firewall is the
+   * domains' network ACLs (acl-pass.ts). Without it: one host.
+   */
+  readonly cluster?: (signal: AbortSignal) => Promise<ClusterView>;
+  /** Delete this infra's ACLs of domains gone from infra.yml (the daemon's --prune). */
+  readonly prune?: boolean;
+  /** Write every ACL again, unchanged, at most this often (ms): a member that missed an update renders it again. Off when absent. */
+  readonly resendEveryMs?: number;
 }
 
 /**
@@ -32,6 +46,10 @@ export class FirewallReconciler implements Reconciler {
   private current: FirewallStatus = firewallStatus(null, { checkedAt: null });
   /** One nft transaction at a time: the timer's check, a domain that needs the rules first, a switch. */
   private inFlight: Promise<void> | undefined;
+  private nextPrune = false;
+  /** When every ACL was last written again (Date.now()). */
+  private lastResend: number | undefined;
+  private lastLeftoverNotes = '[]';
 
   constructor(private readonly deps: FirewallReconcilerDeps) {}
 
@@ -53,8 +71,18 @@ export class FirewallReconciler implements Reconciler {
     return next;
   }
 
+  /** Prune leftover ACLs on the next pass only (`anklumectl apply --prune` through the daemon). */
+  pruneOnNextPass(): void {
+    this.nextPrune = true;
+  }
+
   private async pass(signal: AbortSignal): Promise<void> {
     const { deps } = this;
+    const cluster = deps.cluster === undefined ? SINGLE_SERVER : await deps.cluster(signal);
+    if (usesAcls(cluster, deps.target)) {
+      await this.aclPass(cluster, signal);
+      return;
+    }
     const { state: before, action } = await checkFirewall(deps.client, deps.model(), deps.target, signal);
     const checkedAt = this.now();
     const target = deps.target;
@@ -79,6 +107,63 @@ export class FirewallReconciler implements Reconciler {
     log.info({ action: action.id, verb: action.verb, reason: action.reason, result: 'done', changes: action.changes.length, ms: Math.round(ms) }, `${action.verb} firewall inet anklume`);
     deps.onActivity?.({ type: 'outcome', outcome: { status: 'done', action, ms } });
     this.set(after, checkedAt, 'none', this.now());
+  }
+
+  /**
+   * The ACL form (docs/cluster.md): every ACL that is missing or differs is
+   * written, leftovers are pruned when asked, and every ACL is written again
+   * when the re-send is due; then they are read back for status. A write that
+   * waits for a member is not made, and the state says which member.
+   */
+  private async aclPass(cluster: ClusterView, signal: AbortSignal): Promise<void> {
+    const { deps } = this;
+    const model = deps.model();
+    const holder = await readHolder(deps.client, model, signal);
+    const rendered = desiredAcls(model, holder.holder);
+    const observed = await observeAcls(deps.client, { signal });
+    const resend = deps.resendEveryMs !== undefined && (this.lastResend === undefined || Date.now() - this.lastResend >= deps.resendEveryMs);
+    const prune = this.nextPrune || deps.prune === true;
+    this.nextPrune = false;
+    const leftovers = planAclLeftovers(model, rendered, observed, cluster, { prune });
+    const actions = [...planAcls(model, rendered, observed, cluster, { resend }), ...leftovers.actions].filter((a) => a.blocked === undefined) as Action<AclPayload | AclDeletePayload>[];
+    const leftoverNotes = JSON.stringify(leftovers.notes);
+    if (leftoverNotes !== this.lastLeftoverNotes) {
+      this.lastLeftoverNotes = leftoverNotes;
+      for (const note of leftovers.notes) deps.logger.info({ domain: note.group, object: `${note.kind} ${note.name}` }, note.message);
+    }
+    const failures: string[] = [];
+    let written = false;
+    for (const action of actions) {
+      // A re-send changes nothing anyone asked for: it is not shown as work done (a converged pass stays "nothing to do").
+      const quiet = action.reason === RESEND_REASON;
+      const started = performance.now();
+      if (!quiet) deps.onActivity?.({ type: 'start', action });
+      try {
+        await applyAcl(deps.client, action.payload, signal);
+        written = true;
+        const ms = performance.now() - started;
+        if (quiet) deps.logger.debug({ action: action.id, ms: Math.round(ms) }, `re-sent network ACL ${action.name}`);
+        else {
+          deps.logger.info({ action: action.id, verb: action.verb, reason: action.reason, result: 'done', ms: Math.round(ms) }, `${action.verb} network ACL ${action.name}`);
+          deps.onActivity?.({ type: 'outcome', outcome: { status: 'done', action, ms } });
+        }
+      } catch (err) {
+        const ms = performance.now() - started;
+        failures.push(`${action.id}: ${describeError(err)}`);
+        deps.logger.error({ action: action.id, verb: action.verb, reason: action.reason, result: 'failed', ms: Math.round(ms), err: describeError(err) }, `${action.verb} network ACL ${action.name} failed`);
+        deps.onActivity?.({ type: 'outcome', outcome: { status: 'failed', action, ms, error: describeError(err), cause: err } });
+      }
+    }
+    if (resend && failures.length === 0) this.lastResend = Date.now();
+    // Read back: status says what Incus holds, not what was sent.
+    const after = written ? await observeAcls(deps.client, { signal }) : observed;
+    const state = aclFirewallState(model, rendered, after, cluster);
+    const checkedAt = this.now();
+    if (failures.length > 0) {
+      this.set({ ...state, message: `${state.message}; writing failed: ${failures.join('; ')}` }, checkedAt, 'none');
+      throw new AnklumeError('FIREWALL_NOT_APPLIED', `network ACLs not written: ${failures.join('; ')}`);
+    }
+    this.set(state, checkedAt, state.state === 'InSync' ? 'debug' : 'error', written && actions.some((a) => a.reason !== RESEND_REASON) ? this.now() : undefined);
   }
 
   private now(): string {
