@@ -97,7 +97,7 @@ describe('the network ACLs planned against what Incus holds', () => {
 
 describe('ACLs of domains gone from infra.yml', () => {
   const before = model();
-  const after = model(INFRA.replace(/  perso:\n    subnet_id: 2\n    machines:\n      perso-desk: \{ ip: 10\.64\.2\.10 \}\n/, ''));
+  const after = model(INFRA.replace(/ {2}perso:\n {4}subnet_id: 2\n {4}machines:\n {6}perso-desk: \{ ip: 10\.64\.2\.10 \}\n/, ''));
   const observed = (): Map<string, ObservedAcl> => {
     const acls = written(before, 'pro');
     acls.set('hand-made', { name: 'hand-made', description: '', egress: [], ingress: [], config: {}, used_by: [] });
