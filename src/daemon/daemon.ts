@@ -140,7 +140,7 @@ export class Daemon {
   private incusError: string | undefined;
   private knownDomains = new Set<string>();
   /** What the last relist or firewall pass read of Incus: one server, or a cluster and its members' states. */
-  private cluster: ClusterView = SINGLE_SERVER;
+  private cluster: ClusterView | null = null;
   private stopping = false;
   /** Services to deploy, for the infra.yml text they were built from (the bundle and keys are read once per text). */
   /** switch-ai requests record the wanted holder one after the other. */
@@ -183,7 +183,11 @@ export class Daemon {
       logger: log.child({ controller: 'firewall', key: FIREWALL_KEY }),
       onActivity: shared.onActivity,
       // Read fresh on each firewall pass: which members are up decides whether an ACL write waits.
-      cluster: async (signal) => (this.cluster = await readCluster(client, { signal })),
+      cluster: async (signal) => {
+        const view = await readCluster(client, { signal });
+        this.cluster = view;
+        return view;
+      },
       prune: options.prune,
       // Each firewall timer tick writes the ACLs again (docs/cluster.md): a member that missed an update is repaired.
       resendEveryMs: options.firewallCheckMs,
@@ -201,8 +205,8 @@ export class Daemon {
       interfaceLock: new InterfaceLock(),
       retries: (key) => this.manager.retries('domain', key),
       // Bridges name their domain's ACL where isolation is ACLs (a cluster, a remote Incus), and instances are placed.
-      cluster: () => this.cluster,
-      bridgeAcls: () => usesAcls(this.cluster, options.firewall),
+      cluster: () => this.cluster ?? SINGLE_SERVER,
+      bridgeAcls: () => usesAcls(this.cluster ?? SINGLE_SERVER, options.firewall),
     });
     this.services = new ServiceReconciler({ ...shared, deployments: () => this.deployments() });
     this.aiAccess = new AiAccessReconciler({
@@ -576,7 +580,7 @@ export class Daemon {
   status(): StatusDocument {
     const model = this.model;
     const config = this.config?.state;
-    return statusDocument({
+    const document = statusDocument({
       model,
       startedAt: this.startedAt,
       now: new Date().toISOString(),
@@ -591,6 +595,8 @@ export class Daemon {
       aiAccess: this.aiAccess.status(),
       ...(this.verify !== undefined ? { verify: this.verify } : this.verifyReport !== undefined ? { verify: fileReport(this.verifyReport) } : {}),
     });
+    // The members' states as the last relist or firewall pass read them (absent until Incus answered).
+    return this.cluster === null ? document : { ...document, cluster: this.cluster };
   }
 }
 
