@@ -91,15 +91,16 @@ afterEach(async () => {
 });
 
 describe('the domain reconciler', () => {
-  function domainReconciler(firewall: string | undefined = undefined, writes: LimitFunction = pLimit(2)): DomainReconciler {
+  function domainReconciler(firewall: string | undefined = undefined, options: { bridgeAcls?: boolean; writes?: LimitFunction } = {}): DomainReconciler {
     const m = model();
     return new DomainReconciler({
+      ...(options.bridgeAcls === undefined ? {} : { bridgeAcls: () => options.bridgeAcls === true }),
       client,
       model: () => m,
       observe: (signal) => observe(client, { signal }),
       invalidate: () => undefined,
       defaults: { prune: false, force: false },
-      writes,
+      writes: options.writes ?? pLimit(2),
       firewallFirst: () => Promise.resolve(firewall),
       interfaceLock: new InterfaceLock(),
       retries: (key) => manager?.retries('domain', key) ?? 0,
@@ -128,6 +129,37 @@ describe('the domain reconciler', () => {
     expect(incus.networks.has('net-pro')).toBe(true);
     const instance = reconciler.status('pro')?.objects.find((o) => o.kind === 'instance');
     expect(instance?.conditions.find((c) => c.type === 'Degraded')).toMatchObject({ status: true, message: expect.stringContaining('the firewall is not in place (cannot manage the firewall: nft not found)') });
+  });
+
+  it('where isolation is network ACLs, bridges name their domain\'s ACL', async () => {
+    const h = harness(domainReconciler(undefined, { bridgeAcls: true }), time);
+    manager = h.manager;
+    expect((await h.run(domainKey('pro'))).result).toBe('success');
+    expect(incus.networks.get('net-pro')?.config).toMatchObject({ 'security.acls': 'anklume-pro', 'security.acls.default.ingress.action': 'drop', 'security.acls.default.egress.action': 'drop' });
+  });
+
+  it('where isolation is network ACLs and they are not in place, writes neither the bridge nor an instance, and says why', async () => {
+    const reconciler = domainReconciler('network ACLs differ from infra.yml (anklume-pro missing)', { bridgeAcls: true });
+    const h = harness(reconciler, time);
+    manager = h.manager;
+    await h.run(domainKey('pro'));
+    expect(incus.networks.size).toBe(0);
+    expect(incus.instances.size).toBe(0);
+    const bridge = reconciler.status('pro')?.objects.find((o) => o.kind === 'network');
+    expect(JSON.stringify(bridge?.conditions)).toContain("the network ACLs are not in place (network ACLs differ from infra.yml (anklume-pro missing)): the bridge names its domain's ACL");
+  });
+
+  it('refuses a pass whose machine would get an address another instance pins on its bridge, and writes nothing', async () => {
+    const ip = model().domains.find((d) => d.name === 'pro')?.machines[0]?.ip ?? '';
+    incus.instances.set('default/squatter', { name: 'squatter', project: 'default', description: '', status: 'Stopped', config: {}, devices: { eth0: { type: 'nic', network: 'net-pro', 'ipv4.address': ip } } });
+    const h = harness(domainReconciler(), time);
+    manager = h.manager;
+    const run = await h.run(domainKey('pro'));
+    expect(run.result).toBe('error');
+    expect(String(run.error)).toMatch(new RegExp(`pinned twice; nothing was changed:\\n {2}pro/pro-a: address ${ip.replace(/\./g, '\\.')} is also pinned by instance default/squatter`));
+    expect(incus.writes()).toEqual([]);
+    // Another domain, whose addresses are its own, goes on.
+    expect((await h.run(domainKey('ai-tools'))).result).toBe('success');
   });
 
   it('repairs drift with one write, of the drifted object only', async () => {
