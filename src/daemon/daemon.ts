@@ -10,7 +10,7 @@ import { DomainReconciler, LEFTOVERS, domainKey } from '../controllers/domain/re
 import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
 import type { FirewallTarget } from '../controllers/firewall/check.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
-import { usesAcls } from '../controllers/firewall/acl.js';
+import { ACL_KIND, usesAcls } from '../controllers/firewall/acl.js';
 import { observe } from '../controllers/domain/observe.js';
 import { InterfaceLock } from '../controllers/domain/interface-lock.js';
 import type { Observed } from '../controllers/observed.js';
@@ -95,7 +95,8 @@ const DEADLINE_MS = { firewall: 60_000, domain: 15 * 60_000, service: 15 * 60_00
 
 /** The work-queue key an action's outcome belongs to. */
 function keyOf(action: Action, known: ReadonlySet<string>): string {
-  if (action.kind === 'firewall') return FIREWALL_KEY;
+  // The network ACLs are the firewall controller's too (a cluster, a remote Incus).
+  if (action.kind === 'firewall' || action.kind === ACL_KIND) return FIREWALL_KEY;
   if (action.kind === 'service') return action.id;
   return known.has(action.group) ? domainKey(action.group) : LEFTOVERS;
 }
