@@ -39,7 +39,9 @@ export interface FirewallReconcilerDeps {
  * The firewall controller: reads the AI access holder from Incus and the
  * live `inet anklume` table, and replaces the table when it differs. nft
  * sends no events, so the daemon also enqueues it on a timer; it runs on a
- * queue of its own, never behind a domain, a GPU reading or a deploy.
+ * queue of its own, never behind a domain, a GPU reading or a deploy. On a
+ * cluster or a remote Incus the same model is the domains' network ACLs
+ * instead (decided before each pass: Incus can become a cluster).
  */
 export class FirewallReconciler implements Reconciler {
   readonly name = 'firewall';
