@@ -36,7 +36,7 @@ function infraText(domains: readonly string[]): string {
     egress: none
     placement: { member: m2 }
     machines:
-      ${B}1: { ip: 10.64.2.10 }`,
+      ${B}1: { ip: 10.64.2.10, ephemeral: true }`,
   };
   return `
 project_name: ${PREFIX}-infra
@@ -166,7 +166,7 @@ describe('anklumed on a three-member Incus cluster', () => {
     writeFileSync(infraFile, infraText([A]));
     const run = await runBin('anklumectl', ['apply', '--prune', '-f', infraFile], { env: { ANKLUME_SOCKET: socket } });
     expect(run.stderr).toBe('');
-    expect(run.code).toBe(0);
+    expect(run.code, run.stdout).toBe(0);
     const acls = (await client.get<AclBody[]>('/1.0/network-acls', { query: { recursion: 1 } })).map((a) => a.name).sort();
     expect(acls).toEqual([`anklume-${A}`, FOREIGN_ACL].sort());
     const networks = (await client.get<{ name: string }[]>('/1.0/networks', { query: { recursion: 1 } })).map((n) => n.name);
