@@ -216,7 +216,7 @@ describe('the domain reconciler', () => {
 
   it('bounds Incus writes across domains reconciled together: one limit for the daemon, not one per domain', async () => {
     const writes = pLimit(1);
-    const reconciler = domainReconciler(undefined, writes);
+    const reconciler = domainReconciler(undefined, { writes });
     const m = new Manager({ logger, now: time.now, schedule: time.schedule });
     m.register({ reconciler, concurrency: 2, deadlineMs: DEADLINE_MS, backoff: { baseMs: 1_000, capMs: 10_000, jitter: 'none' } });
     m.start();
