@@ -152,12 +152,16 @@ describe('the domain reconciler', () => {
   it('refuses a pass whose machine would get an address another instance pins on its bridge, and writes nothing', async () => {
     const ip = model().domains.find((d) => d.name === 'pro')?.machines[0]?.ip ?? '';
     incus.instances.set('default/squatter', { name: 'squatter', project: 'default', description: '', status: 'Stopped', config: {}, devices: { eth0: { type: 'nic', network: 'net-pro', 'ipv4.address': ip } } });
-    const h = harness(domainReconciler(), time);
+    const reconciler = domainReconciler();
+    const h = harness(reconciler, time);
     manager = h.manager;
     const run = await h.run(domainKey('pro'));
     expect(run.result).toBe('error');
     expect(String(run.error)).toMatch(new RegExp(`pinned twice; nothing was changed:\\n {2}pro/pro-a: address ${ip.replace(/\./g, '\\.')} is also pinned by instance default/squatter`));
     expect(incus.writes()).toEqual([]);
+    // Said in the domain's status, on the objects that wait for it.
+    const instance = reconciler.status('pro')?.objects.find((o) => o.kind === 'instance');
+    expect(JSON.stringify(instance?.conditions)).toContain('pinned twice; nothing was changed');
     // Another domain, whose addresses are its own, goes on.
     expect((await h.run(domainKey('ai-tools'))).result).toBe('success');
   });

@@ -152,8 +152,14 @@ function clashMessage(c: AddressClash): string {
  * address, which the firewall rules are written in). Nothing is written.
  */
 export function refuseAddressClashes(clashes: readonly AddressClash[]): void {
-  if (clashes.length === 0) return;
-  throw new AnklumeError('IP_CONFLICT', `${clashes.length === 1 ? 'an address is' : 'addresses are'} pinned twice; nothing was changed:\n${clashes.map((c) => `  ${c.domain}/${c.machine}: ${clashMessage(c)}`).join('\n')}\nchange the machine's ip in infra.yml, or the other instance's address`);
+  const refusal = addressRefusal(clashes);
+  if (refusal !== undefined) throw refusal;
+}
+
+/** The refusal's error, undefined when no address is pinned twice. */
+export function addressRefusal(clashes: readonly AddressClash[]): AnklumeError | undefined {
+  if (clashes.length === 0) return undefined;
+  return new AnklumeError('IP_CONFLICT', `${clashes.length === 1 ? 'an address is' : 'addresses are'} pinned twice; nothing was changed:\n${clashes.map((c) => `  ${c.domain}/${c.machine}: ${clashMessage(c)}`).join('\n')}\nchange the machine's ip in infra.yml, or the other instance's address`);
 }
 
 /**

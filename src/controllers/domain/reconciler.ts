@@ -14,7 +14,7 @@ import { planInfra, runsInstance, withoutInstanceRuns } from './plan.js';
 import type { DomainStatus } from '../status.js';
 import { domainStatus } from './status.js';
 import { SINGLE_SERVER, type ClusterView } from '../../incus/cluster.js';
-import { addressClashes, placeOnCluster, refuseAddressClashes, withoutBridgeWrites } from './cluster-plan.js';
+import { addressClashes, addressRefusal, placeOnCluster, withoutBridgeWrites } from './cluster-plan.js';
 
 /** The key of a domain's objects; {@link LEFTOVERS} holds this infra's objects whose domain left infra.yml. */
 export const domainKey = (domain: string): string => `domain/${domain}`;
@@ -106,10 +106,12 @@ export class DomainReconciler implements Reconciler {
     const cluster = deps.cluster?.() ?? SINGLE_SERVER;
     const bridgeAcls = deps.bridgeAcls?.() ?? false;
     const only = (group: string): boolean => (name === null ? !known.has(group) : group === name);
-    // This domain's machines against every instance on every member: an address held twice writes nothing.
-    refuseAddressClashes(addressClashes(model, observed).filter((c) => only(c.domain)));
     const storagePool = deps.storagePool ?? detectStoragePool(observed);
     let plan: Plan = placeOnCluster(planInfra(model, observed, { storagePool, prune: pass.prune, force: pass.force, only, bridgeAcls }), model, observed, cluster, { bridgeAcls, only });
+    // This domain's machines against every instance on every member: an address held twice writes nothing,
+    // every action says why in the domain's status, and the run fails.
+    const refusal = addressRefusal(addressClashes(model, observed).filter((c) => only(c.domain)));
+    if (refusal !== undefined) plan = { ...plan, actions: plan.actions.map((a) => (a.blocked === undefined ? { ...a, blocked: refusal.message } : a)) };
     // Fail closed: no instance is created or started while the firewall is not in place.
     if (plan.actions.some((a) => a.blocked === undefined && (a.kind === 'network' || runsInstance(a)))) {
       const notInPlace = await deps.firewallFirst(ctx.signal);
@@ -160,7 +162,8 @@ export class DomainReconciler implements Reconciler {
       for (const action of plan.actions) deps.onActivity?.({ type: 'outcome', outcome: { status: 'skipped', action, reason: action.blocked ?? '' } });
     }
     const failed = outcomes.filter((o) => o.status === 'failed');
-    publish({ time: now(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 ? 'error' : 'success' });
+    publish({ time: now(), durationMs: Math.round(performance.now() - started), result: failed.length > 0 || refusal !== undefined ? 'error' : 'success' });
+    if (refusal !== undefined) throw refusal;
     if (failed.length > 0) throw new AnklumeError('RECONCILE_FAILED', `${failed.length} action(s) failed: ${failed.map((o) => `${o.action.id}: ${o.status === 'failed' ? o.error : ''}`).join('; ')}`);
   }
 }
