@@ -153,7 +153,7 @@ describe('anklumed on a three-member Incus cluster', () => {
     await waitFor('m3 renders the ACL again', () => Promise.resolve(aclChain('m3', A) === chain ? true : undefined), { timeoutMs: 20_000, intervalMs: 500 });
   });
 
-  it('refuses a pass where an address is pinned by another instance on any member, writing nothing', async () => {
+  it('plan refuses an address pinned by another instance on another member, naming it and its member', async () => {
     // An empty instance on m3 pinning a's address on its own net-a: Incus accepts it (each member's bridge is its own).
     await client.create('/1.0/instances', { name: `${PREFIX}-squatter`, type: 'container', source: { type: 'none' }, devices: { eth0: { type: 'nic', network: `net-${A}`, 'ipv4.address': '10.64.1.10' } } }, { query: { target: 'm3' } });
     const run = await runBin('anklumectl', ['plan', '-f', infraFile], { env: { INCUS_SOCKET: cluster.member('m1').socket, ANKLUME_SOCKET: join(dir, 'none.sock') } });
