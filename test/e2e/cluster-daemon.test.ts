@@ -19,7 +19,7 @@ const PREFIX = 'ankd';
 const [A, B] = [`${PREFIX}-a`, `${PREFIX}-b`];
 const FOREIGN_ACL = `${PREFIX}-hand-made`;
 
-function infraText(domains: readonly string[]): string {
+function infraText(domains: readonly string[], bEgress = 'none'): string {
   const all: Record<string, string> = {
     [A]: `
   ${A}:
@@ -33,7 +33,7 @@ function infraText(domains: readonly string[]): string {
   ${B}:
     subnet_id: 2
     trust_level: trusted
-    egress: none
+    egress: ${bEgress}
     placement: { member: m2 }
     machines:
       ${B}1: { ip: 10.64.2.10, ephemeral: true }`,
@@ -160,6 +160,32 @@ describe('anklumed on a three-member Incus cluster', () => {
     expect(run.code).not.toBe(0);
     expect(run.stderr).toMatch(new RegExp(`pinned twice; nothing was changed:\\n {2}${A}/${A}1: address 10\\.64\\.1\\.10 is also pinned by instance default/${PREFIX}-squatter on member m3`));
     await client.delete(`/1.0/instances/${PREFIX}-squatter`);
+  });
+
+  it('with a member down, its ACL writes wait and status names the member; once it is back the daemon writes them, the same on every member', async () => {
+    const before = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
+    const chainBefore = aclChain('m1', B);
+    cluster.stopMember('m3');
+    await waitFor('m3 offline', async () => {
+      const members = await client.get<{ server_name: string; status: string }[]>('/1.0/cluster/members', { query: { recursion: 1 } });
+      return members.find((m) => m.server_name === 'm3')?.status === 'Offline' ? true : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 1000 });
+    // b may now reach the internet: its ACL changes.
+    writeFileSync(infraFile, infraText([A, B], 'internet'));
+    const waiting = await waitFor('the firewall waiting for m3', async () => {
+      const fw = await firewallState();
+      return fw?.state === 'Drifted' && /waits for member m3 \(Offline\)/.test(fw.message) ? fw : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    expect(waiting.message).toMatch(new RegExp(`anklume-${B} differs`));
+    expect((await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`)).egress).toEqual(before.egress);
+    expect(aclChain('m1', B)).toBe(chainBefore);
+    await cluster.startMember('m3');
+    await waitFor('the ACL written once m3 is back', async () => {
+      const fw = await firewallState();
+      const acl = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
+      return fw?.state === 'InSync' && JSON.stringify(acl.egress) !== JSON.stringify(before.egress) ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor('every member renders it the same', () => Promise.resolve(new Set(chainsOn(B)).size === 1 && aclChain('m3', B) !== chainBefore ? true : undefined), { timeoutMs: 15_000, intervalMs: 500 });
   });
 
   it('prunes a removed domain with apply --prune: its bridge, then its ACL; an ACL not ours stays', async () => {
