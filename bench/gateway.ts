@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { GcStats } from './gateway-probe.js';
 import { startFakeLlmUpstream, TEST_INFRA, type FakeLlmUpstream } from '../test/helpers/fake-llm-upstream.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -69,13 +70,21 @@ async function interleaved(n: number, a: () => Promise<Timed>, b: () => Promise<
   const ra: Timed[] = [];
   const rb: Timed[] = [];
   const cpu0 = gatewayCpuMs();
+  const gc0 = await gcStats();
   for (let i = 0; i < n; i++) {
     ra.push(await a());
     rb.push(await b());
   }
   lastCpuPerRequest = (gatewayCpuMs() - cpu0) / n;
+  const gc1 = await gcStats();
+  lastGc = { n, minor: gc1.minor - gc0.minor, major: gc1.major - gc0.major, pauseMs: gc1.pauseMs - gc0.pauseMs, maxPauseMs: gc1.maxPauseMs };
   return [ra, rb];
 }
+
+/** The gateway's collections so far (the probe resets the longest pause at each reading). */
+const gcStats = (): Promise<GcStats> => (gatewayChild === undefined ? Promise.resolve({ minor: NaN, major: NaN, pauseMs: NaN, maxPauseMs: NaN }) : ask<GcStats>(gatewayChild, 'gc-stats'));
+let gatewayChild: ChildProcess | undefined;
+let lastGc: GcStats & { n: number } = { n: 0, minor: NaN, major: NaN, pauseMs: NaN, maxPauseMs: NaN };
 
 let gatewayPid = 0;
 let lastCpuPerRequest = NaN;
@@ -154,6 +163,10 @@ interface Added {
 function report(label: string, direct: number[], proxied: number[]): Added {
   const [d50, d99, p50, p99] = [percentile(direct, 50), percentile(direct, 99), percentile(proxied, 50), percentile(proxied, 99)];
   console.log(`${label}: direct p50 ${fmt(d50)} p99 ${fmt(d99)} ms · via gateway p50 ${fmt(p50)} p99 ${fmt(p99)} ms · added p50 ${fmt(p50 - d50)} p99 ${fmt(p99 - d99)} ms · gateway CPU ${fmt(lastCpuPerRequest)} ms/request`);
+  const g = lastGc;
+  console.log(
+    `${' '.repeat(label.length - label.trimStart().length)}  gateway GC: ${g.minor} scavenges + ${g.major} major in ${g.n} requests (one per ${fmt(g.n / Math.max(1, g.minor + g.major))} requests), pauses ${fmt(g.pauseMs / g.n)} ms/request, longest ${fmt(g.maxPauseMs)} ms`,
+  );
   return { directP50: d50, directP99: d99, p50: p50 - d50, p99: p99 - d99, cpu: lastCpuPerRequest };
 }
 
@@ -250,17 +263,20 @@ const MiB = 1024 * 1024;
 const PARTS = new Set((process.env.ANKLUME_BENCH_GATEWAY ?? 'latency,streams').split(','));
 const STREAM_ROUNDS = Number(process.env.ANKLUME_BENCH_STREAM_ROUNDS ?? 20);
 
-/** The gateway's memory after a full collection (bench/gateway-probe.ts answers over the IPC channel). */
-function memoryAfterGc(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
+/** Ask the probe in the gateway (bench/gateway-probe.ts) over the IPC channel; its answer. */
+function ask<T>(child: ChildProcess, message: 'gc' | 'gc-stats'): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the gateway did not answer the memory probe within 10 s')), 10_000);
+    const timer = setTimeout(() => reject(new Error(`the gateway did not answer the probe's ${message} within 10 s`)), 10_000);
     child.once('message', (m) => {
       clearTimeout(timer);
-      resolve(m as NodeJS.MemoryUsage);
+      resolve(m as T);
     });
-    child.send('gc');
+    child.send(message);
   });
 }
+
+/** The gateway's memory after a full collection. */
+const memoryAfterGc = (child: ChildProcess): Promise<NodeJS.MemoryUsage> => ask(child, 'gc');
 
 /** Least-squares slope of `ys` against 0, 1, 2…: growth per round. */
 function slope(ys: readonly number[]): number {
@@ -318,6 +334,7 @@ export async function run(): Promise<void> {
   const { url, child } = await startGateway(upstream, dir);
   console.log(`gateway RSS at start ${fmt(rssMiB(child.pid ?? 0))} MiB, load average ${loadAverage()}`);
   gatewayPid = child.pid ?? 0;
+  gatewayChild = child;
   try {
     // Answers stay small, as an LLM's are next to its context; they quote the prompt so restoring has work.
     upstream.override((req, res) => {
