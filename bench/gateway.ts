@@ -257,7 +257,6 @@ function streamingAnswer(upstream: FakeLlmUpstream, events: number, gapMs: numbe
   });
 }
 
-
 const MiB = 1024 * 1024;
 /** ANKLUME_BENCH_GATEWAY=latency or =streams runs one part (both by default). */
 const PARTS = new Set((process.env.ANKLUME_BENCH_GATEWAY ?? 'latency,streams').split(','));
