@@ -61,18 +61,21 @@ export function createScanner(options: ScannerOptions): Scanner {
    * on any disagreement every detector is tried. None at all cannot happen,
    * and fails the scan (nothing leaves) rather than skip the anchor.
    */
-  const owner = (text: string, at: number, end: number): number => {
+  const firstMatching = (text: string, at: number, end: number, filtered: boolean): number => {
     const unit = text.charCodeAt(at);
-    for (const filtered of [true, false]) {
-      for (let j = 0; j < detectors.length; j++) {
-        if (filtered && firsts[j]?.[unit] === 0) continue;
-        const anchor = sticky[j] as RegExp;
-        anchor.lastIndex = at;
-        if (!anchor.test(text)) continue;
-        if (anchor.lastIndex === end) return j;
-        break;
-      }
+    for (let j = 0; j < detectors.length; j++) {
+      if (filtered && firsts[j]?.[unit] === 0) continue;
+      const anchor = sticky[j] as RegExp;
+      anchor.lastIndex = at;
+      if (anchor.test(text)) return anchor.lastIndex === end ? j : -1;
     }
+    return -1;
+  };
+  const owner = (text: string, at: number, end: number): number => {
+    const j = firstMatching(text, at, end, true);
+    if (j >= 0) return j;
+    const k = firstMatching(text, at, end, false);
+    if (k >= 0) return k;
     throw new Error(`no detector owns the anchor at ${at}`);
   };
   const { allow } = options;
