@@ -41,5 +41,8 @@ process.on('message', (message: unknown) => {
     process.send?.({ ...memoryUsage() });
   }
 });
+// A bench that dies without stopping the gateway (killed, or its output cut) closes the
+// channel: the gateway then stops as on SIGTERM rather than linger, listening, with no one to stop it.
+process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 // The IPC channel must not keep the gateway alive once it has been asked to stop.
 process.channel?.unref();

@@ -363,7 +363,6 @@ export async function run(): Promise<void> {
     if (PARTS.has('streams')) await streamRounds(upstream, url, child);
   } finally {
     upstream.override(undefined);
-    if (child.connected) child.disconnect();
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await upstream.close();
