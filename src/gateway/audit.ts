@@ -91,6 +91,10 @@ export class AuditLog {
     if (r.replacements.length === 0 && (r.binary ?? []).length === 0) {
       return this.options.redactedOnly ? [] : [`${JSON.stringify({ ...base, sanitized: r.sanitized, replacements: 0 })}\n`];
     }
+    // The request's fields open every line: serialised once, without the closing brace, and each
+    // line appends its own fields. The same bytes as one JSON.stringify of the whole object per
+    // line (same keys, same order), without copying the request's fields into each line's object.
+    const head = JSON.stringify(base).slice(0, -1);
     // A conversation resends its history on every turn: one line per distinct value, with a count.
     const distinct = new Map<string, { replacement: Replacement; count: number }>();
     for (const rep of r.replacements) {
@@ -99,12 +103,13 @@ export class AuditLog {
       if (seen === undefined) distinct.set(key, { replacement: rep, count: 1 });
       else seen.count++;
     }
-    const lines = [...distinct.values()].map(({ replacement: rep, count }) => {
+    const lines: string[] = [];
+    for (const { replacement: rep, count } of distinct.values()) {
       const hmac = this.hash(rep.original, rep.category !== 'credentials');
-      const clear = this.options.storeOriginals && rep.category !== 'credentials' ? { original: rep.original } : {};
-      return `${JSON.stringify({ ...base, category: rep.category, pattern: rep.pattern, original_hmac: hmac, ...clear, replacement: rep.replacement, count })}\n`;
-    });
-    for (const b of r.binary ?? []) lines.push(`${JSON.stringify({ ...base, binary: b.what, bytes: b.bytes, field: b.path })}\n`);
+      const clear = this.options.storeOriginals && rep.category !== 'credentials' ? `,"original":${JSON.stringify(rep.original)}` : '';
+      lines.push(`${head},"category":${JSON.stringify(rep.category)},"pattern":${JSON.stringify(rep.pattern)},"original_hmac":"${hmac}"${clear},"replacement":${JSON.stringify(rep.replacement)},"count":${count}}\n`);
+    }
+    for (const b of r.binary ?? []) lines.push(`${head},"binary":${JSON.stringify(b.what)},"bytes":${JSON.stringify(b.bytes)},"field":${JSON.stringify(b.path)}}\n`);
     return lines;
   }
 

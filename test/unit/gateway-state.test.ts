@@ -157,6 +157,26 @@ describe('AuditLog', () => {
     expect(lines(path)).toEqual([{ ts: '2026-01-02T03:04:05.000Z', request_id: 'req_1', domain: 'pro', endpoint: 'anthropic.messages', model: 'claude', route: 'local', sanitized: false, replacements: 0 }]);
   });
 
+  it('writes each line as the JSON of its record, key for key in order, whatever characters the values hold', () => {
+    const path = join(dir, 'audit.log');
+    const log = new AuditLog({ path, redactedOnly: true, storeOriginals: true, key: KEY, maxBytes: 1 << 20, keep: 2, now });
+    const odd = 'a "quoted" \\ back\nslash\u2028 é \u0000 \ud83d\ude00';
+    log.record(
+      request({
+        requestId: `req_${odd}`,
+        model: null,
+        replacements: [{ category: 'custom', pattern: `custom.${odd}`, original: `x${odd}`, replacement: `y${odd}` }],
+        binary: [{ what: 'image', bytes: 1234, path: `messages[0].content[${odd}]` }],
+      }),
+    );
+    log.close();
+    const base = { ts: '2026-01-02T03:04:05.000Z', request_id: `req_${odd}`, domain: 'pro', endpoint: 'anthropic.messages', model: null, route: 'cloud' };
+    expect(readFileSync(path, 'utf8')).toBe(
+      `${JSON.stringify({ ...base, category: 'custom', pattern: `custom.${odd}`, original_hmac: hmac(`x${odd}`), original: `x${odd}`, replacement: `y${odd}`, count: 1 })}\n` +
+        `${JSON.stringify({ ...base, binary: 'image', bytes: 1234, field: `messages[0].content[${odd}]` })}\n`,
+    );
+  });
+
   it('rotates by size and keeps `keep` old files', () => {
     const path = join(dir, 'audit.log');
     const log = new AuditLog({ path, redactedOnly: true, storeOriginals: true, key: KEY, maxBytes: 1024, keep: 2, now });

@@ -5,6 +5,7 @@ import { hexDumpLine, tcpdumpAsciiLine, tsharkDataLine } from './capture.js';
 import { commandLineDetector } from './command-line.js';
 import { bearerDetector, jwtDetector, keyValueDetector, privateKeyDetector, scanBase64, vendorKeyDetector } from './credentials.js';
 import { scanCustom, type CustomPattern } from './custom.js';
+import { firstUnits } from './first-units.js';
 import { fqdnDetector } from './fqdn.js';
 import { bridgeDetector, incusCommandDetector, instanceDetector } from './incus.js';
 import { dashedPathDetector, domainContextDetector, infraNameDetector, infraNames, projectPrefixDetector } from './infra.js';
@@ -43,6 +44,82 @@ export type Scanner = (text: string) => Candidate[];
  */
 export function createScanner(options: ScannerOptions): Scanner {
   const { dictionary, enabled } = options;
+  const { detectors, lineLooks } = scannerParts(options);
+
+  // No capturing group per detector: a match array with a slot for each of them, on every
+  // anchor, was a third of the engine's garbage. Whose anchor it is, is found after (`owner`).
+  const combined = new RegExp(detectors.map((d) => `(?:${d.trigger})`).join('|'), 'gm');
+  // Each anchor alone: to tell whose anchor matched, and to give the next detectors their turn where the first one found nothing.
+  const sticky = detectors.map((d) => new RegExp(d.trigger, 'ym'));
+  // The units each anchor can start with (null: any), so that telling whose anchor it is tries only those that can.
+  const firsts = detectors.map((d) => firstUnits(d.trigger));
+  /**
+   * The detector whose anchor the combined regex matched at `at`, ending at
+   * `end`: the first one, in order, whose anchor matches there (as in the
+   * alternation). Skipping those that cannot start with this unit changes
+   * nothing; the end is checked against the combined match all the same, and
+   * on any disagreement every detector is tried. None at all cannot happen,
+   * and fails the scan (nothing leaves) rather than skip the anchor.
+   */
+  const firstMatching = (text: string, at: number, end: number, filtered: boolean): number => {
+    const unit = text.charCodeAt(at);
+    for (let j = 0; j < detectors.length; j++) {
+      if (filtered && firsts[j]?.[unit] === 0) continue;
+      const anchor = sticky[j] as RegExp;
+      anchor.lastIndex = at;
+      if (anchor.test(text)) return anchor.lastIndex === end ? j : -1;
+    }
+    return -1;
+  };
+  const owner = (text: string, at: number, end: number): number => {
+    const j = firstMatching(text, at, end, true);
+    if (j >= 0) return j;
+    const k = firstMatching(text, at, end, false);
+    if (k >= 0) return k;
+    throw new Error(`no detector owns the anchor at ${at}`);
+  };
+  const { allow } = options;
+  const hexOptions = { ...declaredIpv6(dictionary), enabled: enabled.ip, mac: enabled.ip };
+
+  return (text) => {
+    const found: Candidate[] = [];
+    const push: Push = (c) => {
+      if (c.end <= c.start || (allow.size > 0 && allow.has(text.slice(c.start, c.end)))) return;
+      // A pseudonym is found again only as a whole word: a value glued to a letter or digit could not be restored.
+      if (c.kind !== 'secret' && c.kind !== 'generalized' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
+      found.push(c);
+    };
+    const memo = new TextScan(text);
+    const lines = new LineStarts(text, lineLooks, push, memo);
+    lines.lookAt(0);
+    let from = 0;
+    combined.lastIndex = 0;
+    for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
+      const at = m.index;
+      const i = owner(text, at, at + m[0].length);
+      // The lines that start before this anchor come first, as if `\n` were one more anchor.
+      lines.between(from, at);
+      let resume = detectors[i]?.detect(text, at, at + m[0].length, push, memo) ?? null;
+      for (let j = i + 1; resume === null && j < detectors.length; j++) {
+        if (firsts[j]?.[text.charCodeAt(at)] === 0) continue;
+        const anchor = sticky[j] as RegExp;
+        anchor.lastIndex = at;
+        if (anchor.test(text)) resume = detectors[j]?.detect(text, at, anchor.lastIndex, push, memo) ?? null;
+      }
+      combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
+      from = combined.lastIndex;
+    }
+    lines.between(from, text.length);
+    if (enabled.credentials) scanBase64(text, push);
+    scanHexAddresses(text, push, hexOptions);
+    scanCustom(text, options.custom, push);
+    return resolveOverlaps(found);
+  };
+}
+
+/** The triggered detectors of a scanner, in order, and what it looks at on each line. */
+function scannerParts(options: ScannerOptions): { detectors: TriggeredDetector[]; lineLooks: LineLook[] } {
+  const { dictionary, enabled } = options;
   const names = infraNames(dictionary);
   const isOn = (c: Category): boolean => c === 'infra' || c === 'custom' || enabled[c];
   const detectors: TriggeredDetector[] = [];
@@ -75,50 +152,12 @@ export function createScanner(options: ScannerOptions): Scanner {
   add(enabled.incus, instanceDetector(dictionary.domains));
   add(enabled.fqdn, fqdnDetector());
   add(true, ipDetector({ addresses: new Set(dictionary.addresses), subnets: new Set(dictionary.subnets), enabled: enabled.ip }));
+  return { detectors, lineLooks };
+}
 
-  // One capturing group per detector: the group that matched says whose anchor it is.
-  const combined = new RegExp(detectors.map((d) => `(${d.trigger})`).join('|'), 'gm');
-  // Each anchor alone, to give the next detectors their turn where the first one found nothing.
-  const sticky = detectors.map((d) => new RegExp(d.trigger, 'ym'));
-  const { allow } = options;
-  const hexOptions = { ...declaredIpv6(dictionary), enabled: enabled.ip, mac: enabled.ip };
-
-  return (text) => {
-    const found: Candidate[] = [];
-    const push: Push = (c) => {
-      if (c.end <= c.start || (allow.size > 0 && allow.has(text.slice(c.start, c.end)))) return;
-      // A pseudonym is found again only as a whole word: a value glued to a letter or digit could not be restored.
-      if (c.kind !== 'secret' && c.kind !== 'generalized' && (gluedBefore(text, c.start) || gluedAfter(text, c.end))) return;
-      found.push(c);
-    };
-    const memo = new TextScan(text);
-    const lines = new LineStarts(text, lineLooks, push, memo);
-    lines.lookAt(0);
-    let from = 0;
-    combined.lastIndex = 0;
-    for (let m = combined.exec(text); m !== null; m = combined.exec(text)) {
-      let i = 1;
-      while (m[i] === undefined) i++;
-      const at = m.index;
-      // The lines that start before this anchor come first, as if `\n` were one more anchor.
-      lines.between(from, at);
-      let resume = detectors[i - 1]?.detect(text, at, at + m[0].length, push, memo) ?? null;
-      for (let j = i; resume === null && j < detectors.length; j++) {
-        const anchor = sticky[j];
-        if (anchor === undefined) continue;
-        anchor.lastIndex = at;
-        const other = anchor.exec(text);
-        if (other !== null) resume = detectors[j]?.detect(text, at, at + other[0].length, push, memo) ?? null;
-      }
-      combined.lastIndex = resume === null ? at + 1 : Math.max(resume, at + 1);
-      from = combined.lastIndex;
-    }
-    lines.between(from, text.length);
-    if (enabled.credentials) scanBase64(text, push);
-    scanHexAddresses(text, push, hexOptions);
-    scanCustom(text, options.custom, push);
-    return resolveOverlaps(found);
-  };
+/** The anchors of the scanner built from `options`, in order (tests check what is derived from them). */
+export function anchorTriggers(options: ScannerOptions): string[] {
+  return scannerParts(options).detectors.map((d) => d.trigger);
 }
 
 /** The IPv6 entries of the dictionary's addresses and subnets (they may hold both families). */
