@@ -26,7 +26,7 @@ export interface FirewallReconcilerDeps {
   /**
    * Is Incus a cluster, and which members are up (read before each pass: it
    * can become one). On a cluster or a remote Incus the firewall is the
-   * domains' network ACLs (acl-pass.ts). Without it: one host.
+   * domains' network ACLs (acl.ts; docs/cluster.md). Without it: one host.
    */
   readonly cluster?: (signal: AbortSignal) => Promise<ClusterView>;
   /** Delete this infra's ACLs of domains gone from infra.yml (the daemon's --prune). */
