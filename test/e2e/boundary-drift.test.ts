@@ -78,7 +78,11 @@ describe('isolation keys set by hand', () => {
     expect((await bridgeConfig())['bridge.external_interfaces']).toBeUndefined();
     // Set again while it runs: the Incus event alone brings it back.
     await setByHand('projects', A, 'restricted.containers.privilege', 'allow');
-    await waitFor('the restriction to be put back', async () => ((await projectConfig())['restricted.containers.privilege'] === undefined ? true : undefined), { timeoutMs: 30_000 });
+    const running = daemon;
+    await waitFor('the restriction to be put back', async () => ((await projectConfig())['restricted.containers.privilege'] === undefined ? true : undefined), { timeoutMs: 30_000 }).catch((err: unknown) => {
+      // What the daemon did meanwhile is the only way to tell why it did not.
+      throw new Error(`${String(err)}\nanklumed log:\n${running.log()}`);
+    });
     expect(execFileSync('ip', ['-o', 'link', 'show', DUMMY]).toString()).not.toContain(`master net-${A}`);
   });
 });
