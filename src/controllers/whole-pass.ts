@@ -77,7 +77,6 @@ export async function planAgainstIncus(client: IncusClient, model: DesiredInfra,
   return action === null ? plan : withFirewallFirst(plan, action);
 }
 
-
 /**
  * The ACL form of "the firewall first": a domain's bridge is written after its
  * ACL (the bridge names it), and its instances are created or started only

@@ -1,3 +1,4 @@
+import type { LimitFunction } from 'p-limit';
 import type { IncusClient } from '../../incus/client.js';
 import type { Plan } from '../../reconcile/action.js';
 import { executePlan, type Outcome } from '../../reconcile/execute.js';
@@ -6,7 +7,6 @@ import type { DesiredInfra } from '../../schemas/model.js';
 import { AnklumeError } from '../../shared/errors.js';
 import { logOutcome, type Activity } from '../activity.js';
 import { applyAction } from './apply.js';
-import type { LimitFunction } from 'p-limit';
 import type { InterfaceLock } from './interface-lock.js';
 import { detectStoragePool } from './observe.js';
 import type { Observed } from '../observed.js';
