@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { SanitizerEngine } from '../../src/gateway/runtime.js';
 import { json, realEngine, SOURCE, startFakeLlmUpstream, startTestGateway, type FakeLlmUpstream, type TestGateway } from '../helpers/fake-llm-upstream.js';
+import { CLOSED_LOOPBACK_URL } from '../helpers/closed-port.js';
 
 // Transport and failure behaviour of the gateway (issue 7 items 1 and 7):
 // headers, streaming without buffering, client disconnects, upstream errors,
@@ -249,10 +250,7 @@ describe('errors the gateway answers itself, in the API’s own format', () => {
   });
 
   it('an unreachable upstream: 502', async () => {
-    const dead = await startFakeLlmUpstream();
-    const deadUrl = dead.url;
-    await dead.close();
-    const g = await startTestGateway({ upstream, engine, config: { upstreams: { anthropic: deadUrl } } });
+    const g = await startTestGateway({ upstream, engine, config: { upstreams: { anthropic: CLOSED_LOOPBACK_URL } } });
     try {
       const res = await fetch(`${g.url}/v1/messages`, { method: 'POST', headers: { 'x-anklume-test-source': SOURCE.client }, body: JSON.stringify(messages('hi')) });
       expect(res.status).toBe(502);

@@ -10,6 +10,7 @@ import { MetricsRegistry, operatorMetrics } from '../../src/reconcile/metrics.js
 import { createLogger } from '../../src/shared/logger.js';
 import { waitFor } from '../helpers/incus.js';
 import { conditionsOf, domain, instance, statusDoc } from '../helpers/status-doc.js';
+import { CLOSED_LOOPBACK_URL } from '../helpers/closed-port.js';
 
 const logger = createLogger({ name: 'test', level: 'silent', pretty: false });
 
@@ -212,8 +213,7 @@ describe('the status page over HTTP', () => {
     expect(page).toContain('data-counter="requests">1<');
     expect(page).toContain('data-counter="replacements">3<');
 
-    await close(fake);
-    const closed = await servePage({ source: new FedSource(running('Running')), sanitizerUrl: url });
+    const closed = await servePage({ source: new FedSource(running('Running')), sanitizerUrl: `${CLOSED_LOOPBACK_URL}/metrics` });
     const down = await (await fetch(`${closed.base}/`)).text();
     expect(down).toContain('<section id="sanitizer" data-state="unavailable">');
     expect(down).toContain('ECONNREFUSED');
