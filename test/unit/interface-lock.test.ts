@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { InterfaceLock } from '../../src/controllers/domain/interface-lock.js';
+
+const vanished = (): Error => new Error('Failed to delete bridge children interfaces: Failed to run: ip -d -j link show veth0a1b2c3d: exit status 1 (Device "veth0a1b2c3d" does not exist.)');
+
+describe('a bridge create', () => {
+  it('is sent again while Incus trips on a vanished interface, with growing pauses, and gives up after six attempts with that error', async () => {
+    const pauses: number[] = [];
+    let calls = 0;
+    const create = (): Promise<string> => {
+      calls++;
+      return Promise.reject(vanished());
+    };
+    await expect(new InterfaceLock().bridgeCreate(create, (ms) => Promise.resolve(pauses.push(ms)))).rejects.toThrow(/does not exist/);
+    expect(calls).toBe(6);
+    expect(pauses).toHaveLength(5);
+    for (const [i, ms] of pauses.entries()) expect(ms).toBeGreaterThanOrEqual(Math.min(100 * 2 ** i, 1000) / 2);
+  });
+
+  it('returns what the attempt that succeeded returned', async () => {
+    let calls = 0;
+    const create = (): Promise<string> => (++calls < 3 ? Promise.reject(vanished()) : Promise.resolve('created'));
+    expect(await new InterfaceLock().bridgeCreate(create, () => Promise.resolve())).toBe('created');
+    expect(calls).toBe(3);
+  });
+
+  it('is not sent again on any other error', async () => {
+    let calls = 0;
+    const create = (): Promise<never> => {
+      calls++;
+      return Promise.reject(new Error('Network "net-a" already exists'));
+    };
+    await expect(new InterfaceLock().bridgeCreate(create, () => Promise.resolve())).rejects.toThrow(/already exists/);
+    expect(calls).toBe(1);
+  });
+});
