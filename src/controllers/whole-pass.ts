@@ -16,7 +16,7 @@ import { planCron, type CronPayload } from './service/cron-plan.js';
 import { serviceObjectId } from './object-id.js';
 import { FIREWALL_ACTION_ID, desiredFirewall, planFirewall, type FirewallPayload } from './firewall/table.js';
 import { detectStoragePool, observe } from './domain/observe.js';
-import { planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
+import { bridgesFirst, planInfra, runsInstance, withoutInstanceRuns } from './domain/plan.js';
 import { readCluster } from '../incus/cluster.js';
 import { addressClashes, placeOnCluster, refuseAddressClashes } from './domain/cluster-plan.js';
 import { ACL_KIND, applyAcl, desiredAcls, observeAcls, planAclLeftovers, planAcls, usesAcls, type AclDeletePayload, type AclPayload } from './firewall/acl.js';
@@ -137,6 +137,7 @@ export async function reconcileOnce(client: IncusClient, model: DesiredInfra, op
   const outcomes = await executePlan(plan.actions, {
     concurrency: options.concurrency,
     run: (action, signal) => applyAnyAction(client, options.firewall, interfaces, action, signal, options.onNote),
+    rank: bridgesFirst,
     ...(options.onStart === undefined ? {} : { onStart: options.onStart }),
     ...(options.onOutcome === undefined ? {} : { onOutcome: options.onOutcome }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),

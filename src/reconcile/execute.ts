@@ -14,6 +14,8 @@ export interface ExecuteOptions {
   readonly onStart?: (action: Action) => void;
   readonly onOutcome?: (outcome: Outcome) => void;
   readonly signal?: AbortSignal;
+  /** Among actions ready at once, a higher rank starts first (default: all equal, plan order). */
+  readonly rank?: (action: Action) => number;
   /** Monotonic milliseconds (injected for tests). */
   readonly now?: () => number;
 }
@@ -29,7 +31,10 @@ export async function executePlan(actions: readonly Action[], options: ExecuteOp
   const now = options.now ?? (() => performance.now());
   const signal = options.signal ?? new AbortController().signal;
   const outcomes = new Map<string, Outcome>();
-  const pending = new Map(actions.map((a) => [a.id, a]));
+  const rank = options.rank;
+  // Ready actions start in this order while slots are free (sort is stable: plan order within a rank).
+  const byRank = rank === undefined ? actions : [...actions].sort((a, b) => rank(b) - rank(a));
+  const pending = new Map(byRank.map((a) => [a.id, a]));
   const known = new Set(actions.map((a) => a.id));
   const running = new Set<Promise<void>>();
 

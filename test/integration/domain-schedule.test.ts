@@ -47,18 +47,62 @@ const startOf = (name: string): string => `PUT /1.0/instances/${name}/state`;
 
 // The waits below are bounds, not measures: generous, for a loaded machine.
 describe('a pass over several domains', { timeout: 60_000 }, () => {
-  it("creates and starts one domain's instance while another domain's bridge is being created", async () => {
+  it("creates one domain's instance while another domain's bridge is being written, and starts it only once that write is over", async () => {
     const release = incus.hold(/^POST \/1\.0\/networks\/net-beta$/);
     const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
     try {
-      // The graph: alpha's instance needs alpha's bridge, project and profile only; a bridge create takes no turn.
-      await waitFor('alpha-1 started', () => Promise.resolve(incus.instances.get('alpha/alpha-1')?.status === 'Running' ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+      // The graph: alpha's instance needs alpha's bridge, project and profile only.
+      await waitFor('alpha-1 created', () => Promise.resolve(incus.instances.has('alpha/alpha-1') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+      // Its create has finished (the operation waited for); a start sent now would reach Incus during beta's bridge write.
+      await waitFor("alpha-1's create waited for", () => Promise.resolve(incus.fake.requests.some((r) => r.path.endsWith('/wait')) ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(incus.writes()).not.toContain(startOf('alpha-1'));
+      expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Stopped');
       expect(incus.networks.has('net-beta')).toBe(false);
     } finally {
       release();
     }
     const { outcomes } = await pass;
     expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+    const writes = incus.writes();
+    expect(writes.indexOf(startOf('alpha-1'))).toBeGreaterThan(writes.indexOf('POST /1.0/networks'));
+    expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Running');
+    expect(incus.instances.get('beta/beta-1')?.status).toBe('Running');
+  });
+
+  it('writes the bridges of several domains together', async () => {
+    const release = incus.hold(/^POST \/1\.0\/networks\/net-alpha$/);
+    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    try {
+      await waitFor('net-beta written while net-alpha is', () => Promise.resolve(incus.networks.has('net-beta') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+    } finally {
+      release();
+    }
+    const { outcomes } = await pass;
+    expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+  });
+
+  it('writes no bridge while an instance starts: the bridge write waits for the start to end', async () => {
+    // alpha converged, then alpha-1 stopped; beta not there yet: one start and one bridge create, both ready at once.
+    const alphaOnly = model();
+    await reconcileOnce(client, { ...alphaOnly, domains: alphaOnly.domains.filter((d) => d.name === 'alpha') }, { prune: false, force: false, concurrency: 8 });
+    const alpha1 = incus.instances.get('alpha/alpha-1');
+    if (alpha1 === undefined) throw new Error('alpha-1 was not created');
+    alpha1.status = 'Stopped';
+    const release = incus.hold(/^PUT \/1\.0\/instances\/alpha-1\/state$/);
+    const before = incus.fake.requests.length;
+    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    const betaAsked = (): boolean => incus.fake.requests.slice(before).some((r) => r.method === 'POST' && r.path === '/1.0/networks');
+    try {
+      await waitFor("alpha-1's start sent", () => Promise.resolve(incus.writes().includes(startOf('alpha-1')) ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(betaAsked()).toBe(false);
+    } finally {
+      release();
+    }
+    const { outcomes } = await pass;
+    expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+    expect(betaAsked()).toBe(true);
     expect(incus.instances.get('beta/beta-1')?.status).toBe('Running');
   });
 
@@ -84,18 +128,6 @@ describe('a pass over several domains', { timeout: 60_000 }, () => {
       otherClient.close();
       await other.close();
     }
-  });
-
-  it('writes the bridges of several domains together', async () => {
-    const release = incus.hold(/^POST \/1\.0\/networks\/net-alpha$/);
-    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
-    try {
-      await waitFor('net-beta written while net-alpha is', () => Promise.resolve(incus.networks.has('net-beta') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
-    } finally {
-      release();
-    }
-    const { outcomes } = await pass;
-    expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
   });
 
   it('updates no bridge while an instance starts: the bridge update waits for the start to end', async () => {

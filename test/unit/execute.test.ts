@@ -86,6 +86,24 @@ describe('executePlan', () => {
     expect((await done).map((o) => o.status)).toEqual(['failed', 'done', 'done']);
   });
 
+  it('starts the higher-ranked of the actions ready at once first, and reports in plan order', async () => {
+    const c = controlledRun();
+    // a's instances became ready when a's bridge was done; b's bridge was waiting for a slot.
+    const actions = [action('a/bridge'), action('a/vm1', ['a/bridge']), action('a/vm2', ['a/bridge']), action('b/bridge'), action('b/vm', ['b/bridge'])];
+    const rank = (a: Action): number => (a.id.endsWith('bridge') ? 1 : 0);
+    const done = executePlan(actions, { concurrency: 1, run: c.run, rank });
+    await new Promise((r) => setImmediate(r));
+    expect(c.started).toEqual(['a/bridge']);
+    await c.settle('a/bridge');
+    expect(c.started).toEqual(['a/bridge', 'b/bridge']);
+    await c.settle('b/bridge');
+    await c.settle('a/vm1');
+    await c.settle('a/vm2');
+    await c.settle('b/vm');
+    expect(c.started).toEqual(['a/bridge', 'b/bridge', 'a/vm1', 'a/vm2', 'b/vm']);
+    expect((await done).map((o) => o.action.id)).toEqual(actions.map((a) => a.id));
+  });
+
   it('treats dependencies outside the plan as already satisfied', async () => {
     const outcomes = await executePlan([action('a/vm', ['a/project'])], { concurrency: 1, run: () => Promise.resolve() });
     expect(outcomes.map((o) => o.status)).toEqual(['done']);

@@ -33,4 +33,24 @@ describe('a bridge create', () => {
     await expect(new InterfaceLock().bridgeCreate(create, () => Promise.resolve())).rejects.toThrow(/already exists/);
     expect(calls).toBe(1);
   });
+
+  it('holds the bridges\' turn across its attempts: an instance start waits for the last one', async () => {
+    const lock = new InterfaceLock();
+    const events: string[] = [];
+    let attempts = 0;
+    let finish: () => void = () => undefined;
+    const create = lock.bridgeCreate(
+      () => {
+        events.push(`create ${++attempts}`);
+        return attempts === 1 ? Promise.reject(vanished()) : new Promise<void>((resolve) => (finish = resolve));
+      },
+      () => new Promise((resolve) => setTimeout(resolve, 5)),
+    );
+    const start = lock.instanceWrite(() => Promise.resolve(events.push('start')));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(events).toEqual(['create 1', 'create 2']);
+    finish();
+    await Promise.all([create, start]);
+    expect(events).toEqual(['create 1', 'create 2', 'start']);
+  });
 });

@@ -46,13 +46,13 @@ function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonl
  * Carry out one planned action against Incus (the only I/O of the controllers).
  * Updates are read-modify-write with If-Match: the keys anklume manages change,
  * everything else (volatile keys, keys others set) is written back untouched.
- * Writes that change host interfaces go through `interfaces` (interface-lock.ts:
- * bridge creates at once, other bridge writes and instance writes by turns); an
- * instance is created stopped, outside it, then started within it.
+ * Writes that change host interfaces go through `interfaces` (bridges alone,
+ * instances together); an instance is created stopped, outside it, then
+ * started within it, so that its storage work overlaps other domains' bridges.
  */
 export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
   if (action.kind === 'network') {
-    // A cluster's create is not undone whole when one member fails (its members stay Errored until the next pass): it takes the turn.
+    // A cluster's create is not undone whole when one member fails (its members stay Errored until the next pass): it is not sent again.
     const onCluster = ((action.payload as { members?: readonly string[] }).members ?? []).length > 0;
     if (action.verb === 'create' && !onCluster) return interfaces.bridgeCreate(() => applyIncusAction(client, action, signal));
     return interfaces.bridgeWrite(() => applyIncusAction(client, action, signal));

@@ -194,6 +194,17 @@ function planDeletions(leftovers: readonly Leftover[], observed: Observed, infra
   });
 }
 
+/**
+ * Bridges start first among the actions ready at once: each one unblocks a
+ * whole domain, and Incus sets them up one at a time. Without it, with 10
+ * domains of 3 instances at --parallel 8, the last two bridges waited behind
+ * the first domains' projects, profiles and instances and came up at 35 and
+ * 41 s of 48 s.
+ */
+export function bridgesFirst(action: Action): number {
+  return action.kind === 'network' ? 1 : 0;
+}
+
 /** Does this action create or start an instance (what must never happen without the firewall)? */
 export function runsInstance(action: Action): boolean {
   return action.kind === 'instance' && (action.verb === 'create' || action.verb === 'start');

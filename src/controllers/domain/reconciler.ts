@@ -48,7 +48,7 @@ export interface DomainReconcilerDeps {
    * (its failure is the firewall controller's to report and retry).
    */
   readonly firewallFirst: (signal: AbortSignal) => Promise<string | undefined>;
-  /** Bridge updates and deletes exclude instance starts host-wide, across domains; creates are retried instead (see interface-lock.ts). */
+  /** Bridge writes exclude instance starts host-wide, across domains (see interface-lock.ts). */
   readonly interfaceLock: InterfaceLock;
   readonly retries: (key: string) => number;
   /** The cluster as the shared observation last read it (placement, members down); one host when absent. */
