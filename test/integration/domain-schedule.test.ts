@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateInfraText } from '../../src/config/validate.js';
 import { reconcileOnce } from '../../src/controllers/whole-pass.js';
+import type { Outcome } from '../../src/reconcile/execute.js';
 import { IncusClient } from '../../src/incus/index.js';
 import type { DesiredInfra } from '../../src/schemas/model.js';
 import { waitFor } from '../helpers/incus.js';
@@ -44,8 +45,24 @@ afterEach(async () => {
 });
 
 const startOf = (name: string): string => `PUT /1.0/instances/${name}/state`;
-/** Was alpha-1's start sent among the requests after the first `before`? */
-const startSentSince = (before: number): boolean => incus.fake.requests.slice(before).some((r) => `${r.method} ${r.path}` === startOf('alpha-1'));
+/**
+ * A pass with this bridge write held: alpha-1's start is not sent while it is
+ * (checked), then the write goes on and the pass's outcomes are returned.
+ */
+async function passWithBridgeWriteHeld(method: 'POST' | 'PUT', path: string, held: RegExp): Promise<Outcome[]> {
+  const release = incus.hold(held);
+  const before = incus.fake.requests.length;
+  const sent = (line: string): boolean => incus.fake.requests.slice(before).some((r) => `${r.method} ${r.path}` === line);
+  const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+  try {
+    await waitFor(`${method} ${path} sent`, () => Promise.resolve(sent(`${method} ${path}`) ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sent(startOf('alpha-1'))).toBe(false);
+  } finally {
+    release();
+  }
+  return (await pass).outcomes;
+}
 
 // The waits below are bounds, not measures: generous, for a loaded machine.
 describe('a pass over several domains', { timeout: 60_000 }, () => {
@@ -91,17 +108,7 @@ describe('a pass over several domains', { timeout: 60_000 }, () => {
     const alpha1 = incus.instances.get('alpha/alpha-1');
     if (alpha1 === undefined) throw new Error('alpha-1 was not created');
     alpha1.status = 'Stopped';
-    const release = incus.hold(/^POST \/1\.0\/networks\/net-beta$/);
-    const before = incus.fake.requests.length;
-    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
-    try {
-      await waitFor("net-beta's create sent", () => Promise.resolve(incus.fake.requests.some((r) => r.method === 'POST' && r.path === '/1.0/networks') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(startSentSince(before)).toBe(false);
-    } finally {
-      release();
-    }
-    const { outcomes } = await pass;
+    const outcomes = await passWithBridgeWriteHeld('POST', '/1.0/networks', /^POST \/1\.0\/networks\/net-beta$/);
     expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
     expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Running');
     expect(incus.instances.get('beta/beta-1')?.status).toBe('Running');
@@ -139,17 +146,7 @@ describe('a pass over several domains', { timeout: 60_000 }, () => {
     if (alpha1 === undefined || bridge === undefined) throw new Error('the domains were not created');
     alpha1.status = 'Stopped';
     bridge.config = { ...bridge.config, 'ipv4.nat': 'false' };
-    const release = incus.hold(/^PUT \/1\.0\/networks\/net-beta$/);
-    const before = incus.fake.requests.length;
-    const pass = reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
-    try {
-      await waitFor("net-beta's update sent", () => Promise.resolve(incus.fake.requests.slice(before).some((r) => r.method === 'PUT' && r.path === '/1.0/networks/net-beta') ? true : undefined), { timeoutMs: 20_000, intervalMs: 10 });
-      await new Promise((r) => setTimeout(r, 300));
-      expect(startSentSince(before)).toBe(false);
-    } finally {
-      release();
-    }
-    const { outcomes } = await pass;
+    const outcomes = await passWithBridgeWriteHeld('PUT', '/1.0/networks/net-beta', /^PUT \/1\.0\/networks\/net-beta$/);
     expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
     expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Running');
     expect(incus.networks.get('net-beta')?.config['ipv4.nat']).toBe('true');
