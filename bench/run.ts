@@ -1,9 +1,10 @@
 // npm run bench: every benchmark, one after another; each prints its numbers.
 // `npm run bench -- reconcile daemon` runs only those.
-// reconcile and daemon need the real Incus of scripts/incus-setup.sh (run
+// reconcile, concurrency and daemon need the real Incus of scripts/incus-setup.sh (run
 // `npm test` once, or the script) and take the e2e lock while they create
 // instances; firewall needs root and nftables; the sanitizer and the gateway
 // need nothing but Node (the gateway's upstream is a fake on loopback).
+import { run as concurrency } from './concurrency.js';
 import { run as daemon } from './daemon.js';
 import { run as firewall } from './firewall.js';
 import { run as gateway } from './gateway.js';
@@ -13,7 +14,7 @@ import { run as sanitizerRestore } from './sanitizer-restore.js';
 import { run as sanitizer } from './sanitizer.js';
 import { run as validate } from './validate.js';
 
-const benches: Record<string, () => Promise<void>> = { validate, sanitizer, 'sanitizer-adversarial': sanitizerAdversarial, 'sanitizer-restore': sanitizerRestore, gateway, firewall, reconcile, daemon };
+const benches: Record<string, () => Promise<void>> = { validate, sanitizer, 'sanitizer-adversarial': sanitizerAdversarial, 'sanitizer-restore': sanitizerRestore, gateway, firewall, reconcile, concurrency, daemon };
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !(name in benches));
 if (unknown.length > 0) {

@@ -20,16 +20,18 @@ export const INCUS_TIMEOUT_DEFAULTS = {
 
 /**
  * Actions a direct `apply` keeps in flight at once (`--parallel`), chosen from
- * what Incus sustains. Measured on Incus 6.0.4 with a btrfs pool (the pool
- * scripts/incus-setup.sh makes; dir, zfs and lvm were not measured: not set
- * up on this host), 2 cores shared with other work (load average 17 to 43
- * during the runs, so each figure is noisy), `incus launch` of the test image
- * with a NIC on a bridge, at most P in flight:
- * 8 instances: P=1 22.2 s, P=2 13.2 s, P=4 15.3 s, P=8 13.5 s;
- * 16 instances: P=4 39.7 s, P=8 32.1 s, P=16 42.4 s.
- * Throughput stops growing past 2 to 8 here, and 16 in flight is slower than
- * 8: 8 keeps the creates (storage work) and starts of several domains going
- * without queueing more inside Incus than it serves.
+ * what Incus sustains (`npm run bench -- concurrency`): 16 `incus launch` of
+ * the test image with a NIC on a bridge, at most P in flight, each P on a
+ * rested machine. Incus 6.0.4 on these 2 cores:
+ * btrfs: P=1 22.4 s, P=2 21.2 s, P=4 20.8 s, P=8 22.2 s, P=16 17.5 s;
+ * dir (every instance a copy of the image): P=1 70.7 s, P=2 61.8 s, P=4 61.5 s, P=8 63.7 s, P=16 74.0 s.
+ * An earlier run of the same shape on btrfs, at load 17 to 43: 8 instances
+ * P=1 22.2 s, P=2 13.2 s, P=4 15.3 s, P=8 13.5 s; 16 instances P=4 39.7 s,
+ * P=8 32.1 s, P=16 42.4 s. lvm could not be measured (no device-mapper in
+ * this VM's kernel), nor zfs (no module). Throughput is flat from 2 to 8 on
+ * both drivers and 16 is sometimes slower: 8 keeps the creates (storage
+ * work) and starts of several domains going without queueing more inside
+ * Incus than it serves.
  */
 export const DEFAULT_CONCURRENCY = 8;
 
