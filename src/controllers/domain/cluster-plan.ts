@@ -107,7 +107,7 @@ export function placeOnCluster(plan: Plan, model: DesiredInfra, observed: Observ
       notes.push({ group: domain.name, kind: 'instance', name: machine.name, message: `misplaced: runs on member ${actual.location}, placement says ${member}; moving it is a replacement, not done by anklume (delete it to recreate it there)` });
     }
   }
-  notes.push(...addressClashes(model, observed).filter((c) => planned(c.domain)).map((c) => ({ group: c.domain, kind: 'instance', name: c.machine, message: clashMessage(c) })));
+  // An address pinned twice is not a note here: plan, apply and the daemon refuse it (addressRefusal).
   return { actions, notes };
 }
 
