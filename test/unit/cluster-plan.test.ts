@@ -75,11 +75,13 @@ describe('a domain plan on a cluster', () => {
     expect(noGroup?.blocked).toMatch(/no member is in cluster group "tpu"/);
   });
 
-  it('says a misplaced instance, and moves nothing', () => {
+  it('says a misplaced instance, and moves nothing; an address pinned twice is the refusal\'s to say, not a note', () => {
     const m = model();
     const observed = empty();
     const instances = observed.instances as Map<string, Observed['instances'] extends ReadonlyMap<string, infer I> ? I : never>;
     instances.set('web/web-1', { name: 'web-1', project: 'web', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: {}, location: 'm1' });
+    instances.set('other/x', { name: 'x', project: 'other', type: 'container', status: 'Running', description: '', profiles: ['default'], config: {}, devices: { eth0: { type: 'nic', network: 'net-lab', 'ipv4.address': '10.64.2.10' } }, location: 'm3' });
+    expect(addressClashes(m, observed)).toHaveLength(1);
     const plan = planFor(m, observed, cluster());
     expect(plan.notes.map((n) => n.message)).toEqual([expect.stringMatching(/^misplaced: runs on member m1, placement says m2/)]);
     expect(plan.actions.some((a) => a.name === 'web-1' && (a.verb === 'delete' || a.verb === 'replace'))).toBe(false);

@@ -7,12 +7,18 @@ import type { InstancePayload } from './plan-instance.js';
 import { AnklumeError, describeError } from '../../shared/errors.js';
 import { isNotFound } from '../../incus/errors.js';
 import type { InterfaceLock } from './interface-lock.js';
+import type { ClusterNetworkPayload } from './cluster-plan.js';
 
 /** How long a stop may take before it is forced, and a start before it fails, in seconds. */
 const STATE_TIMEOUT_SECONDS = 30;
 
 type DeletePayload = { readonly op: 'delete'; readonly kind: 'profile' | 'project' | 'network'; readonly project: string | null; readonly name: string };
 type Payload = ConfigObjectPayload | InstancePayload | DeletePayload;
+
+/** The members a network is first created on, pending (cluster-plan.ts); none on one Incus. */
+function clusterMembers(payload: unknown): readonly string[] {
+  return (payload as Partial<ClusterNetworkPayload>).members ?? [];
+}
 
 /** The REST collection of a kind: `/1.0/projects`, ... */
 function collection(kind: string): string {
@@ -53,8 +59,7 @@ function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonl
 export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
   if (action.kind === 'network') {
     // A cluster's create is not undone whole when one member fails (its members stay Errored until the next pass): it is not sent again.
-    const onCluster = ((action.payload as { members?: readonly string[] }).members ?? []).length > 0;
-    if (action.verb === 'create' && !onCluster) return interfaces.bridgeCreate(() => applyIncusAction(client, action, signal));
+    if (action.verb === 'create' && clusterMembers(action.payload).length === 0) return interfaces.bridgeCreate(() => applyIncusAction(client, action, signal));
     return interfaces.bridgeWrite(() => applyIncusAction(client, action, signal));
   }
   if (action.kind === 'instance' && action.verb !== 'create') return interfaces.instanceWrite(() => applyIncusAction(client, action, signal));
@@ -93,8 +98,7 @@ async function applyIncusAction(client: IncusClient, action: Action, signal: Abo
         ...(desired.devices === undefined ? {} : { devices: desired.devices }),
       };
       // A network on a cluster: pending on every member first, then the cluster-wide create (cluster-plan.ts).
-      const members = (payload as { members?: readonly string[] }).members ?? [];
-      for (const member of members) await createPendingOnMember(client, body, member, signal);
+      for (const member of clusterMembers(payload)) await createPendingOnMember(client, body, member, signal);
       await client.create(collection(desired.kind), body, { ...project(desired.project), signal });
       return;
     }
