@@ -8,6 +8,8 @@ import { INCUS_SOCKET, TEST_IMAGE, freeSecondOctet, incusExec, removeTestInfra, 
 
 // Cron jobs of infra.yml reconciled into a real OpenClaw (the pinned version, from the
 // host's cache) through its own CLI inside the assistant's instance.
+// Every schedule here falls on 29 February: a job that fires during the test has its
+// updatedAtMs moved by OpenClaw, and "not written" is checked on updatedAtMs.
 const p = shortPrefix();
 const octet = freeSecondOctet();
 const [AI, A] = [`${p}-ai`, `${p}-a`];
@@ -23,7 +25,7 @@ global:
   ai_tools_domain: ${AI}
   openclaw:
     cron:
-      - { name: disk-check, schedule: "*/30 * * * *", prompt: "Run anklume-disk and report.", task_type: triage }
+      - { name: disk-check, schedule: "0 3 29 2 *", prompt: "Run anklume-disk and report.", task_type: triage }
 domains:
   ${AI}:
     subnet_id: 2
@@ -37,7 +39,7 @@ domains:
     openclaw:
       enabled: true
       cron:
-        - { name: weekly-report, schedule: "0 7 * * 1", prompt: "Write the weekly report.", task_type: report, deliver: none }
+        - { name: weekly-report, schedule: "0 7 29 2 *", prompt: "Write the weekly report.", task_type: report, deliver: none }
     machines:
       ${claw}: { ip: ${ip.a}, roles: [openclaw_server] }
 `;
@@ -98,8 +100,8 @@ describe('cron jobs of infra.yml in the domain assistant', () => {
     expect(out).toMatch(new RegExp(`ok +create cron cron jobs of openclaw on ${claw}`));
     const made = await ours();
     expect(made.map((j) => [j.declarationKey, j.schedule.expr, j.payload.message])).toEqual([
-      [`anklume:${A}:disk-check`, '*/30 * * * *', 'Run anklume-disk and report.'],
-      [`anklume:${A}:weekly-report`, '0 7 * * 1', 'Write the weekly report.'],
+      [`anklume:${A}:disk-check`, '0 3 29 2 *', 'Run anklume-disk and report.'],
+      [`anklume:${A}:weekly-report`, '0 7 29 2 *', 'Write the weekly report.'],
     ]);
     // ai_provider local: even a cloud task type (report) stays on Ollama, with no fallback.
     expect(made.map((j) => [j.payload.model, j.payload.fallbacks])).toEqual([
@@ -116,7 +118,7 @@ describe('cron jobs of infra.yml in the domain assistant', () => {
 
   it('an edited job is updated in place: same id, new schedule, and plan names it first', async () => {
     const before = await ours();
-    edit('schedule: "0 7 * * 1"', 'schedule: "30 6 * * 1-5"');
+    edit('schedule: "0 7 29 2 *"', 'schedule: "30 6 29 2 *"');
     const actions = await planActions();
     expect(actions.map((a) => a.id)).toEqual([`cron/${A}/${claw}`]);
     expect(actions[0]?.reason).toBe('0 to add, 1 to update, 0 to remove');
@@ -125,23 +127,23 @@ describe('cron jobs of infra.yml in the domain assistant', () => {
     const after = await ours();
     const report = after.find((j) => j.name === 'weekly-report');
     expect(report?.id).toBe(before.find((j) => j.name === 'weekly-report')?.id);
-    expect(report?.schedule.expr).toBe('30 6 * * 1-5');
+    expect(report?.schedule.expr).toBe('30 6 29 2 *');
     // The other job was not written.
     expect(after.find((j) => j.name === 'disk-check')?.updatedAtMs).toBe(before.find((j) => j.name === 'disk-check')?.updatedAtMs);
   });
 
   it('a job removed from infra.yml is removed from the assistant; a bad schedule is refused and changes nothing', async () => {
-    edit('      - { name: disk-check, schedule: "*/30 * * * *", prompt: "Run anklume-disk and report.", task_type: triage }\n', '');
+    edit('      - { name: disk-check, schedule: "0 3 29 2 *", prompt: "Run anklume-disk and report.", task_type: triage }\n', '');
     edit('  openclaw:\n    cron:\n', '  openclaw:\n    cron: []\n');
     await apply();
     expect((await ours()).map((j) => j.name)).toEqual(['weekly-report']);
     expect((await jobs()).some((j) => j.declarationKey === 'heartbeat:main')).toBe(true);
 
     const kept = await ours();
-    edit('schedule: "30 6 * * 1-5"', 'schedule: "30 25 * * 1-5"');
+    edit('schedule: "30 6 29 2 *"', 'schedule: "30 25 29 2 *"');
     const bad = await runBin('anklumectl', ['apply', '-f', infraFile], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stdout + bad.stderr).toContain('"30 25 * * 1-5" is not a five-field cron expression');
+    expect(bad.stdout + bad.stderr).toContain('"30 25 29 2 *" is not a five-field cron expression');
     expect((await ours()).map((j) => [j.id, j.updatedAtMs, j.schedule.expr])).toEqual(kept.map((j) => [j.id, j.updatedAtMs, j.schedule.expr]));
   });
 });
