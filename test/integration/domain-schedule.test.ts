@@ -138,6 +138,34 @@ describe('a pass over several domains', { timeout: 60_000 }, () => {
     }
   });
 
+  it("creates a bridge without DHCP and DNS, then gives them by an update before anything of its domain is on it", async () => {
+    const { outcomes } = await reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    expect(outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+    const sent = incus.fake.requests.filter((r) => r.method !== 'GET').map((r) => ({ line: `${r.method} ${r.path}`, url: r.url, body: r.body as { name?: string; config?: Record<string, string> } }));
+    const create = sent.findIndex((r) => r.line === 'POST /1.0/networks' && r.body.name === 'net-alpha');
+    const update = sent.findIndex((r) => r.line === 'PUT /1.0/networks/net-alpha');
+    expect(sent[create]?.body.config).toMatchObject({ 'ipv4.dhcp': 'false', 'dns.mode': 'none', 'ipv4.address': '10.151.1.254/24' });
+    expect(update).toBeGreaterThan(create);
+    expect(sent[update]?.body.config).toMatchObject({ 'ipv4.dhcp': 'true', 'dns.mode': 'managed' });
+    // The domain's profile (its eth0 names the bridge) and instance come after the update.
+    expect(sent.findIndex((r) => r.line === 'POST /1.0/instances' && r.body.name === 'alpha-1')).toBeGreaterThan(update);
+    expect(sent.findIndex((r) => r.line === 'PUT /1.0/profiles/default' && r.url.includes('project=alpha'))).toBeGreaterThan(update);
+    expect(incus.networks.get('net-alpha')?.config).toMatchObject({ 'ipv4.dhcp': 'true', 'dns.mode': 'managed' });
+  });
+
+  it('puts DHCP and DNS back on a bridge left without them by a pass stopped between its two writes: the next pass updates it', async () => {
+    incus.fail(/^PUT \/1\.0\/networks\/net-alpha$/, 'the pass stopped here');
+    const first = await reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    expect(first.outcomes.filter((o) => o.status === 'failed').map((o) => o.action.id)).toEqual(['network/net-alpha']);
+    expect(incus.networks.get('net-alpha')?.config).toMatchObject({ 'ipv4.dhcp': 'false', 'dns.mode': 'none' });
+    expect(incus.instances.has('alpha/alpha-1')).toBe(false);
+    const second = await reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });
+    expect(second.outcomes.filter((o) => o.status !== 'done')).toEqual([]);
+    expect(second.outcomes.find((o) => o.action.id === 'network/net-alpha')?.action.verb).toBe('update');
+    expect(incus.networks.get('net-alpha')?.config).toMatchObject({ 'ipv4.dhcp': 'true', 'dns.mode': 'managed' });
+    expect(incus.instances.get('alpha/alpha-1')?.status).toBe('Running');
+  });
+
   it('starts no instance while a bridge is being updated: the start waits for the update to end', async () => {
     // Both domains converged, then alpha-1 stopped and beta's bridge edited by hand: one start and one bridge update, both ready at once.
     await reconcileOnce(client, model(), { prune: false, force: false, concurrency: 8 });

@@ -81,6 +81,9 @@ describe('planInfra', () => {
       expect(needs.every((g) => g === a.group)).toBe(true);
     }
     expect(plan.actions.find((a) => a.id === 'network/net-sandbox')?.after).toEqual([]);
+    // The project needs nothing; its default profile (eth0 names the bridge) needs both.
+    expect(plan.actions.find((a) => a.id === 'project/sandbox')?.after).toEqual([]);
+    expect(plan.actions.find((a) => a.id === 'profile/sandbox/default')?.after).toEqual(['project/sandbox', 'network/net-sandbox']);
   });
 
   it('plans nothing when Incus already matches, whatever volatile keys Incus added', () => {

@@ -1,5 +1,5 @@
 import type { IncusClient } from '../../incus/client.js';
-import type { IncusConfig, IncusDevices, Instance, InstancePut, ProfilePut, ProjectPut } from '../../incus/types.js';
+import type { IncusConfig, IncusDevices, Instance, InstancePut, NetworkPut, ProfilePut, ProjectPut } from '../../incus/types.js';
 import type { Action } from '../../reconcile/action.js';
 import type { ConfigObjectPayload } from './plan-config-object.js';
 import type { ImageSource } from './desired-instance.js';
@@ -59,7 +59,7 @@ function mergedDevices(current: IncusDevices, set: IncusDevices, remove: readonl
 export async function applyAction(client: IncusClient, action: Action, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
   if (action.kind === 'network') {
     // A cluster's create is not undone whole when one member fails (its members stay Errored until the next pass): it is not sent again.
-    if (action.verb === 'create' && clusterMembers(action.payload).length === 0) return interfaces.bridgeCreate(() => applyIncusAction(client, action, signal));
+    if (action.verb === 'create' && clusterMembers(action.payload).length === 0) return createBridge(client, (action.payload as Extract<ConfigObjectPayload, { op: 'create' }>).desired, signal, interfaces);
     return interfaces.bridgeWrite(() => applyIncusAction(client, action, signal));
   }
   if (action.kind === 'instance' && action.verb !== 'create') return interfaces.instanceWrite(() => applyIncusAction(client, action, signal));
@@ -90,13 +90,7 @@ async function applyIncusAction(client: IncusClient, action: Action, signal: Abo
         return;
       }
       const { desired } = payload as Extract<ConfigObjectPayload, { op: 'create' }>;
-      const body = {
-        name: desired.name,
-        description: desired.description,
-        config: { ...desired.createOnly, ...desired.config },
-        ...(desired.type === undefined ? {} : { type: desired.type }),
-        ...(desired.devices === undefined ? {} : { devices: desired.devices }),
-      };
+      const body = createBody(desired);
       // A network on a cluster: pending on every member first, then the cluster-wide create (cluster-plan.ts).
       for (const member of clusterMembers(payload)) await createPendingOnMember(client, body, member, signal);
       await client.create(collection(desired.kind), body, { ...project(desired.project), signal });
@@ -146,6 +140,53 @@ async function applyIncusAction(client: IncusClient, action: Action, signal: Abo
       return;
     }
   }
+}
+
+type DesiredConfigObject = Extract<ConfigObjectPayload, { op: 'create' }>['desired'];
+
+/** The POST body of a project, profile or network. */
+function createBody(desired: DesiredConfigObject): { name: string; description: string; config: IncusConfig; type?: string; devices?: IncusDevices } {
+  return {
+    name: desired.name,
+    description: desired.description,
+    config: { ...desired.createOnly, ...desired.config },
+    ...(desired.type === undefined ? {} : { type: desired.type }),
+    ...(desired.devices === undefined ? {} : { devices: desired.devices }),
+  };
+}
+
+/**
+ * The keys that make Incus run dnsmasq on a bridge, and the values that keep
+ * it off. Incus 6.0 starts a bridge's dnsmasq and then waits 500 ms to see that
+ * it did not exit, inside the create, which holds Incus's lock on network
+ * creates: bridges sent together come up one after another, ~0.7 s each. An
+ * update takes no such lock.
+ */
+const DNSMASQ_OFF: IncusConfig = { 'ipv4.dhcp': 'false', 'dns.mode': 'none' };
+
+/**
+ * Create a bridge on one Incus in two writes, within one turn of the bridges:
+ * without DHCP and DNS (~0.16 s under Incus's create lock), then an update
+ * that gives it the DHCP and DNS it declares, so the dnsmasq waits of bridges
+ * created together overlap. Measured on Incus 6.0.4, 3 bridges: 2.07 s in
+ * one write each, 1.5–1.7 s in two. No instance is on the bridge before both
+ * are done (its NIC names the bridge, and waits for this action), and a pass
+ * that stops between them finds the bridge, ours, with DHCP off: drift that
+ * the next pass updates.
+ */
+async function createBridge(client: IncusClient, desired: DesiredConfigObject, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
+  const body = createBody(desired);
+  const set: Record<string, string> = {};
+  const unset: string[] = [];
+  for (const key of Object.keys(DNSMASQ_OFF)) {
+    const value = body.config[key];
+    if (value === undefined) unset.push(key);
+    else set[key] = value;
+  }
+  await interfaces.bridgeCreate([
+    () => client.create('/1.0/networks', { ...body, config: { ...body.config, ...DNSMASQ_OFF } }, { signal }),
+    () => client.updateWithRetry<NetworkPut, NetworkPut>(path('network', desired.name), (current) => ({ description: body.description, config: merged(current.config, set, unset) }), { signal }),
+  ]);
 }
 
 /**

@@ -31,6 +31,8 @@ export function desiredBridge(domain: DesiredDomain, infra: DesiredInfra, option
         'ipv4.nat': 'true',
         'ipv4.dhcp': 'true',
         'ipv4.dhcp.ranges': `${network.dhcpRange.first}-${network.dhcpRange.last}`,
+        // Incus's default, explicit: the create turns it off for a moment (apply.ts).
+        'dns.mode': 'managed',
         'ipv6.address': 'none',
         // On a cluster or a remote Incus, isolation is the domain's network ACL (docs/cluster.md).
         ...(options.acls === true ? bridgeAclConfig(domain.name) : {}),

@@ -11,9 +11,22 @@ import { backoffDelay, backoffPolicy } from '../../shared/backoff.js';
  */
 const INTERFACE_VANISHED = /Failed to delete bridge children interfaces:[^]*does not exist/;
 
-/** A bridge create tripped by a vanished interface is tried this many times at most. */
+/** A bridge create step tripped by a vanished interface is tried this many times at most. */
 const CREATE_ATTEMPTS = 6;
 const CREATE_RETRY = backoffPolicy(undefined, { baseMs: 100, capMs: 1000, jitter: 'equal' });
+
+/** Send a bridge write, again while Incus trips on a vanished interface, CREATE_ATTEMPTS times at most. */
+async function sendWhileVanished(write: () => Promise<unknown>, pause: (ms: number) => Promise<unknown>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (err) {
+      if (attempt + 1 >= CREATE_ATTEMPTS || !INTERFACE_VANISHED.test(describeError(err))) throw err;
+      await pause(backoffDelay(attempt, CREATE_RETRY));
+    }
+  }
+}
 
 /**
  * The host's network interfaces, as Incus writes may change them: bridge
@@ -51,21 +64,17 @@ export class InterfaceLock {
   private readonly turns = new TurnLock<'bridges' | 'instances'>();
 
   /**
-   * Create a bridge: together with other bridge writes, never while one of
-   * our instances starts or stops; sent again while Incus trips on an
-   * interface that vanished meanwhile (a start that is not ours). Only for a
-   * create on one Incus: a cluster's is not undone whole (apply.ts).
+   * Create a bridge, in steps (a create, then the update that gives it DHCP:
+   * apply.ts): together with other bridge writes, never while one of our
+   * instances starts or stops. Each step is sent again while Incus trips on
+   * an interface that vanished meanwhile (a start that is not ours): Incus
+   * undoes a failed create whole, and a failed update back to the config
+   * before it. Only for a create on one Incus: a cluster's is not undone
+   * whole (apply.ts).
    */
-  bridgeCreate<T>(fn: () => Promise<T>, pause: (ms: number) => Promise<unknown> = sleep): Promise<T> {
+  bridgeCreate(steps: readonly (() => Promise<unknown>)[], pause: (ms: number) => Promise<unknown> = sleep): Promise<void> {
     return this.turns.with('bridges', async () => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          return await fn();
-        } catch (err) {
-          if (attempt + 1 >= CREATE_ATTEMPTS || !INTERFACE_VANISHED.test(describeError(err))) throw err;
-          await pause(backoffDelay(attempt, CREATE_RETRY));
-        }
-      }
+      for (const step of steps) await sendWhileVanished(step, pause);
     });
   }
 
