@@ -41,11 +41,13 @@ async function sendWhileVanished(write: () => Promise<unknown>, pause: (ms: numb
  * a NIC on another bridge started: 2 rounds of 5 failed so. Measured the same
  * way, with no error: 10 bridges created at once (3 rounds: bridges together
  * are safe) and 4 bridges created while 3 containers were created stopped
- * (5 rounds: a create may overlap a bridge). Sent together, bridges still come
- * up one after another inside Incus, ~0.75 s each with an address (0.19 s
- * without): three sent at once were done at 0.93, 1.68 and 2.48 s
- * (bench/reconcile.ts). So the bridges of all domains go together, and what
- * overlaps them is everything else: projects, profiles, and the creates of
+ * (5 rounds: a create may overlap a bridge). Sent together, bridge creates
+ * still run one after another inside Incus, ~0.75 s each with DHCP, 500 ms of
+ * it waiting on dnsmasq (three sent at once were done at 0.93, 1.68 and
+ * 2.48 s), ~0.16 s each without: hence a create without DHCP, then an update
+ * that adds it, which Incus runs side by side (apply.ts). So the bridges of
+ * all domains go together, and what overlaps them is everything else:
+ * projects, profiles, and the creates of
  * instances whose own bridge exists. A waiting turn goes before later
  * arrivals of the group holding the lock: the bridges, which unblock whole
  * domains, are not starved by a stream of starts.
