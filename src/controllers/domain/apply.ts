@@ -169,10 +169,11 @@ const DNSMASQ_OFF: IncusConfig = { 'ipv4.dhcp': 'false', 'dns.mode': 'none' };
  * without DHCP and DNS (~0.16 s under Incus's create lock), then an update
  * that gives it the DHCP and DNS it declares, so the dnsmasq waits of bridges
  * created together overlap. Measured on Incus 6.0.4, 3 bridges: 2.07 s in
- * one write each, 1.5–1.7 s in two. No instance is on the bridge before both
- * are done (its NIC names the bridge, and waits for this action), and a pass
- * that stops between them finds the bridge, ours, with DHCP off: drift that
- * the next pass updates.
+ * one write each, 1.5–1.7 s in two. The domain's profiles and instances
+ * wait for both writes: Incus refuses a NIC on a bridge whose dnsmasq was
+ * never set up ("Failed to add device eth0: open .../dnsmasq.hosts/...: no
+ * such file or directory", measured). A pass that stops between the writes
+ * leaves the bridge, ours, with DHCP off: drift that the next pass updates.
  */
 async function createBridge(client: IncusClient, desired: DesiredConfigObject, signal: AbortSignal, interfaces: InterfaceLock): Promise<void> {
   const body = createBody(desired);

@@ -66,7 +66,7 @@ export function planInfra(model: DesiredInfra, observed: Observed, options: Plan
     const projectId = objectId('project', null, project.name);
     wanted.add(projectId);
     const actualProject = observed.projects.get(project.name);
-    // A project names its bridge (restricted.networks.access) but Incus does not look it up: it goes alongside the bridge.
+    // A project names its bridge (restricted.networks.access), but Incus does not look the name up (measured): it goes alongside the bridge.
     push(actions, planConfigObject(project, actualProject, { infra, after: [] }));
     const projectOwner = actualProject === undefined ? 'ours' : ownership(actualProject.config, infra);
 
