@@ -30,6 +30,9 @@ const POSITIVES: readonly (readonly [string, string, readonly string[]])[] = [
   ['ip', 'link/ether 10:66:6a:70:0d:e4 brd ff:ff:ff:ff:ff:ff', ['ip.mac 10:66:6a:70:0d:e4']],
   ['ip', 'MAC Address: 10:66:6A:67:8A:8F (Unknown), 00-16-3E-12-34-56, 0016.3e12.3456', ['ip.mac 10:66:6A:67:8A:8F', 'ip.mac 00-16-3E-12-34-56', 'ip.mac 0016.3e12.3456']],
   ['ip', 'tcpdump: 10.1.2.3.56224 > 10.1.2.4.80: Flags [S]', ['ip.rfc1918-a 10.1.2.3', 'ip.rfc1918-a 10.1.2.4']],
+  // `/10:66:…` after an address begins a MAC, not a prefix length that would hide the rest of it.
+  ['ip', 'fe80::1:fe12:1/10:66:6a:00:00:00 and 10.1.2.3/10:66:6a:01:02:03', ['ip.ipv6-link-local fe80::1:fe12:1', 'ip.mac 10:66:6a:00:00:00', 'ip.rfc1918-a 10.1.2.3', 'ip.mac 10:66:6a:01:02:03']],
+  ['ip', 'subnets fd42:1::/64: and 10.1.2.0/24: here', ['ip.ipv6-ula fd42:1::/64', 'ip.cidr 10.1.2.0/24']],
   // ordinary-word domains where the structure names them
   ['infra', '[pro]\nweb1\n[perso:vars]\nx=1\n[client:children]', ['infra.domain pro', 'infra.domain perso', 'infra.domain client']],
   ['infra', '- hosts: pro\n  tasks: []\nPLAY [perso] ****', ['infra.domain pro', 'infra.domain perso']],

@@ -66,7 +66,7 @@ export function readIpv4At(text: string, at: number): IpAt | null {
   const bits = text.charCodeAt(addressEnd) === 47 ? digitRun(text, addressEnd + 1, 2) : 0;
   if (bits > 0) {
     const n = decimal(text, addressEnd + 1, bits);
-    if (n <= 32 && !(bits > 1 && text.charCodeAt(addressEnd + 1) === 48)) {
+    if (n <= 32 && !(bits > 1 && text.charCodeAt(addressEnd + 1) === 48) && !startsHexGroup(text, addressEnd + 1 + bits)) {
       prefix = n;
       end = addressEnd + 1 + bits;
     }
@@ -84,6 +84,17 @@ export function readIpv4At(text: string, at: number): IpAt | null {
   // Without leading zeros, the address as written is the canonical one.
   const address = text.slice(at, addressEnd);
   return { start: at, end, address, octets, prefix, class: classifyIp(octets) };
+}
+
+/**
+ * Whether `:` and a hex digit start at `pos`: after `addr/10`, the digits
+ * begin a MAC or an IPv6 address (`10.1.2.3/10:66:6a:00:00:00`), not a prefix
+ * length, which would hide the rest of that value from every detector.
+ */
+export function startsHexGroup(text: string, pos: number): boolean {
+  if (text.charCodeAt(pos) !== 58) return false;
+  const c = text.charCodeAt(pos + 1);
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
 }
 
 /** How many ASCII digits start at `pos`, up to `max`. */

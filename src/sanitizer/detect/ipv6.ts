@@ -1,5 +1,5 @@
 import { isWordChar, type Candidate } from './candidate.js';
-import { readIpv4At } from './ip.js';
+import { readIpv4At, startsHexGroup } from './ip.js';
 import type { CharClass } from './text-scan.js';
 
 /** An IPv6 address as eight 16-bit groups. */
@@ -103,7 +103,7 @@ export function readIpv6At(text: string, at: number, runEnd: number): Ipv6At | n
   let valueEnd = end;
   PREFIX.lastIndex = end;
   const p = PREFIX.exec(text);
-  if (p?.[1] !== undefined && Number(p[1]) <= 128) {
+  if (p?.[1] !== undefined && Number(p[1]) <= 128 && !startsHexGroup(text, end + p[0].length)) {
     prefix = Number(p[1]);
     valueEnd = end + p[0].length;
   }
