@@ -21,7 +21,7 @@ import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
 import { readCluster, SINGLE_SERVER, type ClusterView } from '../incus/cluster.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
-import { IncusEventStream, eventKeys } from '../incus/events.js';
+import { IncusEventStream, eventKeys, sentBeforeCommit, type WorkKey } from '../incus/events.js';
 import { Manager } from '../reconcile/manager.js';
 import { MetricsRegistry, operatorMetrics, type OperatorMetrics } from '../reconcile/metrics.js';
 import { ObservationCache } from '../reconcile/observation-cache.js';
@@ -37,6 +37,7 @@ import { ConfigSource, type ConfigState } from './config-source.js';
 import { RequestError, startControlServer } from './control-server.js';
 import { formatListenAddress, isLoopbackHost, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startMetricsServer } from './metrics-server.js';
+import { LookAgain } from './look-again.js';
 import { DomainView } from './domain-view/view.js';
 import { statusDocument, type StatusParts } from './status-document.js';
 import type { VerifyLimits } from '../verify/limits.js';
@@ -133,6 +134,11 @@ export class Daemon {
   /** Told whenever the status may have changed (the status page's live updates). */
   private readonly statusListeners = new Set<() => void>();
   private firewallTimer: NodeJS.Timeout | undefined;
+  private readonly lookAgain = new LookAgain((keys) => {
+    if (this.stopping) return;
+    this.log.debug({ objects: keys.map((k) => `${k.kind} ${k.name}`) }, 'looking again: Incus sent the event before writing the change');
+    this.objectsChanged(keys);
+  });
   /** Each domain's read-only view of itself, on its gateway (docs/monitoring.md). */
   private view: DomainView | undefined;
   private writerLock: WriterLock | undefined;
@@ -351,6 +357,7 @@ export class Daemon {
     this.log.info('shutting down: no new work; finishing what is in flight');
     await this.cron?.stop();
     clearInterval(this.firewallTimer);
+    this.lookAgain.close();
     await this.events?.close();
     await this.config?.close();
     await this.view?.close();
@@ -393,10 +400,16 @@ export class Daemon {
       const keys = eventKeys(event);
       if (keys.length === 0) return; // read noise, or kinds anklume does not manage
       this.eventsState.lastEventAt = new Date().toISOString();
-      this.cache.invalidate();
-      for (const k of keys) this.route(k.kind, k.name, k.project);
+      this.objectsChanged(keys);
+      // Incus sent this one before writing its change: what the relist reads now may be the old object.
+      if (sentBeforeCommit(event)) this.lookAgain.after(keys);
     });
     events.start();
+  }
+
+  private objectsChanged(keys: readonly WorkKey[]): void {
+    this.cache.invalidate();
+    for (const k of keys) this.route(k.kind, k.name, k.project);
   }
 
   /** Which controllers an Incus object's change concerns. */

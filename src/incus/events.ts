@@ -77,6 +77,22 @@ export function eventKey(event: IncusEvent): WorkKey | null {
 }
 
 /**
+ * Lifecycle actions Incus 6.0 sends before the change they announce is
+ * written: `projectPut`, `projectPatch` and `profilePatch` send the event, then
+ * commit (cmd/incusd/api_project.go, profiles.go). A read on the event alone
+ * may see the old object, and no later event comes to correct it: on an idle
+ * Incus 6.0.4, 7 of 50 project updates were still unreadable 7 to 15 ms after
+ * their event had arrived.
+ */
+const SENT_BEFORE_COMMIT: ReadonlySet<string> = new Set(['project-updated', 'profile-updated']);
+
+/** Whether `event` may arrive before its change can be read (see {@link SENT_BEFORE_COMMIT}). */
+export function sentBeforeCommit(event: IncusEvent): boolean {
+  const meta = event.metadata as Partial<LifecycleMetadata> | null | undefined;
+  return event.type === 'lifecycle' && typeof meta?.action === 'string' && SENT_BEFORE_COMMIT.has(meta.action);
+}
+
+/**
  * Like {@link eventKey}, plus the old name of a renamed object
  * (`context.old_name`), which has to be reconciled too (it disappeared).
  */

@@ -1,4 +1,5 @@
 import { isWordChar } from './detect/candidate.js';
+import { isHexOrColon } from './detect/ipv6.js';
 
 const IP_SHAPED = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?:\/\d{1,2})?$/;
 /** IPv6 and MAC pseudonyms: a colon or a hex digit next to one means it goes on (`2001:db8::1:5`). */
@@ -194,10 +195,6 @@ function leftBoundary(text: string, start: number, shape: PseudonymShape, starts
   // `2001:db8::1` inside `fd00:2001:db8::1`, `198.18.3.1` inside `10.198.18.3.1`: part of something longer.
   if (before === DOT) return false;
   return shape === 'address' || before !== COLON;
-}
-
-function isHexOrColon(code: number): boolean {
-  return (code >= 48 && code <= 58) || (code >= 65 && code <= 70) || (code >= 97 && code <= 102);
 }
 
 function isDigit(code: number): boolean {

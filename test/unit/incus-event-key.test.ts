@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventKey, eventKeys, RELEVANT_LIFECYCLE_ACTIONS, type IncusEvent, type WorkKey } from '../../src/incus/index.js';
+import { eventKey, eventKeys, RELEVANT_LIFECYCLE_ACTIONS, sentBeforeCommit, type IncusEvent, type WorkKey } from '../../src/incus/index.js';
 
 function lifecycle(action: string, source: string, extra: { project?: string; name?: string; metaProject?: string; context?: Record<string, unknown> } = {}): IncusEvent {
   const metadata: Record<string, unknown> = { action, source, requestor: { username: 'root', protocol: 'unix', address: '@' } };
@@ -88,5 +88,20 @@ describe('eventKeys', () => {
   it('returns one key for other actions and none for noise', () => {
     expect(eventKeys(lifecycle('network-updated', '/1.0/networks/n1', { context: { old_name: 'x' } }))).toHaveLength(1);
     expect(eventKeys(lifecycle('instance-exec', '/1.0/instances/c1'))).toEqual([]);
+  });
+});
+
+describe('sentBeforeCommit', () => {
+  // Incus 6.0's projectPut, projectPatch and profilePatch send their event, then write.
+  it('names the project and profile updates', () => {
+    expect(sentBeforeCommit(lifecycle('project-updated', '/1.0/projects/pro'))).toBe(true);
+    expect(sentBeforeCommit(lifecycle('profile-updated', '/1.0/profiles/default?project=pro'))).toBe(true);
+  });
+
+  it('not the events Incus sends once the change is written, nor other event types', () => {
+    for (const action of ['instance-updated', 'network-updated', 'project-created', 'project-deleted', 'profile-created'])
+      expect(sentBeforeCommit(lifecycle(action, '/1.0/projects/pro')), action).toBe(false);
+    expect(sentBeforeCommit({ type: 'logging', timestamp: '', metadata: { action: 'project-updated' } })).toBe(false);
+    expect(sentBeforeCommit({ type: 'lifecycle', timestamp: '', metadata: null })).toBe(false);
   });
 });

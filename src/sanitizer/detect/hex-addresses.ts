@@ -1,13 +1,9 @@
-import { isWordChar, type Push } from './candidate.js';
+import { isHexDigit, isWordChar, type Push } from './candidate.js';
 import { ipv6Candidate, isHexOrColon, readIpv6At, type Ipv6DetectorOptions } from './ipv6.js';
 import { readMacAt } from './mac.js';
 
 /** Longer than any IPv6 text (45) or MAC (17): a run this long before a colon is no address's start. */
 const MAX_BACK = 46;
-
-function isHex(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
 
 export interface HexAddressOptions extends Ipv6DetectorOptions {
   /** Whether MAC addresses are replaced (category ip). */
@@ -52,7 +48,7 @@ export function scanHexAddresses(text: string, push: Push, options: HexAddressOp
   if (!options.mac) return;
   // Dashes: `00-16-3e-12-34-56`.
   for (let i = text.indexOf('-'); i >= 0; i = text.indexOf('-', i + 1)) {
-    if (i < 2 || text.charCodeAt(i + 3) !== 45 || !isHex(text.charCodeAt(i - 1)) || !isHex(text.charCodeAt(i - 2)) || !isHex(text.charCodeAt(i + 1)) || !isHex(text.charCodeAt(i + 2))) continue;
+    if (i < 2 || text.charCodeAt(i + 3) !== 45 || !isHexDigit(text.charCodeAt(i - 1)) || !isHexDigit(text.charCodeAt(i - 2)) || !isHexDigit(text.charCodeAt(i + 1)) || !isHexDigit(text.charCodeAt(i + 2))) continue;
     const before = i > 2 ? text.charCodeAt(i - 3) : 32;
     if (isWordChar(before) || before === 45 || before === 58 || before === 46) continue;
     const end = pushMac(text, i - 2, push);
@@ -62,7 +58,7 @@ export function scanHexAddresses(text: string, push: Push, options: HexAddressOp
   for (let i = text.indexOf('.'); i >= 0; i = text.indexOf('.', i + 1)) {
     if (i < 4 || text.charCodeAt(i + 5) !== 46) continue;
     let hex = true;
-    for (let k = 1; k <= 4 && hex; k++) hex = isHex(text.charCodeAt(i - k)) && isHex(text.charCodeAt(i + k));
+    for (let k = 1; k <= 4 && hex; k++) hex = isHexDigit(text.charCodeAt(i - k)) && isHexDigit(text.charCodeAt(i + k));
     if (!hex) continue;
     const before = i > 4 ? text.charCodeAt(i - 5) : 32;
     if (isWordChar(before) || before === 46 || before === 58 || before === 45) continue;

@@ -1,5 +1,5 @@
 import type { Candidate, TriggeredDetector } from './candidate.js';
-import { isWordChar } from './candidate.js';
+import { isHexDigit, isWordChar } from './candidate.js';
 
 export type IpClass = 'anklume-zone' | 'rfc1918-a' | 'rfc1918-b' | 'rfc1918-c' | 'public';
 
@@ -92,9 +92,7 @@ export function readIpv4At(text: string, at: number): IpAt | null {
  * length, which would hide the rest of that value from every detector.
  */
 export function startsHexGroup(text: string, pos: number): boolean {
-  if (text.charCodeAt(pos) !== 58) return false;
-  const c = text.charCodeAt(pos + 1);
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+  return text.charCodeAt(pos) === 58 && isHexDigit(text.charCodeAt(pos + 1));
 }
 
 /** How many ASCII digits start at `pos`, up to `max`. */

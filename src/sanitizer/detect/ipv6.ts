@@ -1,4 +1,4 @@
-import { isWordChar, type Candidate } from './candidate.js';
+import { isHexDigit, isWordChar, type Candidate } from './candidate.js';
 import { readIpv4At, startsHexGroup } from './ip.js';
 import type { CharClass } from './text-scan.js';
 
@@ -16,8 +16,7 @@ export interface Ipv6At {
 
 /** The longest IPv6 text: eight groups of four, seven colons, or an IPv4 tail. */
 const MAX_ADDRESS = 45;
-const isHex: CharClass = (c) => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-export const isHexOrColon: CharClass = (c) => isHex(c) || c === 58;
+export const isHexOrColon: CharClass = (c) => isHexDigit(c) || c === 58;
 const PREFIX = /\/(\d{1,3})(?!\d)/y;
 
 /**

@@ -1,11 +1,7 @@
-import { isWordChar } from './candidate.js';
+import { isHexDigit, isWordChar } from './candidate.js';
 
 const COLON_OR_DASH = /([0-9A-Fa-f]{2})([:-])([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})\2([0-9A-Fa-f]{2})/y;
 const CISCO = /([0-9A-Fa-f]{4})\.([0-9A-Fa-f]{4})\.([0-9A-Fa-f]{4})/y;
-
-function isHexChar(c: number): boolean {
-  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
-}
 
 /** The six bytes of the MAC address written at `at` (`10:66:6a:70:0d:e4`, `10-66-6A-…`, `1066.6a70.0de4`), or null. */
 export function readMacAt(text: string, at: number): { end: number; bytes: number[] } | null {
@@ -28,7 +24,7 @@ export function readMacAt(text: string, at: number): { end: number; bytes: numbe
   const end = at + m[0].length;
   const next = text.charCodeAt(end);
   // Not a longer run: another group, a word character (`…:e4x`).
-  if (end < text.length && (isWordChar(next) || (next === sep && isHexChar(text.charCodeAt(end + 1))))) return null;
+  if (end < text.length && (isWordChar(next) || (next === sep && isHexDigit(text.charCodeAt(end + 1))))) return null;
   const bytes: number[] = [];
   for (let i = 0; i < 12; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
   return { end, bytes };
