@@ -21,7 +21,7 @@ import { specHash, type StatusDocument } from '../controllers/status.js';
 import { IncusClient } from '../incus/client.js';
 import { readCluster, SINGLE_SERVER, type ClusterView } from '../incus/cluster.js';
 import type { IncusEndpoint } from '../incus/endpoint.js';
-import { IncusEventStream, eventKeys, sentBeforeCommit, type WorkKey } from '../incus/events.js';
+import { IncusEventStream, eventKeys, sentBeforeCommit, type WorkKey, type WorkKind } from '../incus/events.js';
 import { Manager } from '../reconcile/manager.js';
 import { MetricsRegistry, operatorMetrics, type OperatorMetrics } from '../reconcile/metrics.js';
 import { ObservationCache } from '../reconcile/observation-cache.js';
@@ -413,7 +413,12 @@ export class Daemon {
   }
 
   /** Which controllers an Incus object's change concerns. */
-  private route(kind: string, name: string, project: string): void {
+  private route(kind: WorkKind, name: string, project: string): void {
+    // An ACL is the firewall's (on a cluster, the isolation itself): its pass reads them all back and rewrites drift.
+    if (kind === 'network-acl') {
+      this.manager.enqueue('firewall', FIREWALL_KEY);
+      return;
+    }
     const domain = this.domainOf(kind, name, project);
     if (domain !== null) this.manager.enqueue('domain', domainKey(domain));
     // A bridge came, went or changed: read the rules back (they name bridges), and the views follow the bridges.

@@ -11,7 +11,7 @@ import type { IncusEvent, LifecycleMetadata } from './types.js';
 // Work keys: which object an event is about.
 
 /** The kinds of objects anklume reconciles. */
-export type WorkKind = 'instance' | 'network' | 'project' | 'profile';
+export type WorkKind = 'instance' | 'network' | 'project' | 'profile' | 'network-acl';
 
 /**
  * One unit of reconcile work. For `project` items, `project` is the project's
@@ -29,6 +29,7 @@ const COLLECTION: Record<WorkKind, string> = {
   network: 'networks',
   project: 'projects',
   profile: 'profiles',
+  'network-acl': 'network-acls',
 };
 
 /**
@@ -36,8 +37,10 @@ const COLLECTION: Record<WorkKind, string> = {
  * (https://linuxcontainers.org/incus/docs/main/events/). An allow-list, not a
  * deny-list: reads emit events too (`instance-metadata-retrieved`,
  * `instance-log-retrieved`, ...), and reacting to those would turn the
- * operator's own GETs into a reconcile storm. Network ACL, image, snapshot
- * and server events are not listed because no anklume work key covers them.
+ * operator's own GETs into a reconcile storm. Network ACLs are listed: on a
+ * cluster they are the isolation, so one edited by hand is rewritten at once,
+ * not at the next firewall check. Image, snapshot and server events are not
+ * listed because no anklume work key covers them.
  */
 const RELEVANT_ACTIONS: ReadonlyMap<string, WorkKind> = new Map<string, WorkKind>([
   ...['created', 'updated', 'renamed', 'deleted', 'started', 'stopped', 'shutdown', 'restarted', 'paused', 'resumed', 'ready', 'restored'].map(
@@ -47,6 +50,7 @@ const RELEVANT_ACTIONS: ReadonlyMap<string, WorkKind> = new Map<string, WorkKind
     [`network-${a}`, 'network'] as [string, WorkKind],
     [`profile-${a}`, 'profile'] as [string, WorkKind],
     [`project-${a}`, 'project'] as [string, WorkKind],
+    [`network-acl-${a}`, 'network-acl'] as [string, WorkKind],
   ]),
 ]);
 

@@ -28,6 +28,8 @@ describe('eventKey', () => {
     ['a network created in a project', lifecycle('network-created', '/1.0/networks/ovn1?project=lab', { project: 'lab' }), { kind: 'network', name: 'ovn1', project: 'lab' }],
     ['a network deletion', lifecycle('network-deleted', '/1.0/networks/net-x', { project: 'default' }), { kind: 'network', name: 'net-x', project: 'default' }],
     ['a profile in a project', lifecycle('profile-updated', '/1.0/profiles/default?project=pro', { project: 'pro' }), { kind: 'profile', name: 'default', project: 'pro' }],
+    ['a network ACL edited (the isolation on a cluster)', lifecycle('network-acl-updated', '/1.0/network-acls/anklume-pro', { project: 'default' }), { kind: 'network-acl', name: 'anklume-pro', project: 'default' }],
+    ['a network ACL deleted', lifecycle('network-acl-deleted', '/1.0/network-acls/anklume-pro?project=default', { project: 'default' }), { kind: 'network-acl', name: 'anklume-pro', project: 'default' }],
     ['a project: its own name as project', lifecycle('project-created', '/1.0/projects/pro', { project: 'default' }), { kind: 'project', name: 'pro', project: 'pro' }],
     ['a project deletion', lifecycle('project-deleted', '/1.0/projects/sandbox', { project: 'default' }), { kind: 'project', name: 'sandbox', project: 'sandbox' }],
     // Read noise: emitted by GETs, including the operator's own.
@@ -42,7 +44,6 @@ describe('eventKey', () => {
     ['instance-metadata-updated', lifecycle('instance-metadata-updated', '/1.0/instances/c1/metadata', { project: 'default' }), null],
     ['instance-metadata-template-retrieved', lifecycle('instance-metadata-template-retrieved', '/1.0/instances/c1/metadata/templates', { project: 'default' }), null],
     ['an image event (no work kind)', lifecycle('image-created', '/1.0/images/abc', { project: 'default' }), null],
-    ['a network ACL event (no work kind)', lifecycle('network-acl-updated', '/1.0/network-acls/a1', { project: 'default' }), null],
     ['a snapshot event', lifecycle('instance-snapshot-created', '/1.0/instances/c1/snapshots/s1', { project: 'default' }), null],
     ['server config-updated', lifecycle('config-updated', '/1.0', { project: 'default' }), null],
     ['an unknown action', lifecycle('instance-teleported', '/1.0/instances/c1', { project: 'default' }), null],
