@@ -8,7 +8,7 @@ import { AI_ACCESS_KEY, AiAccessReconciler } from '../controllers/ai-access/reco
 import { SwitchRefusedError, performSwitch, type SwitchAnswer, type SwitchRequest } from '../controllers/ai-access/switch.js';
 import { DomainReconciler, LEFTOVERS, domainKey } from '../controllers/domain/reconciler.js';
 import { outcomeEvent, startEvent, type ApplyEvent, type ApplyRequest, type ApplySummary } from '../controllers/apply-protocol.js';
-import type { FirewallTarget } from '../controllers/firewall/check.js';
+import { nftOf, type FirewallTarget } from '../controllers/firewall/check.js';
 import { FIREWALL_KEY, FirewallReconciler } from '../controllers/firewall/reconciler.js';
 import { ACL_KIND, usesAcls } from '../controllers/firewall/acl.js';
 import { observe } from '../controllers/domain/observe.js';
@@ -38,6 +38,7 @@ import { RequestError, startControlServer } from './control-server.js';
 import { formatListenAddress, isLoopbackHost, parseListenAddress, type ListenAddress } from './listen-address.js';
 import { startMetricsServer } from './metrics-server.js';
 import { LookAgain } from './look-again.js';
+import { NftMonitor } from '../firewall/monitor.js';
 import { DomainView } from './domain-view/view.js';
 import { statusDocument, type StatusParts } from './status-document.js';
 import type { VerifyLimits } from '../verify/limits.js';
@@ -134,6 +135,8 @@ export class Daemon {
   /** Told whenever the status may have changed (the status page's live updates). */
   private readonly statusListeners = new Set<() => void>();
   private firewallTimer: NodeJS.Timeout | undefined;
+  /** The kernel's notices of changes of the host table: a hand-made change is repaired at once. */
+  private readonly nftMonitor: NftMonitor | undefined;
   private readonly lookAgain = new LookAgain((keys) => {
     if (this.stopping) return;
     this.log.debug({ objects: keys.map((k) => `${k.kind} ${k.name}`) }, 'looking again: Incus sent the event before writing the change');
@@ -193,12 +196,15 @@ export class Daemon {
       cluster: async (signal) => {
         const view = await readCluster(client, { signal });
         this.cluster = view;
+        this.followFirewallForm(view);
         return view;
       },
       prune: options.prune,
       // Each firewall timer tick writes the ACLs again (docs/cluster.md): a member that missed an update is repaired.
       resendEveryMs: options.firewallCheckMs,
     });
+    const nft = nftOf(options.firewall);
+    if (nft !== undefined) this.nftMonitor = new NftMonitor({ binary: nft.binary, onChange: () => this.manager.enqueue('firewall', FIREWALL_KEY), logger: log.child({ component: 'nft-monitor' }) });
     this.domains = new DomainReconciler({
       ...shared,
       defaults: { prune: options.prune, force: false },
@@ -357,6 +363,7 @@ export class Daemon {
     this.log.info('shutting down: no new work; finishing what is in flight');
     await this.cron?.stop();
     clearInterval(this.firewallTimer);
+    this.nftMonitor?.stop();
     this.lookAgain.close();
     await this.events?.close();
     await this.config?.close();
@@ -410,6 +417,16 @@ export class Daemon {
   private objectsChanged(keys: readonly WorkKey[]): void {
     this.cache.invalidate();
     for (const k of keys) this.route(k.kind, k.name, k.project);
+  }
+
+  /**
+   * The host table is watched only while it is the firewall: where the isolation
+   * is network ACLs (a cluster), anklume never touches the host's nftables.
+   */
+  private followFirewallForm(cluster: ClusterView): void {
+    if (this.nftMonitor === undefined || this.stopping) return;
+    if (usesAcls(cluster, this.options.firewall)) this.nftMonitor.stop();
+    else this.nftMonitor.start();
   }
 
   /** Which controllers an Incus object's change concerns. */

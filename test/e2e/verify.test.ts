@@ -186,8 +186,11 @@ describe('anklumed --verify-every', () => {
 
   it('marks the domains of a cell opened by hand Degraded (IsolationMismatch), and clears it once the hole is closed', async () => {
     const socket = join(dir, 'anklumed.sock');
-    // No repair of the hand-made rule during the test: the firewall check and the resync are pushed far away.
-    daemon = startDaemon(['--config', infraFile, '--lock', join(dir, 'daemon.lock'), '--verify-every', '2s', '--firewall-check', '3600', '--resync', '0 0 1 1 *'], socket, { INCUS_SOCKET, ANKLUME_STATE_DIR: join(dir, 'state') });
+    // No repair of the hand-made rule during the test: the firewall check and the resync are pushed far away, and
+    // the daemon's nft hears nothing on its monitor (a hole anklume's table does not show, which verify is for).
+    const deafNft = join(dir, 'nft-deaf-monitor');
+    writeFileSync(deafNft, '#!/bin/sh\ncase "$1 $2" in "-j monitor") exec sleep 3600 ;; esac\nexec nft "$@"\n', { mode: 0o755 });
+    daemon = startDaemon(['--config', infraFile, '--lock', join(dir, 'daemon.lock'), '--verify-every', '2s', '--firewall-check', '3600', '--resync', '0 0 1 1 *', '--nft', deafNft], socket, { INCUS_SOCKET, ANKLUME_STATE_DIR: join(dir, 'state') });
     let handle: string | undefined;
     try {
       const degraded = (s: Awaited<ReturnType<typeof fetchStatus>>, domain: string) => s?.domains.find((d) => d.name === domain)?.conditions.find((c) => c.type === 'Degraded');
