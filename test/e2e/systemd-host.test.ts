@@ -217,6 +217,20 @@ describe('the shipped systemd units on a fresh Debian 13 host (systemd PID 1, In
     expect(parseHolderFile(seen.stdout), seen.stderr).toEqual({ holder: 'perso' });
   });
 
+  it("nft's monitor runs inside the unit's sandbox: a table flushed by hand is repaired on its notice", async () => {
+    // The unit's processes, by their command lines: anklumed and the nft monitor it keeps.
+    const inUnit = (): Promise<string> => must('systemd-cgls --no-pager --unit anklumed.service');
+    await waitFor('the monitor running in the unit', async () => ((await inUnit()).includes('nft -j monitor ruleset') ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 }).catch(async (e: unknown) => {
+      // Why not: the unit's processes, and what anklumed said of nft.
+      throw new Error(`${String(e)}\nthe unit's processes:\n${await inUnit()}\nanklumed on nft:\n${await must('journalctl -u anklumed.service -o cat --no-pager | grep -i nft | tail -20')}`);
+    });
+    await must('nft flush table inet anklume');
+    await waitFor('the table repaired', async () => ((await must('nft list table inet anklume')).includes('iifname "net-adm" oifname "net-adm" accept') ? true : undefined), { timeoutMs: 20_000, intervalMs: 200 });
+    // The same monitor all along: it never ended (the sandbox let it subscribe and stay).
+    expect(await inUnit()).toContain('nft -j monitor ruleset');
+    expect(await must('journalctl -u anklumed.service -o cat --no-pager')).not.toContain('nft monitor ended');
+  });
+
   it('after systemctl restart incus, the table was there before incusd started', async () => {
     await must('systemctl restart incus.service');
     await waitFor('the instance to run again', async () => ((await sh('incus list --all-projects --format csv --columns ns')).stdout.trim() === 'san,RUNNING' ? true : undefined), { timeoutMs: 120_000 });
