@@ -142,22 +142,27 @@ describe('anklumed on a three-member Incus cluster', () => {
   it('rewrites an ACL edited behind its back on its Incus event, with no firewall check due', async () => {
     // A daemon whose firewall check is an hour away: only the ACL's event can bring the rewrite.
     if (daemon !== undefined) await stopDaemon(daemon);
-    daemon = await startClusterDaemon(3600);
-    await waitFor('status InSync', async () => ((await firewallState())?.state === 'InSync' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
-    const before = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
-    const chainBefore = aclChain('m2', B);
-    await client.put(`/1.0/network-acls/anklume-${B}`, { description: before.description, egress: before.egress, ingress: [], config: before.config });
-    await waitFor('the edited ACL rewritten', async () => {
-      const now = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
-      return JSON.stringify(now.ingress) === JSON.stringify(before.ingress) ? true : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 200 });
-    // Seen and rewritten as drift (an update), not re-sent: the timer's re-send went at start and is an hour away.
-    expect(daemon.log()).toContain(`"msg":"update network ACL anklume-${B}"`);
-    await waitFor('every member renders it again', () => Promise.resolve(chainsOn(B).every((c) => c === chainBefore) ? true : undefined), { timeoutMs: 10_000, intervalMs: 500 });
-    await waitFor('status InSync', async () => ((await firewallState())?.state === 'InSync' ? true : undefined), { timeoutMs: 10_000, intervalMs: 500 });
-    // The timer again for the tests below (its re-send, and a member that comes back).
-    await stopDaemon(daemon);
-    daemon = await startClusterDaemon(2);
+    const slow = (daemon = await startClusterDaemon(3600));
+    try {
+      // InSync once its first pass is done, the timer's re-send included: the next one is an hour away.
+      await waitFor('status InSync', async () => ((await firewallState())?.state === 'InSync' ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
+      const before = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
+      const chainBefore = aclChain('m2', B);
+      await client.put(`/1.0/network-acls/anklume-${B}`, { description: before.description, egress: before.egress, ingress: [], config: before.config });
+      await waitFor('the edited ACL rewritten', async () => {
+        const now = await client.get<AclBody>(`/1.0/network-acls/anklume-${B}`);
+        return JSON.stringify(now.ingress) === JSON.stringify(before.ingress) ? true : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 200 });
+      // Seen and rewritten as drift (an update), not re-sent. The line comes once the daemon's write returns,
+      // which on a cluster is after every member applied it: later than the new ACL can be read.
+      await waitFor('the rewrite logged as an update', () => Promise.resolve(slow.log().includes(`"msg":"update network ACL anklume-${B}"`) ? true : undefined), { timeoutMs: 15_000, intervalMs: 200 });
+      await waitFor('every member renders it again', () => Promise.resolve(chainsOn(B).every((c) => c === chainBefore) ? true : undefined), { timeoutMs: 10_000, intervalMs: 500 });
+      await waitFor('status InSync', async () => ((await firewallState())?.state === 'InSync' ? true : undefined), { timeoutMs: 10_000, intervalMs: 500 });
+    } finally {
+      // The timer again for the tests below (its re-send, and a member that comes back).
+      await stopDaemon(slow);
+      daemon = await startClusterDaemon(2);
+    }
   });
 
   it('re-sends the ACLs on its timer: a member whose rendered chain was flushed gets it back', async () => {
