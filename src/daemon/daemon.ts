@@ -415,7 +415,9 @@ export class Daemon {
   }
 
   private objectsChanged(keys: readonly WorkKey[]): void {
-    this.cache.invalidate();
+    // The observation holds no ACLs: on a cluster the firewall re-sends them every check, and dropping it for
+    // their events would make every resync relist (bench/reconcile.ts: about 0.5 s with 30 instances).
+    if (keys.some((k) => k.kind !== 'network-acl')) this.cache.invalidate();
     for (const k of keys) this.route(k.kind, k.name, k.project);
   }
 

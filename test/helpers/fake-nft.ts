@@ -52,3 +52,15 @@ process.exitCode = r.code;
     calls: () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { args: string[]; stdin: string }),
   };
 }
+
+/**
+ * An executable `nft` that runs the real one in network namespace `ns`, so a
+ * test never touches the host's table. It execs all the way down: its process
+ * is nft itself, as in production, so stopping it ends nft.
+ */
+export function nftInNamespace(dir: string, ns: string): string {
+  const binary = join(dir, 'nft');
+  writeFileSync(binary, `#!/bin/sh\nexec ip netns exec ${ns} nft "$@"\n`);
+  chmodSync(binary, 0o755);
+  return binary;
+}

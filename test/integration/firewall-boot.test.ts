@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { Nft } from '../../src/firewall/nft.js';
 import { nftScript } from '../../src/firewall/nft-text.js';
 import { renderClosedFirewall, renderFirewall } from '../../src/firewall/render.js';
 import { ROOT } from '../helpers/cli.js';
+import { nftInNamespace } from '../helpers/fake-nft.js';
 
 // The firewall from boot: every applied table is saved; the loader that runs
 // before Incus loads it, or a closed table. Real nft, in a network namespace
@@ -36,9 +37,7 @@ function load(stateDir: string): { code: number | null; out: string } {
 beforeAll(() => {
   execFileSync('ip', ['netns', 'add', ns]);
   dir = mkdtempSync(join(tmpdir(), 'anklume-boot-'));
-  nftBinary = join(dir, 'nft');
-  writeFileSync(nftBinary, `#!/bin/sh\nexec ip netns exec ${ns} nft "$@"\n`);
-  chmodSync(nftBinary, 0o755);
+  nftBinary = nftInNamespace(dir, ns);
 });
 
 afterAll(() => {

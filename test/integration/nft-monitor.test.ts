@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NftMonitor } from '../../src/firewall/monitor.js';
+import { nftInNamespace } from '../helpers/fake-nft.js';
 import { waitFor } from '../helpers/incus.js';
 
 // The monitor against a real nft, in a network namespace of the test's own (the host's table is never touched).
@@ -30,10 +31,7 @@ function capturingLogger(): { logger: pino.Logger; lines: () => { level: number;
 beforeAll(() => {
   execFileSync('ip', ['netns', 'add', ns]);
   dir = mkdtempSync(join(tmpdir(), 'anklume-nft-monitor-'));
-  nftBinary = join(dir, 'nft');
-  // exec all the way down: the monitor's child is nft itself, as in production, so stopping it ends nft.
-  writeFileSync(nftBinary, `#!/bin/sh\nexec ip netns exec ${ns} nft "$@"\n`);
-  chmodSync(nftBinary, 0o755);
+  nftBinary = nftInNamespace(dir, ns);
   nftIn('add', 'table', 'inet', 'anklume');
 });
 
